@@ -1,0 +1,179 @@
+import { z } from 'zod';
+
+/**
+ * The configuration of every workload, defined once. Workloads read it from the
+ * environment (see ./load.ts); the Pulumi stacks validate the same sections from stack
+ * config and pass them to the services as environment variables (stacks/config.ts).
+ * Defaults are the embedded local defaults `npm start` runs on.
+ */
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+const share = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
+const positiveInt = z.number().int('must be a whole number').positive('must be greater than 0');
+
+export const BACKBONES = ['mobilenet_v2_035', 'mobilenet_v3_small'] as const;
+export type BackboneName = (typeof BACKBONES)[number];
+
+export const storageSchema = z
+  .object({
+    backend: z.enum(['local', 'gcs']).default('local'),
+    /** Bucket names per logical bucket (gcs), or directory names under the data root (local). */
+    buckets: z
+      .object({
+        raw: nonEmpty.default('raw'),
+        datasets: nonEmpty.default('datasets'),
+        models: nonEmpty.default('models'),
+        pipeline: nonEmpty.default('pipeline'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export const warehouseSchema = z
+  .object({
+    backend: z.enum(['duckdb', 'http', 'bigquery']).default('duckdb'),
+    /** DuckDB file; relative paths are under the data root. */
+    duckdbFile: nonEmpty.default('warehouse.duckdb'),
+    /** Base URL of the local warehouse owner, for backend `http`. */
+    url: z.string().default(''),
+    projectId: z.string().default(''),
+    dataset: z
+      .string()
+      .regex(/^[A-Za-z0-9_]{1,1024}$/, 'must be letters, digits and underscores')
+      .default('creature_vision'),
+    location: z.string().default('EU'),
+  })
+  .prefault({});
+
+export const dogApiSchema = z
+  .object({
+    /** Dog CEO API base URL (https://dog.ceo); empty means the local server over `datasetDir`. */
+    baseUrl: z.string().default(''),
+    datasetDir: nonEmpty.default('../shared/datasets/dogs'),
+    timeoutMs: positiveInt.default(10_000),
+  })
+  .prefault({});
+
+export const modelSchema = z
+  .object({
+    backbone: z.enum(BACKBONES).default('mobilenet_v2_035'),
+    /** Where the backbone's model.json is: a path, file:// or https:// URL. Empty: the default for the backbone. */
+    backboneUrl: z.string().default(''),
+    inputSize: positiveInt.default(224),
+  })
+  .prefault({});
+
+export const imagesSchema = z
+  .object({
+    maxBytes: positiveInt.default(15 * 1024 * 1024),
+    maxPixels: positiveInt.default(50_000_000),
+    minSide: positiveInt.default(8),
+  })
+  .prefault({});
+
+export const inferenceSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    topK: positiveInt.max(20).default(5),
+    shadowChallenger: z.boolean().default(true),
+    pointerPollMs: positiveInt.default(3000),
+    /** Inference worker threads; 0 means one per core. */
+    workers: z.number().int().min(0).default(0),
+    maxBatch: positiveInt.default(16),
+    maxBatchDelayMs: z.number().min(0).default(2),
+    warehouseFlushMs: positiveInt.default(1000),
+  })
+  .prefault({});
+
+export const preprocessingSchema = z
+  .object({
+    shardMaxBytes: positiveInt.default(32 * 1024 * 1024),
+    gzip: z.boolean().default(false),
+    validationShare: share.default(0.1),
+    testShare: share.default(0.15),
+    /** Share of each version that replays examples from earlier versions. */
+    replayShare: share.default(0.3),
+    jpegQuality: z.number().int().min(1).max(100).default(90),
+    imageSize: positiveInt.default(224),
+  })
+  .prefault({});
+
+export const trainingSchema = z
+  .object({
+    epochs: positiveInt.default(12),
+    batchSize: positiveInt.default(32),
+    learningRate: z.number().positive().default(0.001),
+    /** Extra epochs that unfreeze the top of the backbone at `fineTuneLearningRate`. 0 disables. */
+    fineTuneEpochs: z.number().int().min(0).default(0),
+    fineTuneLearningRate: z.number().positive().default(0.0001),
+    fineTuneLayers: z.number().int().min(0).default(20),
+    patience: positiveInt.default(3),
+    dropout: share.default(0.2),
+    l2: z.number().min(0).default(0.0001),
+    augment: z
+      .object({
+        rotationDegrees: z.number().min(0).max(180).default(10),
+        horizontalFlip: z.boolean().default(true),
+        brightness: share.default(0.15),
+      })
+      .prefault({}),
+    seed: z.number().int().default(42),
+  })
+  .prefault({});
+
+export const gateSchema = z
+  .object({
+    /** The challenger must beat the champion's top-1 by at least this. */
+    minMargin: z.number().min(0).max(1).default(0.005),
+    minTestExamples: positiveInt.default(40),
+    /** No class's recall may fall by more than this. */
+    maxClassDrop: share.default(0.15),
+    /** Absolute floor for the first model of a stack. */
+    floorTop1: share.default(0.3),
+    requireShadow: z.boolean().default(false),
+    minShadowPredictions: positiveInt.default(30),
+  })
+  .prefault({});
+
+export const triggerSchema = z
+  .object({
+    minNewLabelled: positiveInt.default(200),
+    driftMargin: share.default(0.1),
+    driftMinPredictions: positiveInt.default(50),
+    driftWindowMinutes: positiveInt.default(60),
+    maxIntervalHours: z.number().positive().default(168),
+    /** Cron of the retraining check (5 fields on Cloud Scheduler; croner accepts seconds locally). */
+    cron: nonEmpty.default('*/10 * * * * *'),
+  })
+  .prefault({});
+
+export const ingestSchema = z
+  .object({
+    /** Cron of ingestion calls to GET /predict. */
+    cron: nonEmpty.default('* * * * * *'),
+    /** Calls per tick. */
+    perTick: positiveInt.default(4),
+  })
+  .prefault({});
+
+export const workloadConfigSchema = z
+  .object({
+    /** Local data root: buckets as directories, the DuckDB file, logs. */
+    dataRoot: nonEmpty.default('.creature-vision'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    storage: storageSchema,
+    warehouse: warehouseSchema,
+    dogApi: dogApiSchema,
+    model: modelSchema,
+    images: imagesSchema,
+    inference: inferenceSchema,
+    preprocessing: preprocessingSchema,
+    training: trainingSchema,
+    gate: gateSchema,
+    trigger: triggerSchema,
+    ingest: ingestSchema,
+  })
+  .strict();
+
+export type WorkloadConfig = z.infer<typeof workloadConfigSchema>;

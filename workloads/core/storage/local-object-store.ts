@@ -1,0 +1,160 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { NotFoundError, ObjectInfo, ObjectStore, PreconditionFailedError, WriteOptions } from './object-store';
+
+/** Temp files are hidden dot-files next to their target so rename stays on one filesystem. */
+const TEMP_MARK = '.tmp-';
+const LOCK_SUFFIX = '.lock';
+const LOCK_STALE_MS = 30_000;
+
+/**
+ * A directory standing in for a GCS bucket. Writes go to a temp file that is fsynced and
+ * renamed over the target, so a crash mid-write leaves the old object (or none), never a
+ * part. The generation of an object is the SHA-256 of its bytes; conditional writes take
+ * an exclusive lock file so two writers cannot both pass the same precondition.
+ */
+export class LocalObjectStore implements ObjectStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  uri(key: string): string {
+    return pathToFileURL(this.pathOf(key)).href;
+  }
+
+  private pathOf(key: string): string {
+    if (key.length === 0 || key.startsWith('/') || key.split('/').some((p) => p === '..' || p === '.' || p === '')) {
+      throw new Error(`invalid object key ${JSON.stringify(key)}: expected a relative path without '.', '..' or empty segments`);
+    }
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async read(key: string): Promise<Buffer> {
+    const found = await this.readIfExists(key);
+    if (!found) throw new NotFoundError(this.uri(key));
+    return found.data;
+  }
+
+  async readIfExists(key: string): Promise<{ data: Buffer; info: ObjectInfo } | undefined> {
+    const file = this.pathOf(key);
+    try {
+      const [data, st] = await Promise.all([fs.readFile(file), fs.stat(file)]);
+      return { data, info: { key, size: data.length, generation: generationOf(data), updated: st.mtime } };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    return (await this.readIfExists(key))?.info;
+  }
+
+  async write(key: string, data: Buffer | string, options: WriteOptions = {}): Promise<ObjectInfo> {
+    const file = this.pathOf(key);
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    if (options.ifGenerationMatch === undefined) {
+      await atomicReplace(file, bytes);
+    } else {
+      await withLock(file, async () => {
+        const current = await this.stat(key);
+        const actual = current?.generation;
+        const ok = options.ifGenerationMatch === '0' ? current === undefined : actual === options.ifGenerationMatch;
+        if (!ok) throw new PreconditionFailedError(this.uri(key), options.ifGenerationMatch!, actual);
+        await atomicReplace(file, bytes);
+      });
+    }
+    return { key, size: bytes.length, generation: generationOf(bytes), updated: new Date() };
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw err;
+      }
+      for (const e of entries) {
+        if (e.name.startsWith(TEMP_MARK) || e.name.endsWith(LOCK_SUFFIX)) continue;
+        const key = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) {
+          // Only descend into directories that can contain keys with this prefix.
+          if (prefix.startsWith(`${key}/`) || key.startsWith(prefix) || `${key}/`.startsWith(prefix))
+            await walk(path.join(dir, e.name), key);
+        } else if (key.startsWith(prefix)) {
+          const st = await fs.stat(path.join(dir, e.name));
+          out.push({ key, size: st.size, generation: `mtime:${st.mtimeMs}:${st.size}`, updated: st.mtime });
+        }
+      }
+    };
+    await walk(this.root, '');
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await fs.unlink(this.pathOf(key));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
+
+/** Listing is a cheap scan; exact generations come from `stat`, which hashes the content. */
+export function generationOf(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex').slice(0, 32);
+}
+
+async function atomicReplace(file: string, bytes: Buffer): Promise<void> {
+  const tmp = path.join(path.dirname(file), `${TEMP_MARK}${path.basename(file)}-${randomBytes(6).toString('hex')}`);
+  const handle = await fs.open(tmp, 'w');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const lock = file + LOCK_SUFFIX;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const h = await fs.open(lock, 'wx');
+      await h.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A lock left by a crashed writer is broken after LOCK_STALE_MS.
+      const st = await fs.stat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > LOCK_STALE_MS) await fs.unlink(lock).catch(() => undefined);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lock}`);
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.unlink(lock).catch(() => undefined);
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

@@ -1,0 +1,59 @@
+import type { BigQuery } from '@google-cloud/bigquery';
+import { randomUUID } from 'node:crypto';
+import { Row, TableName } from './tables';
+import { checkRows, QueryRow, renderTables, serializeRows, Value, Warehouse } from './warehouse';
+
+/**
+ * BigQuery: streaming inserts (with insert ids, so a retried request does not duplicate
+ * rows) into the tables the Pulumi warehouse component created from the same schemas,
+ * and standard-SQL queries with named parameters.
+ */
+export class BigQueryWarehouse implements Warehouse {
+  constructor(
+    private readonly bigquery: BigQuery,
+    readonly projectId: string,
+    readonly datasetId: string,
+    readonly location?: string,
+  ) {}
+
+  qualify(table: TableName): string {
+    return `\`${this.projectId}.${this.datasetId}.${table}\``;
+  }
+
+  async insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void> {
+    checkRows(table, rows);
+    if (rows.length === 0) return;
+    const payload = serializeRows(rows as Record<string, unknown>[]).map((json) => ({ insertId: randomUUID(), json }));
+    await this.bigquery.dataset(this.datasetId).table(table).insert(payload, { raw: true });
+  }
+
+  async query(sql: string, params: Record<string, Value> = {}): Promise<QueryRow[]> {
+    const text = renderTables(sql, (t) => this.qualify(t));
+    const used = Object.fromEntries(Object.entries(params).filter(([k]) => new RegExp(`@${k}\\b`).test(text)));
+    // BigQuery needs a type for null parameters; STRING is the safe choice for our SQL.
+    const types = Object.fromEntries(
+      Object.entries(used)
+        .filter(([, v]) => v === null)
+        .map(([k]) => [k, 'STRING']),
+    );
+    const [rows] = await this.bigquery.query({ query: text, params: used, types, location: this.location, useLegacySql: false });
+    return (rows as Record<string, unknown>[]).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, toValue(v)])));
+  }
+
+  async close(): Promise<void> {
+    // The client holds no open resources.
+  }
+}
+
+function toValue(v: unknown): Value {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'object' && v !== null && 'value' in v) {
+    // BigQueryTimestamp / BigQueryInt and friends carry their value as a string.
+    const inner = (v as { value: unknown }).value;
+    return typeof inner === 'string' && /^\d{4}-\d\d-\d\dT/.test(inner) ? new Date(inner).toISOString() : (inner as Value);
+  }
+  if (v instanceof Date) return v.toISOString();
+  return JSON.stringify(v);
+}

@@ -1,0 +1,89 @@
+import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { duckDbDdl } from './schema-dsl';
+import { Row, TABLE_NAMES, tableDef, TableName } from './tables';
+import { checkRows, QueryRow, renderTables, Value, Warehouse } from './warehouse';
+
+/**
+ * The local warehouse: one DuckDB file under the data root, with the same tables as
+ * BigQuery, created from the same definitions. DuckDB lets one process write a file, so
+ * other local processes reach it through the HTTP warehouse served by its owner.
+ */
+export class DuckDbWarehouse implements Warehouse {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  static async open(file: string): Promise<DuckDbWarehouse> {
+    if (file !== ':memory:') await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    const instance = await DuckDBInstance.create(file);
+    const conn = await instance.connect();
+    for (const name of TABLE_NAMES) await conn.run(duckDbDdl(tableDef(name)));
+    return new DuckDbWarehouse(instance, conn);
+  }
+
+  /** One statement at a time on the connection; DuckDB transactions are per connection. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void> {
+    checkRows(table, rows);
+    if (rows.length === 0) return;
+    const def = tableDef(table);
+    const cols = Object.keys(def.fields);
+    const placeholders = cols.map((c) => (def.fields[c].type === 'TIMESTAMP' ? `CAST(? AS TIMESTAMPTZ)` : '?')).join(', ');
+    const sql = `INSERT INTO "${def.name}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${placeholders})`;
+    await this.serial(async () => {
+      await this.conn.run('BEGIN TRANSACTION');
+      try {
+        for (const row of rows as Record<string, unknown>[]) {
+          const values = cols.map((c) => {
+            const v = row[c];
+            if (v === undefined || v === null) return null;
+            return v instanceof Date ? v.toISOString() : (v as string | number | boolean);
+          });
+          await this.conn.run(sql, values);
+        }
+        await this.conn.run('COMMIT');
+      } catch (err) {
+        await this.conn.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  async query(sql: string, params: Record<string, Value> = {}): Promise<QueryRow[]> {
+    const text = renderTables(sql, (t) => `"${t}"`).replace(/@([A-Za-z_][A-Za-z0-9_]*)/g, (_m, n: string) => {
+      if (!(n in params)) throw new Error(`SQL parameter @${n} has no value; given: ${Object.keys(params).join(', ') || '(none)'}`);
+      return `$${n}`;
+    });
+    const used = Object.fromEntries(Object.entries(params).filter(([k]) => new RegExp(`\\$${k}\\b`).test(text)));
+    const reader = await this.serial(() => this.conn.runAndReadAll(text, used as Record<string, string | number | boolean | null>));
+    return reader.getRowObjectsJS().map((row) => {
+      const out: QueryRow = {};
+      for (const [k, v] of Object.entries(row)) out[k] = toValue(v);
+      return out;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+function toValue(v: unknown): Value {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  return String(v);
+}
