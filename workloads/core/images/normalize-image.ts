@@ -14,7 +14,8 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 export const ACCEPTED_FORMATS = ['jpeg', 'png', 'webp'] as const;
 export type ImageFormat = (typeof ACCEPTED_FORMATS)[number];
 
-export type RejectReason = 'empty' | 'too_large_bytes' | 'not_an_image' | 'unsupported_format' | 'too_many_pixels' | 'too_small' | 'corrupt';
+export type RejectReason =
+  'empty' | 'too_large_bytes' | 'not_an_image' | 'unsupported_format' | 'too_many_pixels' | 'too_small' | 'corrupt';
 
 export class ImageRejectedError extends Error {
   constructor(
@@ -63,7 +64,10 @@ export async function inspectImage(data: Buffer, limits: ImageLimits): Promise<I
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
   if (width * height > limits.maxPixels) {
-    throw new ImageRejectedError('too_many_pixels', `the image is ${width}×${height} = ${width * height} pixels; the limit is ${limits.maxPixels} pixels`);
+    throw new ImageRejectedError(
+      'too_many_pixels',
+      `the image is ${width}×${height} = ${width * height} pixels; the limit is ${limits.maxPixels} pixels`,
+    );
   }
   if (width < limits.minSide || height < limits.minSide) {
     throw new ImageRejectedError('too_small', `the image is ${width}×${height}; each side must be at least ${limits.minSide} pixels`);
@@ -115,11 +119,7 @@ export interface NormalizedPixels {
 export async function toModelInput(data: Buffer, size: number, limits: ImageLimits): Promise<NormalizedPixels> {
   const info = await inspectImage(data, limits);
   try {
-    const pixels = await uprightRgb(data, limits)
-      .resize(size, size, { fit: 'fill', kernel: 'lanczos3' })
-      .removeAlpha()
-      .raw()
-      .toBuffer();
+    const pixels = await uprightRgb(data, limits).resize(size, size, { fit: 'fill', kernel: 'lanczos3' }).removeAlpha().raw().toBuffer();
     if (pixels.length !== size * size * 3) throw new Error(`decoded ${pixels.length} bytes, expected ${size * size * 3}`);
     return { pixels, size, info };
   } catch (err) {
@@ -129,7 +129,12 @@ export async function toModelInput(data: Buffer, size: number, limits: ImageLimi
 }
 
 /** Validates, normalises and re-encodes as a `size × size` JPEG (the stored training form). */
-export async function toTrainingJpeg(data: Buffer, size: number, quality: number, limits: ImageLimits): Promise<{ jpeg: Buffer; info: ImageInfo }> {
+export async function toTrainingJpeg(
+  data: Buffer,
+  size: number,
+  quality: number,
+  limits: ImageLimits,
+): Promise<{ jpeg: Buffer; info: ImageInfo }> {
   const info = await inspectImage(data, limits);
   try {
     const jpeg = await uprightRgb(data, limits)

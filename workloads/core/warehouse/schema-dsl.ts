@@ -68,9 +68,7 @@ export function defineTable<F extends Record<string, FieldDef<unknown>>>(def: Ta
 }
 
 /** BigQuery JSON schema (the shape `bq mk` and `gcp.bigquery.Table.schema` take). */
-export function bigQuerySchema(
-  def: AnyTableDef,
-): Array<{ name: string; type: BigQueryType; mode: Mode; description: string }> {
+export function bigQuerySchema(def: AnyTableDef): Array<{ name: string; type: BigQueryType; mode: Mode; description: string }> {
   return Object.entries(def.fields).map(([name, f]) => ({ name, type: f.type, mode: f.mode, description: f.description }));
 }
 

@@ -1,0 +1,73 @@
+/**
+ * The continual-learning pipeline's steps, defined once: the pipeline spec compiler,
+ * the local runner, the container images and the Pulumi components all derive from this.
+ *
+ * Every step is a command-line entry point. Run-specific values arrive as flags
+ * (`--run-id`, `--dataset-version`, ...); each output parameter is written as plain text
+ * to the file named by `--out-<name>` (the KFP IR `output_file` placeholder). Everything
+ * else (buckets, warehouse, thresholds) comes from the CV_* environment (config/load.ts).
+ */
+export type WorkloadImage = 'inference' | 'trigger' | 'preprocessing' | 'training';
+
+export interface StepDefinition {
+  /** Task and component name in the pipeline spec. */
+  name: string;
+  /** Which workload image runs it. */
+  image: WorkloadImage;
+  /** Entry point, relative to the repository root. */
+  entry: string;
+  /** Sub-command, if the entry point has several. */
+  subcommand?: string;
+  /** Input parameters, passed as `--<name-with-dashes> <value>`. */
+  inputs: readonly string[];
+  /** Output parameters, written to `--out-<name-with-dashes> <file>`. */
+  outputs: readonly string[];
+}
+
+export const PIPELINE_STEPS = {
+  checkTrigger: {
+    name: 'check-trigger',
+    image: 'trigger',
+    entry: 'workloads/trigger/cli.ts',
+    subcommand: 'check',
+    inputs: ['run_id', 'force'],
+    outputs: ['should_run', 'reason'],
+  },
+  preprocess: {
+    name: 'preprocess',
+    image: 'preprocessing',
+    entry: 'workloads/preprocessing/cli.ts',
+    inputs: ['run_id'],
+    outputs: ['dataset_version'],
+  },
+  train: {
+    name: 'train',
+    image: 'training',
+    entry: 'workloads/training/cli.ts',
+    inputs: ['run_id', 'dataset_version'],
+    outputs: ['model_version'],
+  },
+  evaluate: {
+    name: 'evaluate',
+    image: 'training',
+    entry: 'workloads/evaluation/cli.ts',
+    subcommand: 'evaluate',
+    inputs: ['run_id', 'dataset_version', 'model_version'],
+    outputs: ['decision', 'reason'],
+  },
+  promote: {
+    name: 'promote',
+    image: 'training',
+    entry: 'workloads/evaluation/cli.ts',
+    subcommand: 'promote',
+    inputs: ['run_id', 'dataset_version', 'model_version'],
+    outputs: ['production_version'],
+  },
+} as const satisfies Record<string, StepDefinition>;
+
+export type StepKey = keyof typeof PIPELINE_STEPS;
+
+/** `dataset_version` → `--dataset-version`. */
+export const flagOf = (param: string): string => `--${param.replace(/_/g, '-')}`;
+/** `dataset_version` → `--out-dataset-version`. */
+export const outFlagOf = (param: string): string => `--out-${param.replace(/_/g, '-')}`;
