@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/**
+ * The label object `labels/<id>.json` in the raw bucket (key: `rawKeys.label(id)`).
+ *
+ * Writing one makes the image `imageKey` training data. The inference service writes it
+ * (dog API ingestion: the true breed from the URL; feedback: the corrected label) once,
+ * with an if-absent precondition; preprocessing reads it. Defined once, here, so both
+ * sides agree on the shape, and validated on read so a malformed object is skipped with
+ * a reason instead of poisoning a dataset.
+ */
+export interface RawLabel {
+  /** Image id; `rawKeys.label(id)` is this object's key. */
+  id: string;
+  /** Key of the image in the raw bucket: `rawKeys.image(id, ext)`. */
+  imageKey: string;
+  /** Breed label (snake_case, as in `dogapi/breeds.ts`); new breeds may appear. */
+  label: string;
+  source: 'dogapi' | 'upload';
+  /** When the label was given, ISO 8601. */
+  labelledAt: string;
+  /** SHA-256 (hex) of the image bytes at `imageKey`. */
+  sha256: string;
+  /** The prediction this image was classified in, if any (joins `prediction_events.prediction_id`). */
+  predictionId?: string;
+  /** What the serving model said; null when no model was loaded. */
+  predictedLabel?: string | null;
+  /** Whether the prediction was right; null when unknown. */
+  correct?: boolean | null;
+}
+
+/** Labels are snake_case breed names (`golden_retriever`); see `dogapi/breeds.ts`. */
+export const LABEL_PATTERN = /^[a-z0-9]+(?:_[a-z0-9]+)*$/;
+
+export const rawLabelSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 characters of [A-Za-z0-9._-]'),
+  imageKey: z.string().regex(/^images\/[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.(jpg|png|webp)$/, 'must be images/<id>.(jpg|png|webp)'),
+  label: z.string().regex(LABEL_PATTERN, 'must be a snake_case breed label such as golden_retriever'),
+  source: z.enum(['dogapi', 'upload']),
+  labelledAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp' }),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
+  predictionId: z.string().min(1).optional(),
+  predictedLabel: z.string().nullable().optional(),
+  correct: z.boolean().nullable().optional(),
+}) satisfies z.ZodType<RawLabel>;
+
+export class RawLabelError extends Error {
+  constructor(
+    readonly reason: 'malformed_label_json' | 'invalid_label',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RawLabelError';
+  }
+}
+
+/**
+ * Parses and validates a label object's bytes. Throws {@link RawLabelError}: reason
+ * `malformed_label_json` when it is not JSON, `invalid_label` when a field is missing or
+ * wrong (the message names the field and what is accepted).
+ */
+export function parseRawLabel(data: Buffer | string, where = 'label object'): RawLabel {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+  } catch (err) {
+    throw new RawLabelError('malformed_label_json', `${where} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = rawLabelSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new RawLabelError('invalid_label', `${where} is not a valid label object: ${problems}`);
+  }
+  return parsed.data;
+}
