@@ -1,0 +1,91 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tf } from '../tf/backend';
+import type { ObjectStore } from '../storage/object-store';
+
+/**
+ * TensorFlow.js IO handlers for where our models live. Without tfjs-node, tfjs cannot
+ * read `file://` paths, and it knows nothing of our ObjectStore (GCS or a local
+ * directory), so these adapt both to tfjs's `model.json` + weight-shard format.
+ */
+
+interface ModelJson {
+  modelTopology?: unknown;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string;
+  signature?: unknown;
+  userDefinedMetadata?: Record<string, unknown>;
+  modelInitializer?: unknown;
+  weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
+}
+
+async function artifactsFrom(modelJson: ModelJson, readShard: (p: string) => Promise<Buffer>): Promise<tf.io.ModelArtifacts> {
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: Buffer[] = [];
+  for (const group of modelJson.weightsManifest) {
+    weightSpecs.push(...group.weights);
+    for (const p of group.paths) buffers.push(await readShard(p));
+  }
+  const total = Buffer.concat(buffers);
+  return {
+    modelTopology: modelJson.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+    format: modelJson.format,
+    generatedBy: modelJson.generatedBy,
+    convertedBy: modelJson.convertedBy,
+    signature: modelJson.signature as tf.io.ModelArtifacts['signature'],
+    userDefinedMetadata: modelJson.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'],
+    modelInitializer: modelJson.modelInitializer as tf.io.ModelArtifacts['modelInitializer'],
+    weightSpecs,
+    weightData: total.buffer.slice(total.byteOffset, total.byteOffset + total.byteLength),
+  };
+}
+
+/** Loads `model.json` + shards from a path or `file://` URL. */
+export function fileHandler(modelJsonPath: string): tf.io.IOHandler {
+  const file = modelJsonPath.startsWith('file://') ? fileURLToPath(modelJsonPath) : path.resolve(modelJsonPath);
+  return {
+    load: async () => {
+      let json: ModelJson;
+      try {
+        json = JSON.parse(await fs.readFile(file, 'utf8')) as ModelJson;
+      } catch (err) {
+        throw new Error(`cannot read model ${file}: ${(err as Error).message}`);
+      }
+      return artifactsFrom(json, (p) => fs.readFile(path.join(path.dirname(file), p)));
+    },
+  };
+}
+
+/** A handler for a URL or path: `http(s)://` through tfjs's own fetch-based loader, else the file system. */
+export function handlerFor(urlOrPath: string): tf.io.IOHandler | string {
+  return /^https?:\/\//.test(urlOrPath) ? urlOrPath : fileHandler(urlOrPath);
+}
+
+/** Loads and saves a model under `prefix` in an ObjectStore (`<prefix>model.json` + `<prefix>weights.bin`). */
+export function objectStoreHandler(store: ObjectStore, prefix: string): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const json = JSON.parse((await store.read(`${prefix}model.json`)).toString('utf8')) as ModelJson;
+      return artifactsFrom(json, (p) => store.read(`${prefix}${p}`));
+    },
+    save: async (artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> => {
+      const weightData = artifacts.weightData
+        ? Buffer.from(tf.io.CompositeArrayBuffer.join(artifacts.weightData as ArrayBuffer | ArrayBuffer[]))
+        : Buffer.alloc(0);
+      const modelJson: ModelJson = {
+        modelTopology: artifacts.modelTopology,
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy ?? undefined,
+        userDefinedMetadata: artifacts.userDefinedMetadata as Record<string, unknown> | undefined,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+      };
+      // Weights first, topology second: a reader that finds model.json finds its weights.
+      await store.write(`${prefix}weights.bin`, weightData);
+      await store.write(`${prefix}model.json`, JSON.stringify(modelJson));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+  };
+}
