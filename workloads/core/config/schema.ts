@@ -157,6 +157,28 @@ export const ingestSchema = z
   })
   .prefault({});
 
+export const monitoringSchema = z
+  .object({
+    /** How often the local dashboard page polls for new data. */
+    refreshSeconds: positiveInt.default(5),
+    /** Alert thresholds, shared by the local dashboard banner and the Cloud Monitoring policies. */
+    alerts: z
+      .object({
+        accuracyMin: share.default(0.6),
+        accuracyWindowMinutes: positiveInt.default(60),
+        accuracyMinSamples: positiveInt.default(20),
+        errorRateMax: share.default(0.05),
+        errorRateWindowMinutes: positiveInt.default(15),
+        errorRateMinRequests: positiveInt.default(20),
+        latencyP95MaxMs: z.number().positive().default(500),
+        latencyWindowMinutes: positiveInt.default(15),
+        ingestionSilenceMinutes: positiveInt.default(15),
+        pipelineFailureWindowMinutes: positiveInt.default(24 * 60),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 export const workloadConfigSchema = z
   .object({
     /** Local data root: buckets as directories, the DuckDB file, logs. */
@@ -173,6 +195,7 @@ export const workloadConfigSchema = z
     gate: gateSchema,
     trigger: triggerSchema,
     ingest: ingestSchema,
+    monitoring: monitoringSchema,
   })
   .strict();
 
