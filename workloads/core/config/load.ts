@@ -35,6 +35,17 @@ export function leafPaths(schema: z.ZodType, prefix: string[] = []): string[][] 
   return [prefix];
 }
 
+/** Keys below the top level that the schema does not know (the top level is `.strict()`). */
+function unknownNestedKeys(schema: z.ZodType, value: unknown, prefix: string[] = []): string[] {
+  const s = unwrap(schema);
+  if (!(s instanceof z.ZodObject) || typeof value !== 'object' || value === null || Array.isArray(value)) return [];
+  const shape = s.shape as Record<string, z.ZodType>;
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => {
+    if (k in shape) return unknownNestedKeys(shape[k], v, [...prefix, k]);
+    return prefix.length ? [[...prefix, k].join('.')] : [];
+  });
+}
+
 function unwrap(schema: z.ZodType): z.ZodType {
   let s: z.ZodType = schema;
   for (;;) {
@@ -63,9 +74,15 @@ export function loadConfig(options: LoadOptions = {}): WorkloadConfig {
   const file = env.CV_CONFIG_FILE;
   if (file) {
     try {
-      const parsed = JSON.parse(readFileSync(path.resolve(file), 'utf8')) as Record<string, unknown>;
-      deepMerge(raw, parsed);
-      for (const p of leafPaths(workloadConfigSchema)) sources.set(p.join('.'), `file ${file}`);
+      const parsed: unknown = JSON.parse(readFileSync(path.resolve(file), 'utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new Error(`it holds ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}, not an object`);
+      }
+      deepMerge(raw, parsed as Record<string, unknown>);
+      // Only keys the file really sets are attributed to it in messages.
+      for (const p of leafPaths(workloadConfigSchema)) if (getPath(parsed, p) !== undefined) sources.set(p.join('.'), `file ${file}`);
+      // zod strips unknown nested keys silently, so a typo (`training.epoch`) would be ignored: report it.
+      for (const k of unknownNestedKeys(workloadConfigSchema, parsed)) problems.push(`unknown key ${k} (file ${file})`);
     } catch (err) {
       problems.push(`CV_CONFIG_FILE=${file}: cannot read a JSON object from it (${(err as Error).message})`);
     }

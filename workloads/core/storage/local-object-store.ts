@@ -143,7 +143,14 @@ async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
       // A lock left by a crashed writer is broken after LOCK_STALE_MS.
       const st = await fs.stat(lock).catch(() => undefined);
       if (st && Date.now() - st.mtimeMs > LOCK_STALE_MS) await fs.unlink(lock).catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lock}`);
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for lock ${lock}; a writer holds it, or a crashed one left it (broken after ${LOCK_STALE_MS} ms)`,
+          {
+            cause: err,
+          },
+        );
+      }
       await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
     }
   }

@@ -67,7 +67,7 @@ export async function readJson<T>(store: ObjectStore, key: string): Promise<T | 
   try {
     return JSON.parse(found.data.toString('utf8')) as T;
   } catch (err) {
-    throw new Error(`object ${store.uri(key)} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`object ${store.uri(key)} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -7,6 +7,7 @@ import { BREEDS, dogCeoFromLabel } from '../dogapi/breeds';
 import { DogApiError, DogCeoClient, dogCeoClientFromConfig } from '../dogapi/dog-ceo-client';
 import { LocalDogApi, startLocalDogApi } from '../dogapi/local-dog-api';
 import { loadConfig } from '../config/load';
+import { closedPort } from './net';
 import { DOGS_DIR, REPO_ROOT } from './paths';
 
 const JPEG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
@@ -176,11 +177,7 @@ describe('Dog CEO client against misbehaving servers', () => {
       `GET ${base}/chunked.jpg: image is more than the limit of 1024 bytes`,
     );
     expect(await new DogCeoClient({ baseUrl: base, maxImageBytes: 1600 }).fetchImage(`${base}/chunked.jpg`)).toHaveLength(1600);
-    // A port that was just free: nothing listens there any more.
-    const spare = http.createServer();
-    await new Promise<void>((r) => spare.listen(0, '127.0.0.1', r));
-    const port = (spare.address() as AddressInfo).port;
-    await new Promise((r) => spare.close(r));
+    const port = await closedPort();
     const closed = new DogCeoClient({ baseUrl: `http://127.0.0.1:${port}` });
     await expect(closed.randomImage()).rejects.toThrow(
       `GET http://127.0.0.1:${port}/api/breeds/image/random failed: fetch failed (ECONNREFUSED)`,

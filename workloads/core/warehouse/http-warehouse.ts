@@ -22,11 +22,23 @@ export class HttpWarehouse implements Warehouse {
   async close(): Promise<void> {}
 
   private async post(route: string, body: unknown): Promise<unknown> {
-    const res = await fetch(new URL(route, this.baseUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    let res: Response;
+    try {
+      res = await fetch(new URL(route, this.baseUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch (err) {
+      // fetch says only "fetch failed": name the warehouse and the cause (ECONNREFUSED, ...).
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new Error(
+        `warehouse at ${this.baseUrl} is unreachable (POST ${route}): ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
     const text = await res.text();
     if (!res.ok) {
       let message = text;

@@ -1,0 +1,75 @@
+import Fastify, { FastifyInstance } from 'fastify';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DuckDbWarehouse } from '../warehouse/duckdb-warehouse';
+import { HttpWarehouse, registerWarehouseRoutes } from '../warehouse/http-warehouse';
+import { openWarehouse } from '../warehouse/open-warehouse';
+import { Row, TABLE_NAMES } from '../warehouse/tables';
+import { loadConfig } from '../config/load';
+import { closedPort } from './net';
+import { expectedBack, SAMPLE_ROWS } from './sample-rows';
+
+describe('HttpWarehouse against registerWarehouseRoutes on a real fastify over DuckDB', () => {
+  let dir: string;
+  let owner: DuckDbWarehouse;
+  let app: FastifyInstance;
+  let url: string;
+  let client: HttpWarehouse;
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-httpwh-'));
+    owner = await DuckDbWarehouse.open(path.join(dir, 'warehouse.duckdb'));
+    app = Fastify();
+    await registerWarehouseRoutes(app, owner);
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
+    client = new HttpWarehouse(url);
+  });
+  afterAll(async () => {
+    await app.close();
+    await owner.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it.each(TABLE_NAMES)('round-trips %s, with timestamps crossing the wire as ISO strings', async (table) => {
+    const row = SAMPLE_ROWS[table] as Record<string, unknown>;
+    await client.insert(table, [row] as Row<typeof table>[]);
+    expect(
+      await client.query(`SELECT * FROM {{${table}}} WHERE ts = CAST(@ts AS TIMESTAMPTZ)`, { ts: (row.ts as Date).toISOString() }),
+    ).toEqual([expectedBack(row)]);
+    // The owner sees the same row: it is one warehouse.
+    expect(await owner.query(`SELECT COUNT(*) AS n FROM {{${table}}}`)).toEqual([{ n: 1 }]);
+  });
+
+  it('works through openWarehouse with backend http', async () => {
+    const wh = await openWarehouse(loadConfig({ env: { CV_WAREHOUSE_BACKEND: 'http', CV_WAREHOUSE_URL: url } }));
+    expect(await wh.query('SELECT label FROM {{feedback}}')).toEqual([{ label: 'pug' }]);
+  });
+
+  it('passes validation errors through with the server message, and writes nothing', async () => {
+    await expect(client.insert('feedback', [{ ...SAMPLE_ROWS.feedback, correct: 'yes' as unknown as boolean }])).rejects.toThrow(
+      `warehouse at ${url} answered 400: invalid row 0 for table feedback: column correct (BOOL, required) got "yes"`,
+    );
+    await expect(client.insert('feedback', [{ ...SAMPLE_ROWS.feedback, colour: 'x' } as unknown as Row<'feedback'>])).rejects.toThrow(
+      /answered 400: .*unknown column colour/,
+    );
+    expect(await owner.query('SELECT COUNT(*) AS n FROM {{feedback}}')).toEqual([{ n: 1 }]);
+  });
+
+  it('rejects unknown tables, bad SQL and malformed requests with 400', async () => {
+    await expect(client.insert('bogus' as 'feedback', [])).rejects.toThrow(
+      /answered 400: body\/table must be equal to one of the allowed values/,
+    );
+    await expect(client.query('SELEKT 1')).rejects.toThrow(/answered 400: .*syntax error/i);
+    const res = await fetch(`${url}/warehouse/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sql":' });
+    expect(res.status).toBe(400);
+  });
+
+  it('reports an unreachable owner naming its URL', async () => {
+    const port = await closedPort();
+    const gone = new HttpWarehouse(`http://127.0.0.1:${port}`);
+    await expect(gone.query('SELECT 1')).rejects.toThrow(
+      `warehouse at http://127.0.0.1:${port} is unreachable (POST /warehouse/query): ECONNREFUSED`,
+    );
+  });
+});
