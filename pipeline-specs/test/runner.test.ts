@@ -1,0 +1,148 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pipelineKeys } from '../../workloads/core/layout';
+import { LocalObjectStore } from '../../workloads/core/storage/local-object-store';
+import { readJson } from '../../workloads/core/storage/object-store';
+import { DuckDbWarehouse } from '../../workloads/core/warehouse/duckdb-warehouse';
+import { assertSucceeded, PipelineRunError, runPipeline, type RunEvent, type RunResult } from '../runner';
+import { tinyPipeline } from './fixtures/tiny-pipeline';
+
+describe('local runner on a tiny pipeline', () => {
+  let dir: string;
+  let warehouse: DuckDbWarehouse;
+  let store: LocalObjectStore;
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-runner-test-'));
+    warehouse = await DuckDbWarehouse.open(':memory:');
+    store = new LocalObjectStore(path.join(dir, 'pipeline'));
+  });
+  afterAll(async () => {
+    await warehouse.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const rowsOf = async (runId: string) =>
+    (await warehouse.query('SELECT step, status, error FROM {{pipeline_runs}} WHERE run_id = @runId ORDER BY ts, step', { runId })).map(
+      (r) => [r.step, r.status, r.error],
+    );
+
+  it('runs every step in order, passes outputs, streams prefixed logs and records the run', async () => {
+    const events: RunEvent[] = [];
+    const result = await runPipeline({
+      spec: tinyPipeline(),
+      runId: 'run-happy',
+      parameters: { word: 'hello' },
+      env: { ...process.env, FIXTURE_MARK: 'from-env' },
+      warehouse,
+      store,
+      onEvent: (e) => events.push(e),
+    });
+    assertSucceeded(result);
+    expect(result.steps.map((s) => [s.task, s.status])).toEqual([
+      ['produce', 'succeeded'],
+      ['consume', 'succeeded'],
+      ['finish', 'succeeded'],
+    ]);
+    expect(result.steps[0].outputs).toEqual({ value: 'produce(hello)', go: true });
+    expect(result.steps[2].outputs).toEqual({ value: 'finish(consume(produce(hello)))' });
+    expect(result.parameters).toEqual({ word: 'hello', fail_at: '', sleep_ms: '0' });
+    const logs = events.filter((e): e is Extract<RunEvent, { type: 'log' }> => e.type === 'log');
+    expect(logs.map((l) => `${l.task}|${l.line}`)).toContain('consume|step consume got produce(hello)');
+    expect(logs.find((l) => l.stream === 'stderr')?.line).toBe('step produce env FIXTURE_MARK=from-env');
+
+    expect(await rowsOf('run-happy')).toEqual(
+      expect.arrayContaining([
+        ['produce', 'succeeded', null],
+        ['consume', 'succeeded', null],
+        ['finish', 'succeeded', null],
+        ['(run)', 'succeeded', null],
+      ]),
+    );
+    const record = await readJson<RunResult>(store, pipelineKeys.runRecord('run-happy'));
+    expect(record?.status).toBe('succeeded');
+    expect(record?.steps).toHaveLength(3);
+    expect(await readJson(store, pipelineKeys.stepOutputs('run-happy', 'consume'))).toEqual({ value: 'consume(produce(hello))' });
+  });
+
+  it('skips the conditional steps when the condition is false and records them as skipped', async () => {
+    const result = await runPipeline({ spec: tinyPipeline(), runId: 'run-skip', parameters: { word: 'skip' }, warehouse, store });
+    expect(result.status).toBe('succeeded');
+    expect(result.steps.map((s) => [s.task, s.status])).toEqual([
+      ['produce', 'succeeded'],
+      ['consume', 'skipped'],
+      ['finish', 'skipped'],
+    ]);
+    expect(result.steps[1].skipReason).toContain("inputs.parameter_values['pipelinechannel--produce-go'] == true");
+    expect(result.steps[1].skipReason).toContain('false');
+    const rows = await rowsOf('run-skip');
+    expect(
+      rows
+        .filter((r) => r[1] === 'skipped')
+        .map((r) => r[0])
+        .sort(),
+    ).toEqual(['consume', 'finish']);
+  });
+
+  it('stops at the first failure with the failing step log tail in the error', async () => {
+    const result = await runPipeline({
+      spec: tinyPipeline(),
+      runId: 'run-fail',
+      parameters: { word: 'x', fail_at: 'consume' },
+      warehouse,
+      store,
+    });
+    expect(result.status).toBe('failed');
+    expect(result.steps.map((s) => [s.task, s.status])).toEqual([
+      ['produce', 'succeeded'],
+      ['consume', 'failed'],
+    ]);
+    expect(result.error).toContain('step consume exited with code 3');
+    expect(result.error).toContain('consume problem line 3');
+    expect(() => assertSucceeded(result)).toThrow(PipelineRunError);
+    const rows = await rowsOf('run-fail');
+    expect(rows.find((r) => r[0] === 'consume')?.[1]).toBe('failed');
+    expect(rows.find((r) => r[0] === '(run)')?.[1]).toBe('failed');
+    expect(rows.find((r) => r[0] === 'finish')).toBeUndefined();
+  });
+
+  it('fails a step that exits 0 without writing its outputs', async () => {
+    const result = await runPipeline({ spec: tinyPipeline({ noOutputIn: 'produce' }), runId: 'run-no-output', parameters: { word: 'x' } });
+    expect(result.status).toBe('failed');
+    expect(result.error).toMatch(/step produce exited 0 but did not write its output (go|value)/);
+  });
+
+  it('cancels the running step with SIGTERM and records the run as cancelled', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const result = await runPipeline({
+      spec: tinyPipeline(),
+      runId: 'run-cancel',
+      parameters: { word: 'x', sleep_ms: '30000' },
+      signal: controller.signal,
+      warehouse,
+      store,
+      onEvent: (e) => {
+        if (e.type === 'log' && e.task === 'consume' && e.stream === 'stdout') controller.abort();
+      },
+    });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(result.status).toBe('cancelled');
+    expect(result.steps.map((s) => [s.task, s.status])).toEqual([
+      ['produce', 'succeeded'],
+      ['consume', 'cancelled'],
+    ]);
+    expect(result.steps[1].logTail).toContain('step consume got SIGTERM');
+    expect((await rowsOf('run-cancel')).find((r) => r[0] === 'consume')).toEqual(['consume', 'failed', 'cancelled']);
+  });
+
+  it('refuses missing, unknown and mistyped parameters before running anything', async () => {
+    await expect(runPipeline({ spec: tinyPipeline(), parameters: {} })).rejects.toThrow('pipeline parameter word (STRING) is required');
+    await expect(runPipeline({ spec: tinyPipeline(), parameters: { word: 'a', colour: 'red' } })).rejects.toThrow(
+      'unknown pipeline parameter colour',
+    );
+    await expect(runPipeline({ spec: tinyPipeline(), parameters: { word: 3 } })).rejects.toThrow(
+      'pipeline parameter word: 3 is not a STRING',
+    );
+  });
+});

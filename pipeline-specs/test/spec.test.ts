@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { flagOf, outFlagOf, PIPELINE_STEPS } from '../../workloads/core/pipeline-steps';
+import { COMPILED_SPEC_PATH, compileToJson } from '../compile';
+import { continualLearningPipeline } from '../continual-learning';
+import { bindImages, imageToken, unboundImages } from '../images';
+import { PipelineSpec } from '../ir';
+import { validateSpec } from '../validate';
+
+const checkedIn = (): PipelineSpec => JSON.parse(readFileSync(COMPILED_SPEC_PATH, 'utf8')) as PipelineSpec;
+
+describe('compiled continual-learning spec', () => {
+  it('is exactly what a fresh compile produces (run `npm run compile:pipeline` if this fails)', () => {
+    expect(readFileSync(COMPILED_SPEC_PATH, 'utf8')).toBe(compileToJson());
+  });
+
+  it('passes the IR validator', () => {
+    expect(validateSpec(checkedIn())).toEqual([]);
+  });
+
+  it('has the IR header and a required run_id parameter', () => {
+    const spec = checkedIn();
+    expect(spec.schemaVersion).toBe('2.1.0');
+    expect(spec.sdkVersion).toEqual(expect.any(String));
+    expect(spec.pipelineInfo.name).toBe('continual-learning');
+    expect(spec.root.inputDefinitions?.parameters).toEqual({
+      run_id: expect.objectContaining({ parameterType: 'STRING' }),
+      force: expect.objectContaining({ parameterType: 'BOOLEAN', defaultValue: false, isOptional: true }),
+    });
+    expect(spec.root.inputDefinitions?.parameters?.run_id.defaultValue).toBeUndefined();
+  });
+
+  it('gates preprocessing on the trigger and promotion on the evaluation, with evaluation before promotion', () => {
+    const spec = checkedIn();
+    const root = spec.root.dag.tasks;
+    expect(Object.keys(root).sort()).toEqual(['check-trigger', 'condition-1']);
+    expect(root['condition-1'].triggerPolicy?.condition).toBe(
+      "inputs.parameter_values['pipelinechannel--check-trigger-should_run'] == true",
+    );
+    expect(root['condition-1'].dependentTasks).toEqual(['check-trigger']);
+    const inner = spec.components['comp-condition-1'].dag!.tasks;
+    expect(Object.keys(inner).sort()).toEqual(['condition-2', 'evaluate', 'preprocess', 'train']);
+    expect(inner.train.inputs?.parameters?.dataset_version).toEqual({
+      taskOutputParameter: { producerTask: 'preprocess', outputParameterKey: 'dataset_version' },
+    });
+    expect(inner['condition-2'].triggerPolicy?.condition).toBe(
+      "inputs.parameter_values['pipelinechannel--evaluate-decision'] == 'promote'",
+    );
+    expect(inner['condition-2'].dependentTasks).toContain('evaluate');
+    const promote = spec.components['comp-condition-2'].dag!.tasks;
+    expect(Object.keys(promote)).toEqual(['promote']);
+    expect(promote.promote.inputs?.parameters?.model_version).toEqual({ componentInputParameter: 'pipelinechannel--train-model_version' });
+  });
+
+  it('derives every executor from workloads/core/pipeline-steps.ts with IR placeholders and nothing run-specific', () => {
+    const spec = checkedIn();
+    for (const step of Object.values(PIPELINE_STEPS)) {
+      const { container } = spec.deploymentSpec.executors[`exec-${step.name}`];
+      expect(container.image).toBe(imageToken(step.image));
+      expect(container.command).toEqual(['node', '--import', 'tsx', step.entry]);
+      const args = container.args!;
+      if ('subcommand' in step) expect(args[0]).toBe(step.subcommand);
+      for (const input of step.inputs) expect(args[args.indexOf(flagOf(input)) + 1]).toBe(`{{$.inputs.parameters['${input}']}}`);
+      for (const output of step.outputs)
+        expect(args[args.indexOf(outFlagOf(output)) + 1]).toBe(`{{$.outputs.parameters['${output}'].output_file}}`);
+    }
+    // Run-specific names are computed by the steps from run_id; none are compiled in.
+    const json = readFileSync(COMPILED_SPEC_PATH, 'utf8');
+    expect(json).not.toMatch(/v20\d{6}T/i);
+    expect(json).not.toMatch(/run-20\d{6}t/);
+  });
+
+  it('binds images to digest references and refuses to leave one unbound', () => {
+    const spec = checkedIn();
+    expect(unboundImages(spec)).toEqual(['preprocessing', 'training', 'trigger']);
+    const refs = { trigger: 'r/trigger@sha256:1', preprocessing: 'r/pre@sha256:2', training: 'r/train@sha256:3' };
+    const bound = bindImages(spec, refs);
+    expect(bound.deploymentSpec.executors['exec-train'].container.image).toBe('r/train@sha256:3');
+    expect(unboundImages(bound)).toEqual([]);
+    expect(spec.deploymentSpec.executors['exec-train'].container.image).toBe(imageToken('training'));
+    expect(() => bindImages(spec, { trigger: 'x@sha256:1' })).toThrow(/unbound container images for preprocessing, training/);
+  });
+
+  it('compiles deterministically', () => {
+    expect(JSON.stringify(continualLearningPipeline())).toBe(JSON.stringify(continualLearningPipeline()));
+  });
+});
