@@ -179,6 +179,30 @@ export const monitoringSchema = z
   })
   .prefault({});
 
+export const pipelineSchema = z
+  .object({
+    /** Where a fired trigger runs the pipeline: the local runner, or Vertex AI Pipelines. */
+    runner: z.enum(['local', 'vertex']).default('local'),
+    projectId: z.string().default(''),
+    region: z.string().default('europe-west1'),
+    /** Service account the Vertex pipeline job runs as (email). */
+    serviceAccount: z.string().default(''),
+    /** Vertex `runtimeConfig.gcsOutputDirectory`; empty means gs://<pipeline bucket>/vertex. */
+    pipelineRoot: z.string().default(''),
+    /** Vertex AI API base URL; empty means https://<region>-aiplatform.googleapis.com. */
+    apiEndpoint: z.string().default(''),
+    /** Digest references of the workload images, bound into the spec's image tokens on submission. */
+    images: z
+      .object({
+        trigger: z.string().default(''),
+        preprocessing: z.string().default(''),
+        training: z.string().default(''),
+        inference: z.string().default(''),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 export const workloadConfigSchema = z
   .object({
     /** Local data root: buckets as directories, the DuckDB file, logs. */
@@ -194,6 +218,7 @@ export const workloadConfigSchema = z
     training: trainingSchema,
     gate: gateSchema,
     trigger: triggerSchema,
+    pipeline: pipelineSchema,
     ingest: ingestSchema,
     monitoring: monitoringSchema,
   })
