@@ -1,0 +1,276 @@
+import type { WorkloadConfig } from '../core/config/schema';
+import type { DatasetManifest, SourceEntry } from '../core/dataset/manifest';
+import type { ImageLimits } from '../core/images/normalize-image';
+import { datasetKeys, newVersionName, type Split, SPLITS } from '../core/layout';
+import type { Logger } from '../core/log';
+import { NotFoundError, type ObjectStore, writeJson } from '../core/storage/object-store';
+import type { Row } from '../core/warehouse/tables';
+import type { Warehouse } from '../core/warehouse/warehouse';
+import { mapConcurrent } from './concurrency';
+import { extendLabelMap, readLineage } from './lineage';
+import { readLabels } from './raw-inputs';
+import { selectFresh } from './raw-inputs';
+import { replayTarget, selectReplay, type ReplayCandidate } from './replay';
+import { fetchReplay, imageKeyOfUri, missesByImage } from './replay-source';
+import { type BuiltExample, sortKeys, writeShards } from './shards';
+import { type Skip, SkipLog } from './skips';
+import { InProcessTransformer, type Transformer } from './transform-pool';
+import type { TransformOptions } from './transform';
+
+/**
+ * One preprocessing run: labelled raw images → a new immutable dataset version.
+ *
+ *   1. read earlier versions (lineage) and every label object;
+ *   2. keep labelled images no version holds yet (one per content hash);
+ *   3. transform each (the pure per-element function, in parallel);
+ *   4. add hard-example replay from earlier versions;
+ *   5. write the shards, then the manifest (last: the version exists from that moment),
+ *      then the warehouse rows.
+ * A crash before step 5's manifest leaves a folder no reader looks at.
+ */
+
+export type Phase = 'labels' | 'transform' | 'replay' | 'write';
+export interface Progress {
+  phase: Phase;
+  done: number;
+  total: number;
+}
+
+export interface PreprocessDeps {
+  raw: ObjectStore;
+  datasets: ObjectStore;
+  /** Prediction log for hard examples and the destination of version rows; optional for offline rebuilds. */
+  warehouse?: Warehouse;
+  transformer?: Transformer;
+  log?: Logger;
+  now?: () => Date;
+}
+
+export interface PreprocessOptions {
+  runId: string | null;
+  settings: WorkloadConfig['preprocessing'];
+  limits: ImageLimits;
+  /** Images in flight at once. */
+  concurrency?: number;
+  /** Version name (default: time-sortable `newVersionName()`). */
+  version?: string;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface PreprocessSummary {
+  version: string;
+  parentVersion: string | null;
+  manifestUri: string;
+  labelObjects: number;
+  /** New labelled images whose bytes were read and transformed. */
+  imagesRead: number;
+  written: number;
+  newExamples: number;
+  replayExamples: number;
+  duplicates: number;
+  skipped: Record<string, number>;
+  skips: Skip[];
+  perClass: Record<string, number>;
+  perSplit: Record<Split, number>;
+  transformSeconds: number;
+  totalSeconds: number;
+  /** New images transformed per second (read, decode, resize, encode, Example). */
+  imagesPerSecond: number;
+}
+
+export class NothingToPreprocessError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NothingToPreprocessError';
+  }
+}
+
+export async function runPreprocessing(deps: PreprocessDeps, options: PreprocessOptions): Promise<PreprocessSummary> {
+  const now = deps.now ?? (() => new Date());
+  const started = Date.now();
+  const skips = new SkipLog(deps.log);
+  const progress = options.onProgress ?? (() => {});
+  const { raw, datasets } = deps;
+  const settings = options.settings;
+
+  // 1-2. What exists, and what is new.
+  const lineage = await readLineage(datasets);
+  progress({ phase: 'labels', done: 0, total: 1 });
+  const { labels, objects } = await readLabels(raw, skips);
+  progress({ phase: 'labels', done: 1, total: 1 });
+  const { fresh, duplicates } = selectFresh(labels, lineage.known, lineage.parent?.createdAt);
+  if (fresh.length === 0) {
+    throw new NothingToPreprocessError(
+      `no labelled images since ${lineage.parent ? `dataset version ${lineage.parent.version}` : 'the start'} ` +
+        `(${objects} label objects, ${skips.count} invalid, ${duplicates.length} duplicates): nothing to preprocess`,
+    );
+  }
+  const labelMap = extendLabelMap(
+    lineage.labels,
+    fresh.map((f) => f.label.label),
+  );
+  const labelIndex = new Map(labelMap.map((l, i) => [l, i]));
+  deps.log?.info({ parent: lineage.parent?.version ?? null, fresh: fresh.length, duplicates: duplicates.length }, 'planned');
+
+  // 3. Transform the new images.
+  const transformer = deps.transformer ?? new InProcessTransformer();
+  const transformOptions: TransformOptions = {
+    imageSize: settings.imageSize,
+    jpegQuality: settings.jpegQuality,
+    validationShare: settings.validationShare,
+    testShare: settings.testShare,
+    limits: options.limits,
+  };
+  const transformStarted = Date.now();
+  let done = 0;
+  const built = await mapConcurrent(fresh, options.concurrency ?? 8, async (item): Promise<BuiltExample | undefined> => {
+    try {
+      let bytes: Buffer;
+      try {
+        bytes = await raw.read(item.label.imageKey);
+      } catch (err) {
+        if (err instanceof NotFoundError) skips.add(item.imageUri, 'missing_image', `${item.labelUri} labels an image that does not exist`);
+        else skips.add(item.imageUri, 'read_error', `the image cannot be read: ${(err as Error).message}`);
+        return undefined;
+      }
+      const result = await transformer.transform(
+        {
+          uri: item.imageUri,
+          bytes,
+          label: item.label.label,
+          labelIndex: labelIndex.get(item.label.label)!,
+          expectedSha256: item.label.sha256,
+        },
+        transformOptions,
+      );
+      if (!result.ok) {
+        skips.add(item.imageUri, result.reason, result.message);
+        return undefined;
+      }
+      return {
+        sha256: result.sha256,
+        split: result.split,
+        label: result.label,
+        payload: result.payload,
+        uri: item.imageUri,
+        origin: 'new',
+      };
+    } finally {
+      progress({ phase: 'transform', done: ++done, total: fresh.length });
+    }
+  });
+  const transformSeconds = (Date.now() - transformStarted) / 1000;
+  const newExamples = built.filter((b): b is BuiltExample => b !== undefined);
+  if (newExamples.length === 0) {
+    throw new NothingToPreprocessError(
+      `all ${fresh.length} new labelled images were skipped (${JSON.stringify(skips.byReason())}): no version written`,
+    );
+  }
+
+  // 4. Hard-example replay.
+  const newShas = new Set(newExamples.map((e) => e.sha256));
+  const misses = deps.warehouse ? await missesByImage(deps.warehouse) : new Map<string, number>();
+  const pool: ReplayCandidate[] = [...lineage.known.values()]
+    .filter((k) => !newShas.has(k.sha256))
+    .map((k) => ({ ...k, misses: misses.get(imageKeyOfUri(k.uri) ?? '') ?? 0 }));
+  const version = options.version ?? newVersionName(now());
+  const target = replayTarget(newExamples.length, settings.replayShare, pool.length);
+  const newPerClass = countBy(newExamples, (e) => e.label);
+  const selected = selectReplay(pool, target, version, newPerClass);
+  progress({ phase: 'replay', done: 0, total: selected.length });
+  const replayed = await fetchReplay(datasets, selected, labelIndex, skips);
+  progress({ phase: 'replay', done: replayed.length, total: selected.length });
+  const examples = [...newExamples, ...replayed];
+
+  // 5. Shards, then the manifest, then the warehouse.
+  const existing = await datasets.list(datasetKeys.prefix(version));
+  if (existing.length > 0)
+    throw new Error(`dataset version folder ${datasets.uri(datasetKeys.prefix(version))} already has objects; versions are immutable`);
+  const compression = settings.gzip ? 'GZIP' : 'NONE';
+  let shardsDone = 0;
+  const splits = await writeShards(datasets, examples, {
+    version,
+    compression,
+    shardMaxBytes: settings.shardMaxBytes,
+    onShard: () => progress({ phase: 'write', done: ++shardsDone, total: shardsDone }),
+  });
+  const createdAt = now().toISOString();
+  const sources: SourceEntry[] = examples
+    .map((e) => ({ sha256: e.sha256, uri: e.uri, label: e.label, split: e.split, origin: e.origin }))
+    .sort((a, b) => a.sha256.localeCompare(b.sha256));
+  const manifest: DatasetManifest = {
+    version,
+    parentVersion: lineage.parent?.version ?? null,
+    createdAt,
+    runId: options.runId,
+    format: 'tfrecord',
+    compression,
+    imageSize: settings.imageSize,
+    labels: labelMap,
+    splits,
+    sources,
+    counts: {
+      rawObjects: objects,
+      written: examples.length,
+      newExamples: newExamples.length,
+      replayExamples: replayed.length,
+      duplicates: duplicates.length,
+      skipped: skips.byReason(),
+    },
+  };
+  const manifestKey = datasetKeys.manifest(version);
+  await writeJson(datasets, manifestKey, manifest, { ifGenerationMatch: '0' });
+  deps.log?.info({ version, manifest: datasets.uri(manifestKey) }, 'dataset version written');
+  if (deps.warehouse) await recordVersion(deps.warehouse, datasets, manifest);
+
+  const totalSeconds = (Date.now() - started) / 1000;
+  return {
+    version,
+    parentVersion: manifest.parentVersion,
+    manifestUri: datasets.uri(manifestKey),
+    labelObjects: objects,
+    imagesRead: fresh.length,
+    written: examples.length,
+    newExamples: newExamples.length,
+    replayExamples: replayed.length,
+    duplicates: duplicates.length,
+    skipped: skips.byReason(),
+    skips: skips.skips,
+    perClass: sortKeys(countBy(examples, (e) => e.label)),
+    perSplit: Object.fromEntries(SPLITS.map((s) => [s, splits[s].count])) as Record<Split, number>,
+    transformSeconds,
+    totalSeconds,
+    imagesPerSecond: fresh.length / Math.max(transformSeconds, 1e-9),
+  };
+}
+
+/** The version's warehouse rows: one `dataset_versions` row, one `class_distribution` row per class and split. */
+export async function recordVersion(warehouse: Warehouse, datasets: ObjectStore, m: DatasetManifest): Promise<void> {
+  const ts = new Date(m.createdAt);
+  const row: Row<'dataset_versions'> = {
+    ts,
+    dataset_version: m.version,
+    parent_version: m.parentVersion,
+    uri: datasets.uri(datasetKeys.prefix(m.version)),
+    num_examples: m.counts.written,
+    num_train: m.splits.train.count,
+    num_validation: m.splits.validation.count,
+    num_test: m.splits.test.count,
+    num_classes: m.labels.length,
+    new_examples: m.counts.newExamples,
+    replay_examples: m.counts.replayExamples,
+    skipped: Object.values(m.counts.skipped).reduce((a, b) => a + b, 0),
+    run_id: m.runId,
+  };
+  const distribution: Row<'class_distribution'>[] = SPLITS.flatMap((split) =>
+    Object.entries(m.splits[split].perClass).map(([label, count]) => ({ ts, dataset_version: m.version, label, split, count })),
+  );
+  await warehouse.insert('dataset_versions', [row]);
+  if (distribution.length > 0) await warehouse.insert('class_distribution', distribution);
+}
+
+function countBy<T>(items: readonly T[], key: (t: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const i of items) out[key(i)] = (out[key(i)] ?? 0) + 1;
+  return out;
+}

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { preprocessingSchema, imagesSchema } from '../../core/config/schema';
+import type { RawLabel } from '../../core/dataset/raw-label';
+import { rawKeys } from '../../core/layout';
+import { LocalObjectStore } from '../../core/storage/local-object-store';
+import type { ObjectStore } from '../../core/storage/object-store';
+import type { PreprocessOptions } from '../run';
+
+export const DOGS = resolve(__dirname, '../../../../shared/datasets/dogs');
+
+/** The first `perBreed` photos of each breed, sorted by file name (a stable slice). */
+export function dogPhotos(breeds: string[], perBreed: number): { label: string; file: string; id: string }[] {
+  return breeds.flatMap((label) =>
+    readdirSync(join(DOGS, label))
+      .filter((f) => f.endsWith('.jpg'))
+      .sort()
+      .slice(0, perBreed)
+      .map((f) => ({ label, file: join(DOGS, label, f), id: f.replace(/\.jpg$/, '') })),
+  );
+}
+
+export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+export interface Lake {
+  root: string;
+  raw: LocalObjectStore;
+  datasets: LocalObjectStore;
+  cleanup: () => void;
+}
+
+export function tempLake(): Lake {
+  const root = mkdtempSync(join(tmpdir(), 'cv-preprocess-'));
+  return {
+    root,
+    raw: new LocalObjectStore(join(root, 'raw')),
+    datasets: new LocalObjectStore(join(root, 'datasets')),
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+let clock = Date.parse('2026-11-01T00:00:00Z');
+/** Stores an image and its label object the way the inference service does. */
+export async function putLabelled(
+  raw: ObjectStore,
+  id: string,
+  bytes: Buffer,
+  label: string,
+  extra: Partial<RawLabel> = {},
+  ext: 'jpg' | 'png' | 'webp' = 'jpg',
+): Promise<RawLabel> {
+  const imageKey = rawKeys.image(id, ext);
+  await raw.write(imageKey, bytes);
+  clock += 1000;
+  const obj: RawLabel = {
+    id,
+    imageKey,
+    label,
+    source: 'dogapi',
+    labelledAt: new Date(clock).toISOString(),
+    sha256: sha256(bytes),
+    ...extra,
+  };
+  await raw.write(rawKeys.label(id), JSON.stringify(obj));
+  return obj;
+}
+
+export async function putPhotos(raw: ObjectStore, photos: { label: string; file: string; id: string }[]): Promise<void> {
+  for (const p of photos) await putLabelled(raw, p.id, readFileSync(p.file), p.label);
+}
+
+export function testOptions(overrides: Partial<PreprocessOptions['settings']> = {}): PreprocessOptions {
+  return {
+    runId: 'test-run',
+    settings: { ...preprocessingSchema.parse({}), ...overrides },
+    limits: imagesSchema.parse({}),
+    concurrency: 4,
+  };
+}
