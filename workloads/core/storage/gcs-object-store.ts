@@ -27,15 +27,19 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   async readIfExists(key: string): Promise<{ data: Buffer; info: ObjectInfo } | undefined> {
-    const info = await this.stat(key);
-    if (!info) return undefined;
-    try {
-      // Read the exact generation we stat'ed so data and generation agree.
-      const [data] = await this.bucket.file(key, { generation: Number(info.generation) }).download();
-      return { data, info };
-    } catch (err) {
-      if (codeOf(err) === 404) return undefined;
-      throw err;
+    // Read the exact generation we stat'ed so data and generation agree. If another writer
+    // replaced the object in between, that generation is gone (404): stat again.
+    for (let attempt = 1; ; attempt++) {
+      const info = await this.stat(key);
+      if (!info) return undefined;
+      try {
+        // Generations are int64: keep them as strings, never round them through a double.
+        const [data] = await this.bucket.file(key, { generation: info.generation }).download();
+        return { data, info };
+      } catch (err) {
+        if (codeOf(err) !== 404) throw err;
+        if (attempt >= 5) throw new Error(`${this.uri(key)} kept changing while being read (5 attempts)`, { cause: err });
+      }
     }
   }
 
@@ -52,11 +56,19 @@ export class GcsObjectStore implements ObjectStore {
   async write(key: string, data: Buffer | string, options: WriteOptions = {}): Promise<ObjectInfo> {
     const file: File = this.bucket.file(key);
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const match = options.ifGenerationMatch;
+    if (match !== undefined && !/^\d+$/.test(match)) {
+      // GCS generations are decimal int64s; anything else (e.g. a local content hash) can never match.
+      throw new Error(
+        `invalid ifGenerationMatch ${JSON.stringify(match)} for ${this.uri(key)}: expected a GCS generation number, or '0' for "only if absent"`,
+      );
+    }
     try {
+      // resumable: false → one multipart request, so the object appears whole or not at all.
       await file.save(bytes, {
         resumable: false,
         contentType: options.contentType ?? 'application/octet-stream',
-        preconditionOpts: options.ifGenerationMatch !== undefined ? { ifGenerationMatch: Number(options.ifGenerationMatch) } : undefined,
+        preconditionOpts: match !== undefined ? { ifGenerationMatch: match } : undefined,
       });
     } catch (err) {
       if (codeOf(err) === 412) {
