@@ -83,6 +83,10 @@ export const inferenceSchema = z
     maxBatch: positiveInt.default(16),
     maxBatchDelayMs: z.number().min(0).default(2),
     warehouseFlushMs: positiveInt.default(1000),
+    /** An image that takes longer to decode is refused (400), so one bad upload cannot stall a request. */
+    decodeTimeoutMs: positiveInt.default(10_000),
+    /** Graceful shutdown: how long in-flight requests may take to finish after SIGTERM. */
+    shutdownGraceMs: positiveInt.default(10_000),
   })
   .prefault({});
 

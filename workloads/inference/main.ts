@@ -1,0 +1,65 @@
+import { loadConfig } from '../core/config/load';
+import { dogCeoClientFromConfig } from '../core/dogapi/dog-ceo-client';
+import { startLocalDogApi } from '../core/dogapi/local-dog-api';
+import { createLogger } from '../core/log';
+import { openDataLake } from '../core/storage/data-lake';
+import { openWarehouse } from '../core/warehouse/open-warehouse';
+import { buildInferenceApp } from './app';
+
+/**
+ * The inference service process (`npm run serve`; the Cloud Run container's entry point).
+ * Configuration comes from CV_* environment variables (workloads/core/config). On SIGTERM
+ * (Cloud Run scale-in, the local supervisor stopping) it stops accepting connections,
+ * lets in-flight requests finish, writes every queued warehouse row, and exits 0.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger('inference', config.logLevel);
+  const lake = openDataLake(config);
+  const warehouse = await openWarehouse(config);
+
+  // No dog API configured: serve the local dataset in-process with the Dog CEO API's shape.
+  let localDogApi: Awaited<ReturnType<typeof startLocalDogApi>> | undefined;
+  let dogApiUrl = config.dogApi.baseUrl;
+  if (!dogApiUrl) {
+    localDogApi = await startLocalDogApi({ datasetDir: config.dogApi.datasetDir });
+    dogApiUrl = localDogApi.url;
+    logger.info({ dog_api: dogApiUrl, dataset: config.dogApi.datasetDir }, 'dogApi.baseUrl is empty: serving the local dog dataset');
+  }
+  const dogApi = dogCeoClientFromConfig(config, dogApiUrl);
+
+  const app = await buildInferenceApp({ config, lake, warehouse, dogApi, logger });
+  const port = Number(process.env.PORT ?? config.inference.port); // Cloud Run sets PORT
+  await app.listen({ host: config.inference.host, port });
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, `${signal}: draining in-flight requests, then flushing warehouse writes`);
+    const force = setTimeout(() => {
+      logger.error(`in-flight requests did not finish within ${config.inference.shutdownGraceMs} ms; closing their connections`);
+      app.server.closeAllConnections();
+    }, config.inference.shutdownGraceMs);
+    force.unref();
+    let code = 0;
+    try {
+      await app.close();
+      await localDogApi?.close();
+      await warehouse.close();
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      code = 1;
+    }
+    logger.info('inference service stopped');
+    logger.flush?.();
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`inference service failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,270 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../../core/log';
+import type { FromWorker, ModelFiles, ToWorker } from './protocol';
+
+/**
+ * A pool of inference worker threads with micro-batching.
+ *
+ * Every worker holds every loaded model version (a swap loads the new version in all
+ * workers before anyone may use it). Requests queue in the main thread; an idle worker
+ * takes up to `maxBatch` queued images that ask for the same model versions. While all
+ * workers are busy the queue grows, so batches form by themselves under load; when a
+ * worker is idle, the first image waits at most `maxBatchDelayMs` for company.
+ *
+ * A worker that dies is replaced and given every loaded version again; the requests it
+ * held fail (the caller answers 500) instead of hanging.
+ */
+
+export interface WorkerPoolOptions {
+  /** Number of worker threads; 0 means one per core. */
+  workers: number;
+  maxBatch: number;
+  maxBatchDelayMs: number;
+  logger: Logger;
+}
+
+export interface LoadedModel {
+  version: string;
+  labels: string[];
+  inputSize: number;
+}
+
+interface Pending {
+  resolve(msg: FromWorker): void;
+  reject(err: Error): void;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  ready: Promise<string>;
+  /** Running a predict batch. */
+  busy: boolean;
+  pending: Map<number, Pending>;
+  alive: boolean;
+}
+
+interface QueuedImage {
+  key: string;
+  versions: string[];
+  pixels: Uint8Array;
+  resolve(probs: Float32Array[]): void;
+  reject(err: Error): void;
+}
+
+export interface PoolStats {
+  batches: number;
+  images: number;
+  maxBatchSeen: number;
+}
+
+/**
+ * Where the worker script is and how to start it. From TypeScript sources (tsx, ts-jest)
+ * the worker needs tsx's CommonJS hook; compiled to JavaScript it runs as is.
+ */
+export function workerEntry(): { file: string; execArgv: string[] } {
+  const ext = path.extname(__filename);
+  const file = path.join(__dirname, `worker${ext}`);
+  return ext === '.ts' ? { file, execArgv: ['--require', 'tsx/cjs'] } : { file, execArgv: [] };
+}
+
+export class WorkerPool {
+  readonly size: number;
+  private readonly slots: Slot[] = [];
+  private readonly queue: QueuedImage[] = [];
+  private readonly loaded = new Map<string, { files: ModelFiles; model: LoadedModel }>();
+  private nextId = 1;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  readonly stats: PoolStats = { batches: 0, images: 0, maxBatchSeen: 0 };
+  backend = 'unknown';
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    this.size = options.workers > 0 ? options.workers : os.availableParallelism();
+    for (let i = 0; i < this.size; i++) this.slots.push(this.spawn(i));
+  }
+
+  /** Resolves when every worker has chosen its backend; returns the backend's name. */
+  async ready(): Promise<string> {
+    const names = await Promise.all(this.slots.map((s) => s.ready));
+    this.backend = names[0];
+    return this.backend;
+  }
+
+  /** Loads (and warms up) a model version in every worker. Resolves when all have it. */
+  async load(version: string, files: ModelFiles): Promise<LoadedModel> {
+    await this.ready();
+    const results = await Promise.all(
+      this.slots.map((s) => this.call(s, { type: 'load', id: 0, version, files, warmupBatch: Math.min(this.options.maxBatch, 4) })),
+    );
+    const first = results[0] as Extract<FromWorker, { type: 'loaded' }>;
+    const model: LoadedModel = { version, labels: first.labels, inputSize: first.inputSize };
+    this.loaded.set(version, { files, model });
+    this.options.logger.info(
+      {
+        event: 'model_loaded_in_workers',
+        model_version: version,
+        workers: this.size,
+        load_ms: Math.round(first.loadMs),
+        warmup_ms: Math.round(first.warmupMs),
+      },
+      `model ${version} loaded and warmed up in ${this.size} workers`,
+    );
+    return model;
+  }
+
+  /** Releases a model version in every worker. Call only when no request uses it any more. */
+  async unload(version: string): Promise<void> {
+    this.loaded.delete(version);
+    await Promise.all(
+      this.slots.filter((s) => s.alive).map((s) => this.call(s, { type: 'unload', id: 0, version }).catch(() => undefined)),
+    );
+  }
+
+  /** Probabilities of one image (size×size×3 RGB bytes) for each of `versions`. */
+  predict(versions: string[], pixels: Uint8Array): Promise<Float32Array[]> {
+    if (this.closed) return Promise.reject(new Error('the inference worker pool is shut down'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ key: versions.join('\n'), versions, pixels, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Stops all workers after the queued and running batches finish. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.queue.length > 0 || this.slots.some((s) => s.busy)) await new Promise((r) => setTimeout(r, 5));
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.all(
+      this.slots.map(async (s) => {
+        s.alive = false;
+        await s.worker.terminate();
+      }),
+    );
+  }
+
+  private spawn(index: number): Slot {
+    const { file, execArgv } = workerEntry();
+    const worker = new Worker(file, { execArgv, name: `inference-${index}` });
+    let readyResolve!: (b: string) => void;
+    let readyReject!: (e: Error) => void;
+    const slot: Slot = {
+      index,
+      worker,
+      busy: false,
+      pending: new Map(),
+      alive: true,
+      ready: new Promise<string>((res, rej) => {
+        readyResolve = res;
+        readyReject = rej;
+      }),
+    };
+    slot.ready.catch(() => undefined);
+    worker.on('message', (msg: FromWorker) => {
+      if (msg.type === 'ready') return readyResolve(msg.backend);
+      if (msg.type === 'error' && msg.id === -1) return readyReject(new Error(msg.message));
+      const p = slot.pending.get(msg.id);
+      if (!p) return;
+      slot.pending.delete(msg.id);
+      if (msg.type === 'error') p.reject(new Error(msg.message));
+      else p.resolve(msg);
+    });
+    const onDeath = (err: Error): void => {
+      if (!slot.alive) return;
+      slot.alive = false;
+      readyReject(err);
+      for (const p of slot.pending.values()) p.reject(err);
+      slot.pending.clear();
+      this.options.logger.error({ err, worker: index }, `inference worker ${index} died; starting a replacement`);
+      if (!this.closed) void this.replace(index);
+    };
+    worker.on('error', (err) => onDeath(err));
+    worker.on('exit', (code) => onDeath(new Error(`inference worker ${index} exited with code ${code}`)));
+    return slot;
+  }
+
+  /** A new worker in place of a dead one, given every loaded model before it takes work. */
+  private async replace(index: number): Promise<void> {
+    const slot = this.spawn(index);
+    slot.busy = true; // not available until its models are loaded
+    this.slots[index] = slot;
+    try {
+      await slot.ready;
+      for (const [version, { files }] of this.loaded) {
+        await this.call(slot, { type: 'load', id: 0, version, files, warmupBatch: 1 });
+      }
+      slot.busy = false;
+      this.schedule();
+    } catch (err) {
+      this.options.logger.error({ err, worker: index }, `replacement inference worker ${index} failed to start`);
+    }
+  }
+
+  private call(slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+    if (!slot.alive) return Promise.reject(new Error(`inference worker ${slot.index} is not running`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+
+  private schedule(): void {
+    if (this.queue.length === 0) return;
+    if (this.queue.length >= this.options.maxBatch || this.options.maxBatchDelayMs <= 0) return this.dispatch();
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.dispatch();
+    }, this.options.maxBatchDelayMs);
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) break;
+      if (slot.busy || !slot.alive) continue;
+      this.runBatch(slot, this.takeBatch());
+    }
+    // Anything left waits for a worker to finish (runBatch re-dispatches).
+  }
+
+  /** Up to maxBatch queued images asking for the same model versions, oldest first. */
+  private takeBatch(): QueuedImage[] {
+    const key = this.queue[0].key;
+    const batch: QueuedImage[] = [];
+    for (let i = 0; i < this.queue.length && batch.length < this.options.maxBatch;) {
+      if (this.queue[i].key === key) batch.push(...this.queue.splice(i, 1));
+      else i++;
+    }
+    return batch;
+  }
+
+  private runBatch(slot: Slot, batch: QueuedImage[]): void {
+    slot.busy = true;
+    const n = batch.length;
+    const imageBytes = batch[0].pixels.length;
+    const pixels = new Uint8Array(n * imageBytes);
+    batch.forEach((b, i) => pixels.set(b.pixels, i * imageBytes));
+    this.stats.batches++;
+    this.stats.images += n;
+    this.stats.maxBatchSeen = Math.max(this.stats.maxBatchSeen, n);
+    this.call(slot, { type: 'predict', id: 0, versions: batch[0].versions, n, pixels: pixels.buffer }, [pixels.buffer])
+      .then((msg) => {
+        const probs = (msg as Extract<FromWorker, { type: 'predicted' }>).probs.map((b) => new Float32Array(b));
+        batch.forEach((b, i) =>
+          b.resolve(
+            probs.map((flat) => {
+              const k = flat.length / n;
+              return flat.slice(i * k, (i + 1) * k);
+            }),
+          ),
+        );
+      })
+      .catch((err: Error) => batch.forEach((b) => b.reject(err)))
+      .finally(() => {
+        if (slot.alive) slot.busy = false;
+        if (this.queue.length > 0) this.dispatch();
+      });
+  }
+}

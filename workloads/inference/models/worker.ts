@@ -1,0 +1,90 @@
+import { parentPort } from 'node:worker_threads';
+import { Classifier, loadClassifier, TrunkCache } from '../../core/model/classifier';
+import { selectBackend } from '../../core/tf/backend';
+import { MemoryObjectStore } from './memory-store';
+import type { FromWorker, ToWorker } from './protocol';
+
+/**
+ * One inference worker thread: its own TensorFlow.js backend (WASM is single-threaded,
+ * so one backend per thread is how every core gets used), its own trunk cache, and the
+ * classifiers the main thread told it to load. Messages are handled strictly in order, so
+ * a model is loaded and warmed before any batch that names it arrives.
+ */
+
+if (!parentPort) throw new Error('workloads/inference/models/worker.ts must run as a worker thread');
+const port = parentPort;
+
+const trunks = new TrunkCache();
+const classifiers = new Map<string, Classifier>();
+const send = (msg: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(msg, transfer);
+
+async function handle(msg: ToWorker): Promise<void> {
+  switch (msg.type) {
+    case 'load': {
+      const started = performance.now();
+      const existing = classifiers.get(msg.version);
+      const classifier = existing ?? (await loadClassifier(new MemoryObjectStore(msg.files), msg.version, trunks));
+      const loadMs = performance.now() - started;
+      // Warm-up: the first run of a graph allocates and compiles kernels; do it now, not
+      // on a user's request.
+      const size = classifier.meta.backbone.inputSize;
+      const warmStart = performance.now();
+      for (const n of new Set([1, msg.warmupBatch])) await classifier.predict(new Uint8Array(n * size * size * 3), n);
+      classifiers.set(msg.version, classifier);
+      send({
+        type: 'loaded',
+        id: msg.id,
+        version: msg.version,
+        labels: classifier.meta.labels,
+        inputSize: size,
+        loadMs,
+        warmupMs: performance.now() - warmStart,
+      });
+      return;
+    }
+    case 'unload': {
+      const c = classifiers.get(msg.version);
+      if (c) {
+        classifiers.delete(msg.version);
+        c.dispose();
+        trunks.retainOnly([...classifiers.values()].map((x) => x.meta.backbone));
+      }
+      send({ type: 'unloaded', id: msg.id });
+      return;
+    }
+    case 'predict': {
+      const started = performance.now();
+      const pixels = new Uint8Array(msg.pixels);
+      const probs: ArrayBuffer[] = [];
+      for (const version of msg.versions) {
+        const c = classifiers.get(version);
+        if (!c) throw new Error(`model version ${version} is not loaded in this worker`);
+        const rows = await c.predict(pixels, msg.n);
+        const k = c.meta.labels.length;
+        const flat = new Float32Array(msg.n * k);
+        rows.forEach((r, i) => flat.set(r, i * k));
+        probs.push(flat.buffer);
+      }
+      send({ type: 'predicted', id: msg.id, probs, computeMs: performance.now() - started }, probs);
+      return;
+    }
+  }
+}
+
+// The backend is chosen before any message is handled; then one message at a time, in
+// arrival order.
+const backendReady = selectBackend(() => undefined);
+let chain: Promise<void> = backendReady.then(
+  () => undefined,
+  () => undefined,
+);
+port.on('message', (msg: ToWorker) => {
+  chain = chain.then(() =>
+    handle(msg).catch((err: unknown) => send({ type: 'error', id: msg.id, message: (err as Error).message ?? String(err) })),
+  );
+});
+
+void backendReady.then(
+  (backend) => send({ type: 'ready', backend }),
+  (err: unknown) => send({ type: 'error', id: -1, message: `backend selection failed: ${(err as Error).message}` }),
+);

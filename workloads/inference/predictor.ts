@@ -1,0 +1,110 @@
+import type { WorkloadConfig } from '../core/config/schema';
+import { displayName } from '../core/dogapi/breeds';
+import { NormalizedPixels, toModelInput } from '../core/images/normalize-image';
+import type { Row } from '../core/warehouse/tables';
+import { DecodeTimeoutError, withTimeout } from './http-errors';
+import type { ModelManager } from './models/model-manager';
+import type { LoadedModel, WorkerPool } from './models/worker-pool';
+import type { TopKEntry } from './records';
+
+/**
+ * One image through the serving models: validate + normalise (sharp, with a time limit),
+ * then the champion and, in shadow, the challenger on the same pixels in one batch.
+ */
+
+export interface ModelResult {
+  role: 'champion' | 'challenger';
+  version: string;
+  predictedLabel: string;
+  confidence: number;
+  topK: TopKEntry[];
+}
+
+export interface PredictOutcome {
+  image: NormalizedPixels;
+  /** Champion first; empty when no model is loaded. */
+  results: ModelResult[];
+  /** Decode + queue + predict, milliseconds. */
+  latencyMs: number;
+  /** Why there is no prediction, when `results` is empty. */
+  noModelReason?: string;
+}
+
+export class Predictor {
+  constructor(
+    private readonly config: WorkloadConfig,
+    private readonly models: ModelManager,
+    private readonly pool: WorkerPool,
+  ) {}
+
+  /**
+   * Throws ImageRejectedError / DecodeTimeoutError for bad images. When no model is
+   * loaded, still validates the image and returns no results.
+   */
+  async run(bytes: Buffer): Promise<PredictOutcome> {
+    const started = performance.now();
+    const { set, release } = this.models.acquire();
+    try {
+      const size = set.champion?.inputSize ?? this.config.model.inputSize;
+      const ms = this.config.inference.decodeTimeoutMs;
+      const image = await withTimeout(toModelInput(bytes, size, this.config.images), ms, () => new DecodeTimeoutError(ms));
+      if (!set.champion) return { image, results: [], latencyMs: performance.now() - started, noModelReason: this.models.notReadyReason };
+      const served: Array<{ role: ModelResult['role']; model: LoadedModel }> = [{ role: 'champion', model: set.champion }];
+      if (set.challenger) served.push({ role: 'challenger', model: set.challenger });
+      const probs = await this.pool.predict(
+        served.map((s) => s.model.version),
+        image.pixels,
+      );
+      const k = this.config.inference.topK;
+      const results = served.map((s, i) => {
+        const topK = topKOf(s.model.labels, probs[i], k);
+        return { role: s.role, version: s.model.version, predictedLabel: topK[0].label, confidence: topK[0].probability, topK };
+      });
+      return { image, results, latencyMs: performance.now() - started };
+    } finally {
+      release();
+    }
+  }
+}
+
+export function topKOf(labels: string[], probs: Float32Array, k: number): TopKEntry[] {
+  return Array.from(probs, (p, i) => ({ label: labels[i], display: displayName(labels[i]), probability: round(p, 6) }))
+    .sort((a, b) => b.probability - a.probability)
+    .slice(0, Math.min(k, labels.length));
+}
+
+const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** Warehouse rows for one prediction: one per model role, or one `none` row when no model served. */
+export function predictionRows(args: {
+  outcome: PredictOutcome;
+  requestId: string;
+  predictionId: string;
+  source: 'dogapi' | 'upload';
+  imageUri: string;
+  trueLabel: string | null;
+  at: Date;
+}): Row<'prediction_events'>[] {
+  const { outcome, trueLabel } = args;
+  const base = {
+    ts: args.at,
+    request_id: args.requestId,
+    prediction_id: args.predictionId,
+    source: args.source,
+    image_uri: args.imageUri,
+    true_label: trueLabel,
+    latency_ms: round(outcome.latencyMs, 3),
+  };
+  if (outcome.results.length === 0) {
+    return [{ ...base, predicted_label: null, correct: null, confidence: null, model_version: null, role: 'none', top_k: '[]' }];
+  }
+  return outcome.results.map((r) => ({
+    ...base,
+    predicted_label: r.predictedLabel,
+    correct: trueLabel === null ? null : r.predictedLabel === trueLabel,
+    confidence: r.confidence,
+    model_version: r.version,
+    role: r.role,
+    top_k: JSON.stringify(r.topK.map((t) => ({ label: t.label, probability: t.probability }))),
+  }));
+}

@@ -1,0 +1,122 @@
+import multipart from '@fastify/multipart';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { displayName } from '../../core/dogapi/breeds';
+import { FILE_EXTENSION, ImageRejectedError } from '../../core/images/normalize-image';
+import { rawKeys } from '../../core/layout';
+import { writeJson } from '../../core/storage/object-store';
+import type { RouteOptions } from '../app';
+import { ACCEPTED_IMAGES, DecodeTimeoutError, sendError, sendImageRejected } from '../http-errors';
+import { logPredictions } from '../prediction-log';
+import { predictionRows } from '../predictor';
+import { newId, sha256, UploadRecord } from '../records';
+
+/**
+ * POST /classify: an uploaded photo, as multipart/form-data (field name free, the first
+ * file counts) or as the raw body (Content-Type image/* or application/octet-stream).
+ * Answers top-k breeds, a prediction id (for POST /feedback), the model version and the
+ * latency. The photo and an upload record are stored for later labelling. Bad images get
+ * a 4xx naming the problem and nothing is stored; with no model loaded: 503.
+ */
+export async function classifyRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const { config, lake } = ctx;
+  const raw = lake.raw;
+  const limits = { maxBytes: config.images.maxBytes, maxPixels: config.images.maxPixels, minSide: config.images.minSide };
+
+  // Encapsulated in this plugin: only /classify parses multipart and raw image bodies.
+  await app.register(multipart, { limits: { fileSize: config.images.maxBytes, files: 1, fields: 10, fieldSize: 1024, parts: 20 } });
+  app.addContentTypeParser(
+    ['application/octet-stream', /^image\/[\w.+-]+$/],
+    { parseAs: 'buffer', bodyLimit: config.images.maxBytes },
+    (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body),
+  );
+
+  const tooLarge = (reply: FastifyReply) =>
+    sendError(reply, 413, 'too_large_bytes', `the upload is larger than the limit of ${config.images.maxBytes} bytes`, { limits });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.code === 'FST_REQ_FILE_TOO_LARGE') return tooLarge(reply);
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return sendError(
+        reply,
+        415,
+        'unsupported_media_type',
+        `send the photo as multipart/form-data or as a raw ${ACCEPTED_IMAGES} body (Content-Type image/*)`,
+      );
+    }
+    if ((err.statusCode ?? 500) < 500) return sendError(reply, err.statusCode ?? 400, err.code ?? 'bad_request', err.message);
+    req.log.error({ err }, 'classify failed');
+    return sendError(reply, 500, 'internal', `classification failed: ${err.message}`);
+  });
+
+  app.post('/classify', async (req, reply) => {
+    let bytes: Buffer;
+    if (req.isMultipart()) {
+      const file = await req.file();
+      if (!file) return sendError(reply, 400, 'no_file', `the form has no file: attach a ${ACCEPTED_IMAGES} photo`);
+      bytes = await file.toBuffer();
+    } else {
+      bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    }
+
+    let outcome;
+    try {
+      outcome = await ctx.predictor.run(bytes);
+    } catch (err) {
+      if (err instanceof ImageRejectedError || err instanceof DecodeTimeoutError) {
+        req.log.info({ reason: err.reason, bytes: bytes.length }, `image refused: ${err.message}`);
+        return sendImageRejected(reply, err, limits);
+      }
+      throw err;
+    }
+    const champion = outcome.results[0];
+    if (!champion) {
+      return sendError(reply, 503, 'no_model', `no prediction can be made: ${outcome.noModelReason}. Nothing was stored.`);
+    }
+
+    const at = new Date();
+    const id = newId(at);
+    const { info } = outcome.image;
+    const imageKey = rawKeys.image(id, FILE_EXTENSION[info.format]);
+    const latencyMs = Math.round(outcome.latencyMs * 10) / 10;
+    const record: UploadRecord = {
+      id,
+      imageKey,
+      sha256: sha256(bytes),
+      format: info.format,
+      width: info.width,
+      height: info.height,
+      uploadedAt: at.toISOString(),
+      requestId: req.id,
+      prediction: {
+        predictedLabel: champion.predictedLabel,
+        confidence: champion.confidence,
+        modelVersion: champion.version,
+        topK: champion.topK,
+        latencyMs,
+      },
+    };
+    await raw.write(imageKey, bytes, { ifGenerationMatch: '0', contentType: `image/${info.format}` });
+    await writeJson(raw, rawKeys.upload(id), record, { ifGenerationMatch: '0' });
+
+    const rows = predictionRows({
+      outcome,
+      requestId: req.id,
+      predictionId: id,
+      source: 'upload',
+      imageUri: raw.uri(imageKey),
+      trueLabel: null,
+      at,
+    });
+    ctx.sink.add('prediction_events', rows);
+    logPredictions(req.log, rows);
+
+    return {
+      predictionId: id,
+      modelVersion: champion.version,
+      prediction: { label: champion.predictedLabel, display: displayName(champion.predictedLabel), confidence: champion.confidence },
+      topK: champion.topK,
+      latencyMs,
+      image: { format: info.format, width: info.width, height: info.height },
+    };
+  });
+}

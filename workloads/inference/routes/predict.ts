@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import type { RawLabel } from '../../core/dataset/raw-label';
+import { displayName } from '../../core/dogapi/breeds';
+import { FILE_EXTENSION, ImageRejectedError } from '../../core/images/normalize-image';
+import { rawKeys } from '../../core/layout';
+import type { RouteOptions } from '../app';
+import { DecodeTimeoutError, sendError } from '../http-errors';
+import { logPredictions } from '../prediction-log';
+import { predictionRows } from '../predictor';
+import { newId, sha256, writeLabelOnce } from '../records';
+
+/**
+ * GET /predict: one ingestion. A random photo and its true breed come from the dog image
+ * API; the champion (and the challenger, in shadow) classify it; the photo and its label
+ * object go to the raw bucket (training data); one prediction event per model goes to the
+ * warehouse. Without a model the photo is still ingested and the answer says plainly that
+ * no prediction was made.
+ */
+export async function predictRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const raw = ctx.lake.raw;
+
+  app.get('/predict', async (req, reply) => {
+    let dog;
+    let bytes: Buffer;
+    try {
+      dog = await ctx.dogApi.randomImage();
+      bytes = await ctx.dogApi.fetchImage(dog.url);
+    } catch (err) {
+      req.log.warn({ err }, 'dog image API failed');
+      return sendError(reply, 502, 'dog_api_unavailable', `the dog image API failed: ${(err as Error).message}`);
+    }
+
+    let outcome;
+    try {
+      outcome = await ctx.predictor.run(bytes);
+    } catch (err) {
+      if (err instanceof ImageRejectedError || err instanceof DecodeTimeoutError) {
+        req.log.warn({ err, url: dog.url }, 'dog image API sent an unusable image');
+        return sendError(reply, 502, 'dog_api_bad_image', `the dog image API sent an unusable image (${dog.url}): ${err.message}`);
+      }
+      throw err;
+    }
+
+    const at = new Date();
+    const id = newId(at);
+    const imageKey = rawKeys.image(id, FILE_EXTENSION[outcome.image.info.format]);
+    const champion = outcome.results[0];
+    await raw.write(imageKey, bytes, { ifGenerationMatch: '0', contentType: `image/${outcome.image.info.format}` });
+    const label: RawLabel = {
+      id,
+      imageKey,
+      label: dog.label,
+      source: 'dogapi',
+      labelledAt: at.toISOString(),
+      sha256: sha256(bytes),
+      predictionId: id,
+      predictedLabel: champion?.predictedLabel ?? null,
+      correct: champion ? champion.predictedLabel === dog.label : null,
+    };
+    await writeLabelOnce(raw, label);
+
+    const rows = predictionRows({
+      outcome,
+      requestId: req.id,
+      predictionId: id,
+      source: 'dogapi',
+      imageUri: raw.uri(imageKey),
+      trueLabel: dog.label,
+      at,
+    });
+    ctx.sink.add('prediction_events', rows);
+    logPredictions(req.log, rows);
+
+    return {
+      predictionId: id,
+      source: 'dogapi',
+      imageUrl: dog.url,
+      trueLabel: dog.label,
+      trueDisplay: displayName(dog.label),
+      prediction: champion
+        ? {
+            label: champion.predictedLabel,
+            display: displayName(champion.predictedLabel),
+            confidence: champion.confidence,
+            correct: label.correct,
+          }
+        : null,
+      ...(champion ? {} : { reason: `no prediction was made: ${outcome.noModelReason}; the image was still stored with its label` }),
+      topK: champion?.topK ?? [],
+      modelVersion: champion?.version ?? null,
+      shadow: outcome.results
+        .slice(1)
+        .map((r) => ({ role: r.role, modelVersion: r.version, label: r.predictedLabel, confidence: r.confidence })),
+      latencyMs: Math.round(outcome.latencyMs * 10) / 10,
+      stored: { image: raw.uri(imageKey), label: raw.uri(rawKeys.label(id)) },
+    };
+  });
+}
