@@ -1,0 +1,51 @@
+import * as pulumi from '@pulumi/pulumi';
+
+/**
+ * Small helpers every component shares: how children are parented, how labels are
+ * written, and how names are derived, so the components stay one concern each.
+ */
+
+/** Options for a component's children: parented to it, and waiting for what the component waits for. */
+export function childOptions(parent: pulumi.Resource, opts?: pulumi.ComponentResourceOptions): pulumi.CustomResourceOptions {
+  // dependsOn on a component is not inherited by its children; the project services
+  // (API enablement) must exist before any child is created, so pass it down explicitly.
+  return { parent, dependsOn: opts?.dependsOn };
+}
+
+/** GCP label values: lowercase letters, digits, `_` and `-`, at most 63 characters. */
+export function gcpLabels(labels: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels ?? {})) {
+    out[sanitizeLabel(k)] = sanitizeLabel(v);
+  }
+  return out;
+}
+
+function sanitizeLabel(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '-')
+    .slice(0, 63);
+}
+
+/** A GCP resource id from parts: lowercase, `-` separated, trimmed to `max` characters. */
+export function resourceId(max: number, ...parts: string[]): string {
+  const id = parts
+    .join('-')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
+  return id.slice(0, max).replace(/-$/, '');
+}
+
+/** `serviceAccount:<email>` for an IAM binding. */
+export function saMember(email: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.interpolate`serviceAccount:${email}`;
+}
+
+/** One role for one member on one resource, the unit of resource-level IAM the components take. */
+export interface RoleGrant {
+  role: string;
+  member: pulumi.Input<string>;
+}

@@ -1,0 +1,118 @@
+import * as gcp from '@pulumi/gcp';
+import * as pulumi from '@pulumi/pulumi';
+import { BUCKET_PURPOSE, BUCKETS, BucketName } from '../workloads/core/layout';
+import { childOptions, gcpLabels, resourceId, RoleGrant } from './base';
+
+/** The layout's buckets plus the Dataflow staging/temp bucket. */
+export type LakeBucket = BucketName | 'staging';
+export const LAKE_BUCKETS: readonly LakeBucket[] = [...BUCKETS, 'staging'];
+
+const PURPOSE: Record<LakeBucket, string> = { ...BUCKET_PURPOSE, staging: 'Dataflow staging and temp files, Flex Template spec' };
+
+export interface LifecycleArgs {
+  /** Raw images move to NEARLINE after this many days (they are read again only by replay). */
+  rawNearlineAfterDays: number;
+  /** Pipeline run records and step outputs are deleted after this many days. */
+  pipelineRunsExpireDays: number;
+  /** Dataflow staging and temp objects are deleted after this many days. */
+  stagingExpireDays: number;
+  /** Noncurrent (overwritten) model objects, e.g. old registry pointers, are deleted after this many days. */
+  noncurrentModelsExpireDays: number;
+}
+
+export interface DataLakeArgs {
+  project: pulumi.Input<string>;
+  location: pulumi.Input<string>;
+  /** Globally unique bucket name prefix, e.g. `<project>-cv-dev`. */
+  namePrefix: string;
+  /** Delete buckets with their objects on destroy (dev stacks only). */
+  forceDestroy: boolean;
+  /** `protect` the buckets against `pulumi destroy` (prod stacks). */
+  protect: boolean;
+  lifecycle: LifecycleArgs;
+  labels?: Record<string, string>;
+  /** Bucket-level IAM: who may do what on which bucket. */
+  grants?: Partial<Record<LakeBucket, RoleGrant[]>>;
+}
+
+/**
+ * GCS buckets of the data lake, named from workloads/core/layout.ts: uniform
+ * bucket-level access, public access prevention enforced, versioning on models (the
+ * registry pointers move with generation preconditions), lifecycle rules, labels, and
+ * IAM granted per bucket rather than per project.
+ */
+export class DataLake extends pulumi.ComponentResource {
+  readonly buckets: Record<LakeBucket, gcp.storage.Bucket>;
+  readonly bindings: gcp.storage.BucketIAMMember[] = [];
+  /** Bucket names by logical bucket (for the workloads' `storage.buckets` config). */
+  readonly bucketNames: Record<LakeBucket, pulumi.Output<string>>;
+
+  constructor(name: string, args: DataLakeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('creature-vision:storage:DataLake', name, {}, opts);
+    const child = childOptions(this, opts);
+    const buckets = {} as Record<LakeBucket, gcp.storage.Bucket>;
+    for (const bucket of LAKE_BUCKETS) {
+      buckets[bucket] = new gcp.storage.Bucket(
+        `${name}-${bucket}`,
+        {
+          project: args.project,
+          name: resourceId(63, args.namePrefix, bucket),
+          location: args.location,
+          uniformBucketLevelAccess: true,
+          publicAccessPrevention: 'enforced',
+          forceDestroy: args.forceDestroy,
+          versioning: { enabled: bucket === 'models' },
+          lifecycleRules: lifecycleRules(bucket, args.lifecycle),
+          labels: gcpLabels({ ...args.labels, bucket, purpose: PURPOSE[bucket] }),
+        },
+        { ...child, protect: args.protect },
+      );
+    }
+    this.buckets = buckets;
+    this.bucketNames = Object.fromEntries(LAKE_BUCKETS.map((b) => [b, buckets[b].name])) as Record<LakeBucket, pulumi.Output<string>>;
+
+    for (const [bucket, grants] of Object.entries(args.grants ?? {}) as [LakeBucket, RoleGrant[]][]) {
+      grants.forEach((g, i) => {
+        this.bindings.push(
+          new gcp.storage.BucketIAMMember(
+            `${name}-${bucket}-${g.role.replace(/^roles\//, '').replace(/\./g, '-')}-${i}`,
+            { bucket: buckets[bucket].name, role: g.role, member: g.member },
+            child,
+          ),
+        );
+      });
+    }
+    this.registerOutputs({ bucketNames: this.bucketNames });
+  }
+}
+
+/** Lifecycle rules per bucket; datasets are immutable versions and are never expired here. */
+export function lifecycleRules(bucket: LakeBucket, l: LifecycleArgs): gcp.types.input.storage.BucketLifecycleRule[] {
+  // Any versioned or failed upload leaves debris: abort incomplete multipart uploads everywhere.
+  const rules: gcp.types.input.storage.BucketLifecycleRule[] = [
+    { action: { type: 'AbortIncompleteMultipartUpload' }, condition: { age: 1 } },
+  ];
+  switch (bucket) {
+    case 'raw':
+      rules.push({
+        action: { type: 'SetStorageClass', storageClass: 'NEARLINE' },
+        condition: { age: l.rawNearlineAfterDays, matchesPrefixes: ['images/'], matchesStorageClasses: ['STANDARD'] },
+      });
+      break;
+    case 'models':
+      rules.push({
+        action: { type: 'Delete' },
+        condition: { daysSinceNoncurrentTime: l.noncurrentModelsExpireDays, withState: 'ARCHIVED' },
+      });
+      break;
+    case 'pipeline':
+      rules.push({ action: { type: 'Delete' }, condition: { age: l.pipelineRunsExpireDays, matchesPrefixes: ['runs/'] } });
+      break;
+    case 'staging':
+      rules.push({ action: { type: 'Delete' }, condition: { age: l.stagingExpireDays, matchesPrefixes: ['staging/', 'temp/'] } });
+      break;
+    case 'datasets':
+      break;
+  }
+  return rules;
+}

@@ -1,0 +1,105 @@
+import * as gcp from '@pulumi/gcp';
+import * as pulumi from '@pulumi/pulumi';
+import { childOptions, resourceId } from './base';
+
+/**
+ * One service account per workload. Only roles that exist solely at project level are
+ * granted here; access to buckets, the dataset, the registry, the secret and the
+ * services is granted on those resources by the components that own them.
+ */
+export const WORKLOAD_IDENTITIES = ['inference', 'trigger', 'pipeline', 'preprocessing', 'grafana', 'scheduler'] as const;
+export type WorkloadIdentity = (typeof WORKLOAD_IDENTITIES)[number];
+
+/** Why each account exists (becomes its description). */
+export const IDENTITY_PURPOSE: Record<WorkloadIdentity, string> = {
+  inference: 'Cloud Run inference service',
+  trigger: 'Cloud Run retraining trigger; submits Vertex AI pipeline jobs',
+  pipeline: 'Vertex AI Pipelines steps (preprocess, train, evaluate, promote)',
+  preprocessing: 'Dataflow workers of the preprocessing Flex Template',
+  grafana: 'Grafana VM: reads the warehouse, reads its admin password',
+  scheduler: 'Cloud Scheduler OIDC identity that invokes the Cloud Run services',
+};
+
+/**
+ * Project-level roles, the least each workload needs. BigQuery jobs, log and metric
+ * writing, Vertex AI job submission and Dataflow worker/launcher rights have no
+ * narrower scope than the project.
+ */
+export const PROJECT_ROLES: Record<WorkloadIdentity, readonly string[]> = {
+  inference: ['roles/bigquery.jobUser', 'roles/logging.logWriter', 'roles/monitoring.metricWriter'],
+  trigger: ['roles/bigquery.jobUser', 'roles/aiplatform.user', 'roles/logging.logWriter'],
+  pipeline: ['roles/bigquery.jobUser', 'roles/aiplatform.user', 'roles/dataflow.developer', 'roles/logging.logWriter'],
+  preprocessing: ['roles/dataflow.worker', 'roles/bigquery.jobUser', 'roles/logging.logWriter'],
+  grafana: ['roles/bigquery.jobUser', 'roles/logging.logWriter', 'roles/monitoring.metricWriter'],
+  scheduler: [],
+};
+
+/**
+ * Who may act as whom (`roles/iam.serviceAccountUser` on the target account): the
+ * trigger submits pipeline jobs that run as the pipeline account, and the pipeline
+ * launches Dataflow jobs whose workers run as the preprocessing account.
+ */
+export const ACT_AS: ReadonlyArray<{ actor: WorkloadIdentity; target: WorkloadIdentity }> = [
+  { actor: 'trigger', target: 'pipeline' },
+  { actor: 'pipeline', target: 'preprocessing' },
+];
+
+export interface WorkloadIdentitiesArgs {
+  project: pulumi.Input<string>;
+  /** Prefix of the account ids (6-30 characters in all), e.g. `cv-dev`. */
+  prefix: string;
+}
+
+export class WorkloadIdentities extends pulumi.ComponentResource {
+  readonly accounts: Record<WorkloadIdentity, gcp.serviceaccount.Account>;
+  readonly projectBindings: gcp.projects.IAMMember[] = [];
+  readonly actAsBindings: gcp.serviceaccount.IAMMember[] = [];
+  /** Account emails by workload. */
+  readonly emails: Record<WorkloadIdentity, pulumi.Output<string>>;
+  /** `serviceAccount:<email>` members by workload. */
+  readonly members: Record<WorkloadIdentity, pulumi.Output<string>>;
+
+  constructor(name: string, args: WorkloadIdentitiesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('creature-vision:identity:WorkloadIdentities', name, {}, opts);
+    const child = childOptions(this, opts);
+    const accounts = {} as Record<WorkloadIdentity, gcp.serviceaccount.Account>;
+    for (const workload of WORKLOAD_IDENTITIES) {
+      const accountId = resourceId(30, args.prefix, workload);
+      if (accountId.length < 6) throw new Error(`service account id ${accountId} is shorter than 6 characters; use a longer prefix`);
+      accounts[workload] = new gcp.serviceaccount.Account(
+        `${name}-${workload}`,
+        { project: args.project, accountId, displayName: `creature-vision ${workload}`, description: IDENTITY_PURPOSE[workload] },
+        child,
+      );
+    }
+    this.accounts = accounts;
+    this.emails = mapValues(accounts, (a) => a.email);
+    this.members = mapValues(accounts, (a) => a.member);
+
+    for (const workload of WORKLOAD_IDENTITIES) {
+      for (const role of PROJECT_ROLES[workload]) {
+        this.projectBindings.push(
+          new gcp.projects.IAMMember(
+            `${name}-${workload}-${role.replace(/^roles\//, '').replace(/\./g, '-')}`,
+            { project: args.project, role, member: this.members[workload] },
+            child,
+          ),
+        );
+      }
+    }
+    for (const { actor, target } of ACT_AS) {
+      this.actAsBindings.push(
+        new gcp.serviceaccount.IAMMember(
+          `${name}-${actor}-actas-${target}`,
+          { serviceAccountId: accounts[target].name, role: 'roles/iam.serviceAccountUser', member: this.members[actor] },
+          child,
+        ),
+      );
+    }
+    this.registerOutputs({ emails: this.emails });
+  }
+}
+
+function mapValues<K extends string, A, B>(rec: Record<K, A>, f: (a: A) => B): Record<K, B> {
+  return Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, f(v as A)])) as Record<K, B>;
+}

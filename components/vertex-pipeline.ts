@@ -1,0 +1,67 @@
+import * as gcp from '@pulumi/gcp';
+import * as pulumi from '@pulumi/pulumi';
+import { bindImages } from '../pipeline-specs/images';
+import type { PipelineSpec } from '../pipeline-specs/ir';
+import { pipelineKeys } from '../workloads/core/layout';
+import type { WorkloadImage } from '../workloads/core/pipeline-steps';
+import { childOptions } from './base';
+
+export interface VertexPipelineArgs {
+  /** The compiled spec (pipeline-specs/compiled/continual-learning.json), with image tokens. */
+  spec: PipelineSpec;
+  /** Digest references that replace the spec's image tokens. */
+  images: Record<WorkloadImage, pulumi.Input<string>>;
+  /** The pipeline root bucket (layout `pipeline`). */
+  bucket: pulumi.Input<string>;
+  region: pulumi.Input<string>;
+  serviceAccountEmail: pulumi.Input<string>;
+  /** CV_* environment every step container gets (buckets, warehouse, workload sections). */
+  env: pulumi.Input<Record<string, string>>;
+}
+
+/** Binds the image tokens and adds the stack's environment to every executor (names the spec sets itself win). */
+export function deployableSpec(spec: PipelineSpec, images: Record<WorkloadImage, string>, env: Record<string, string>): PipelineSpec {
+  const bound = bindImages(spec, images);
+  for (const { container } of Object.values(bound.deploymentSpec.executors)) {
+    const own = new Set((container.env ?? []).map((e) => e.name));
+    const added = Object.keys(env)
+      .sort()
+      .filter((name) => !own.has(name))
+      .map((name) => ({ name, value: env[name] }));
+    container.env = [...(container.env ?? []), ...added];
+  }
+  return bound;
+}
+
+/**
+ * Vertex AI Pipelines has no Pulumi resource for jobs or schedules: this component puts
+ * the compiled spec, its image tokens bound to this stack's digests and the stack's CV_*
+ * environment added to every step, at
+ * `pipelineKeys.spec` in the pipeline root bucket, and exposes what the trigger needs to
+ * submit `pipelineJobs` with it (spec URI, pipeline root, region, service account).
+ */
+export class VertexPipeline extends pulumi.ComponentResource {
+  readonly specObject: gcp.storage.BucketObject;
+  readonly specUri: pulumi.Output<string>;
+  /** `gs://<bucket>/runs`: where Vertex writes job outputs (layout `runs/` prefix). */
+  readonly pipelineRoot: pulumi.Output<string>;
+  readonly region: pulumi.Output<string>;
+  readonly serviceAccountEmail: pulumi.Output<string>;
+
+  constructor(name: string, args: VertexPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('creature-vision:pipeline:VertexPipeline', name, {}, opts);
+    const bound = pulumi
+      .all([pulumi.all(args.images as Record<string, pulumi.Input<string>>), args.env])
+      .apply(([digests, env]) => JSON.stringify(deployableSpec(args.spec, digests as Record<WorkloadImage, string>, env), null, 2));
+    this.specObject = new gcp.storage.BucketObject(
+      `${name}-spec`,
+      { bucket: args.bucket, name: pipelineKeys.spec, contentType: 'application/json', content: bound },
+      childOptions(this, opts),
+    );
+    this.specUri = pulumi.interpolate`gs://${this.specObject.bucket}/${this.specObject.name}`;
+    this.pipelineRoot = pulumi.interpolate`gs://${args.bucket}/runs`;
+    this.region = pulumi.output(args.region);
+    this.serviceAccountEmail = pulumi.output(args.serviceAccountEmail);
+    this.registerOutputs({ specUri: this.specUri, pipelineRoot: this.pipelineRoot });
+  }
+}

@@ -1,0 +1,205 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import * as yaml from 'js-yaml';
+import { NAMESPACE, readStackConfig } from './config';
+import { createStack } from './program';
+import { loadSources, REPO_ROOT, StackSources } from './sources';
+
+/**
+ * Runs the stack program against Pulumi's mock monitor: no cloud, no CLI. Every resource
+ * the program registers is recorded with its type, name, parent, protect flag and
+ * inputs, which is what `npm run synth` prints, what the tests assert on, and what the
+ * policy pack is run over. The mocks return the computed outputs a real provider would
+ * (emails, URLs, digests...), shaped like the real ones.
+ */
+
+export interface PlannedResource {
+  urn: string;
+  type: string;
+  name: string;
+  /** Parent URN (the stack for top-level components). */
+  parent?: string;
+  custom: boolean;
+  protect: boolean;
+  inputs: Record<string, unknown>;
+  /** What the mock provider returned (inputs plus computed outputs). */
+  state: Record<string, unknown>;
+}
+
+export interface MockRun {
+  stack: string;
+  resources: PlannedResource[];
+  outputs: Record<string, unknown>;
+}
+
+export const PROJECT = 'creature-vision';
+
+/** Stack config from `Pulumi.<stack>.yaml`, as the flat `namespace:key` → string map Pulumi hands programs. */
+export function stackConfigFromYaml(stack: string, file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`)): Record<string, string> {
+  const doc = (yaml.load(readFileSync(file, 'utf8')) ?? {}) as { config?: Record<string, unknown> };
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc.config ?? {})) {
+    // Encrypted values cannot be read without the stack's secrets provider; leave them unset.
+    if (value && typeof value === 'object' && 'secure' in (value as object)) continue;
+    out[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** Computed outputs per resource type, shaped like the real provider's. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- provider inputs are untyped JSON here
+function computed(type: string, name: string, inputs: Record<string, any>, project: string): Record<string, unknown> {
+  switch (type) {
+    case 'gcp:serviceaccount/account:Account': {
+      const email = `${inputs.accountId}@${project}.iam.gserviceaccount.com`;
+      return {
+        email,
+        member: `serviceAccount:${email}`,
+        name: `projects/${project}/serviceAccounts/${email}`,
+        uniqueId: sha(email).slice(0, 21),
+      };
+    }
+    case 'gcp:storage/bucket:Bucket':
+      return { url: `gs://${inputs.name}`, selfLink: `https://www.googleapis.com/storage/v1/b/${inputs.name}` };
+    case 'gcp:storage/bucketObject:BucketObject':
+      return {
+        mediaLink: `https://storage.googleapis.com/download/storage/v1/b/${inputs.bucket}/o/${encodeURIComponent(inputs.name)}`,
+        md5hash: sha(typeof inputs.content === 'string' ? inputs.content : JSON.stringify(inputs.content ?? null)).slice(0, 24),
+      };
+    case 'gcp:bigquery/dataset:Dataset':
+    case 'gcp:bigquery/table:Table':
+      return { selfLink: `https://bigquery.googleapis.com/bigquery/v2/projects/${project}/datasets/${inputs.datasetId}` };
+    case 'gcp:artifactregistry/repository:Repository':
+      return {
+        name: inputs.repositoryId,
+        project: inputs.project ?? project,
+        registryUri: `${inputs.location}-docker.pkg.dev/${inputs.project ?? project}/${inputs.repositoryId}`,
+      };
+    case 'docker:index/image:Image': {
+      const repo = String(inputs.imageName).replace(/:[^:/]+$/, '');
+      return {
+        repoDigest: `${repo}@sha256:${sha(`${inputs.imageName}|${JSON.stringify(inputs.build)}`)}`,
+        baseImageName: inputs.imageName,
+      };
+    }
+    case 'gcp:cloudrunv2/service:Service': {
+      const uri = `https://${inputs.name}-${sha(String(inputs.name)).slice(0, 10)}-ew.a.run.app`;
+      return { uri, urls: [uri] };
+    }
+    case 'gcp:secretmanager/secret:Secret':
+      return { name: `projects/${project}/secrets/${inputs.secretId}` };
+    case 'gcp:compute/instance:Instance':
+      return {
+        networkInterfaces: (inputs.networkInterfaces ?? []).map((nic: Record<string, unknown>, i: number) => ({
+          ...nic,
+          networkIp: `10.132.0.${10 + i}`,
+          accessConfigs: ((nic.accessConfigs as Record<string, unknown>[] | undefined) ?? []).map((a: Record<string, unknown>) => ({
+            ...a,
+            natIp: '203.0.113.10',
+          })),
+        })),
+      };
+    case 'gcp:monitoring/notificationChannel:NotificationChannel':
+      return { name: `projects/${project}/notificationChannels/${sha(name).slice(0, 12)}` };
+    case 'random:index/randomPassword:RandomPassword':
+      return { result: `mock-${sha(name).slice(0, 20)}` };
+    default:
+      return {};
+  }
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getProtect(): boolean | undefined;
+}
+
+/**
+ * Runs the program for `stack` with `config` (default: the stack's YAML file) under mocks
+ * and returns every registered resource and the stack outputs.
+ */
+export async function runMocked(options: { stack: string; config?: Record<string, string>; sources?: StackSources }): Promise<MockRun> {
+  const config = options.config ?? stackConfigFromYaml(options.stack);
+  const project = config['gcp:project'] ?? 'mock-project';
+  const pending: Array<{ type: string; name: string; inputs: Record<string, unknown>; state: Record<string, unknown> }> = [];
+
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const inputs = (args.inputs ?? {}) as Record<string, unknown>;
+        const state = { ...inputs, ...computed(args.type, args.name, inputs, project) };
+        pending.push({ type: args.type, name: args.name, inputs, state });
+        return { id: `${args.name}-id`, state };
+      },
+      call(args) {
+        if (args.token === 'gcp:organizations/getClientConfig:getClientConfig') {
+          return {
+            accessToken: 'mock-access-token',
+            project,
+            region: config['gcp:region'] ?? '',
+            zone: '',
+            id: 'client',
+            defaultLabels: {},
+          };
+        }
+        return {};
+      },
+    },
+    PROJECT,
+    options.stack,
+    false,
+  );
+
+  // Wrap the mock monitor to also record parent and protect, which `newResource` is not given.
+  const resources: PlannedResource[] = [];
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, cb: (err: unknown, res: { getUrn(): string } | undefined) => void): Promise<void>;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) =>
+    register(req, (err, res) => {
+      if (res) {
+        const urn = res.getUrn();
+        const recorded = pending.find((p) => p.type === req.getType() && p.name === req.getName());
+        if (recorded) pending.splice(pending.indexOf(recorded), 1);
+        resources.push({
+          urn,
+          type: req.getType(),
+          name: req.getName(),
+          parent: req.getParent() || undefined,
+          custom: req.getCustom(),
+          protect: req.getProtect() === true,
+          inputs: recorded?.inputs ?? {},
+          state: recorded?.state ?? {},
+        });
+      }
+      cb(err, res);
+    });
+
+  pulumi.runtime.setAllConfig(config, []);
+  const sources = options.sources ?? loadSources();
+  const outputs = (await pulumi.runtime.runInPulumiStack(async () => createStack(readStackConfig(), sources))) ?? {};
+  await settle(() => resources.length);
+  return { stack: options.stack, resources, outputs: outputs as Record<string, unknown> };
+}
+
+/** Waits until no new resource has been registered for a few turns of the event loop. */
+async function settle(count: () => number): Promise<void> {
+  let last = -1;
+  let stable = 0;
+  while (stable < 5) {
+    await new Promise((r) => setTimeout(r, 5));
+    const now = count();
+    stable = now === last ? stable + 1 : 0;
+    last = now;
+  }
+}
+
+/** The config key prefix (for callers building config maps by hand). */
+export const key = (k: string): string => `${NAMESPACE}:${k}`;

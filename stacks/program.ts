@@ -1,0 +1,293 @@
+import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
+import { RoleGrant } from '../components/base';
+import { WorkloadService } from '../components/cloud-run-service';
+import { DataLake, LakeBucket } from '../components/data-lake';
+import { FlexTemplate } from '../components/flex-template';
+import { GrafanaVm } from '../components/grafana-vm';
+import { WorkloadIdentities } from '../components/identity';
+import { ProjectServices } from '../components/project-services';
+import { ContainerRegistry } from '../components/registry';
+import { ScheduledCalls } from '../components/scheduler';
+import { VertexPipeline } from '../components/vertex-pipeline';
+import { Warehouse } from '../components/warehouse';
+import { WorkloadImages } from '../components/workload-images';
+import { configToEnv } from '../workloads/core/config/load';
+import { WorkloadConfig } from '../workloads/core/config/schema';
+import { StackConfig } from './config';
+import { createAlerts } from './alerts';
+import { StackSources } from './sources';
+
+export interface StackOutputs {
+  serviceUrl: pulumi.Output<string>;
+  triggerUrl: pulumi.Output<string>;
+  dashboardUrl: pulumi.Output<string> | string;
+  buckets: Record<LakeBucket, pulumi.Output<string>>;
+  dataset: pulumi.Output<string>;
+  registry: pulumi.Output<string>;
+  images: Record<string, pulumi.Output<string>>;
+  pipelineSpecUri: pulumi.Output<string>;
+  pipelineRoot: pulumi.Output<string>;
+  flexTemplatePath: pulumi.Output<string>;
+  serviceAccounts: Record<string, pulumi.Output<string>>;
+}
+
+const STORAGE_WRITER = 'roles/storage.objectUser';
+const STORAGE_READER = 'roles/storage.objectViewer';
+
+/** Composes the components for one stack. Everything stack-specific comes from `cfg`. */
+export function createStack(cfg: StackConfig, sources: StackSources): StackOutputs {
+  const { project, region, prefix } = cfg;
+  const labels = { app: 'creature-vision', stack: cfg.stack, ...cfg.labels };
+
+  const services = new ProjectServices('services', { project });
+  const after: pulumi.ComponentResourceOptions = { dependsOn: [services] };
+
+  const ids = new WorkloadIdentities('identity', { project, prefix }, after);
+  const m = ids.members;
+  const grant = (role: string, ...members: pulumi.Output<string>[]): RoleGrant[] => members.map((member) => ({ role, member }));
+
+  // Bucket-level IAM: writers get objectUser (objects only, no IAM), readers objectViewer.
+  const lake = new DataLake(
+    'lake',
+    {
+      project,
+      location: cfg.dataLake.location!,
+      namePrefix: `${project}-${prefix}`,
+      forceDestroy: cfg.dataLake.forceDestroy,
+      protect: cfg.deletionProtection,
+      lifecycle: cfg.dataLake,
+      labels,
+      grants: {
+        raw: [...grant(STORAGE_WRITER, m.inference), ...grant(STORAGE_READER, m.trigger, m.pipeline, m.preprocessing)],
+        datasets: [...grant(STORAGE_WRITER, m.pipeline, m.preprocessing), ...grant(STORAGE_READER, m.trigger)],
+        models: [...grant(STORAGE_WRITER, m.pipeline), ...grant(STORAGE_READER, m.inference, m.trigger)],
+        pipeline: grant(STORAGE_WRITER, m.pipeline, m.trigger),
+        staging: grant(STORAGE_WRITER, m.pipeline, m.preprocessing),
+      },
+    },
+    after,
+  );
+
+  const warehouse = new Warehouse(
+    'warehouse',
+    {
+      project,
+      location: cfg.bigquery.location!,
+      datasetId: cfg.bigquery.datasetId,
+      partitionExpirationDays: cfg.bigquery.partitionExpirationDays,
+      deletionProtection: cfg.deletionProtection,
+      labels,
+      grants: [
+        ...grant('roles/bigquery.dataEditor', m.inference, m.trigger, m.pipeline, m.preprocessing),
+        ...grant('roles/bigquery.dataViewer', m.grafana),
+      ],
+    },
+    after,
+  );
+
+  const registry = new ContainerRegistry(
+    'registry',
+    {
+      project,
+      location: region,
+      repositoryId: `${prefix}-images`,
+      cleanup: cfg.registry,
+      labels,
+      // Vertex steps and Dataflow workers pull as these accounts; Cloud Run pulls as its service agent.
+      grants: grant('roles/artifactregistry.reader', m.pipeline, m.preprocessing),
+    },
+    after,
+  );
+  const images = new WorkloadImages(
+    'images',
+    { imagePrefix: registry.imagePrefix, server: registry.server, tag: cfg.stack, platform: cfg.build.platform },
+    { dependsOn: [registry] },
+  );
+
+  // The workloads' configuration: stack sections plus what the stack itself created.
+  const workloadEnv = pulumi
+    .all([lake.bucketNames, warehouse.datasetId])
+    .apply(([buckets, dataset]) => configToEnv(workloadConfig(cfg, buckets as Record<LakeBucket, string>, dataset)));
+
+  const pipeline = new VertexPipeline(
+    'pipeline',
+    {
+      spec: sources.pipelineSpec,
+      images: images.digests,
+      bucket: lake.bucketNames.pipeline,
+      region,
+      serviceAccountEmail: ids.emails.pipeline,
+      env: workloadEnv,
+    },
+    after,
+  );
+
+  const flex = new FlexTemplate(
+    'preprocessing-template',
+    {
+      metadata: sources.flexTemplate,
+      launcherImage: images.digests.preprocessing,
+      environment: {
+        serviceAccountEmail: ids.emails.preprocessing,
+        stagingBucket: lake.bucketNames.staging,
+        maxWorkers: cfg.dataflow.maxWorkers,
+        machineType: cfg.dataflow.machineType,
+        region,
+        labels,
+      },
+      specBucket: lake.bucketNames.staging,
+    },
+    after,
+  );
+
+  const invokers = [m.scheduler];
+  const inference = new WorkloadService(
+    'inference',
+    {
+      project,
+      region,
+      serviceName: `${prefix}-inference`,
+      description: 'Creature Vision inference: predict, classify uploads, feedback',
+      image: images.digests.inference,
+      serviceAccountEmail: ids.emails.inference,
+      env: workloadEnv,
+      scaling: cfg.cloudRun.inference,
+      probes: { startupPath: '/readyz', livenessPath: '/healthz' },
+      deletionProtection: cfg.deletionProtection,
+      invokers,
+      publicInvoker: cfg.publicInvoker,
+      labels,
+    },
+    after,
+  );
+
+  const trigger = new WorkloadService(
+    'trigger',
+    {
+      project,
+      region,
+      serviceName: `${prefix}-trigger`,
+      description: 'Creature Vision retraining trigger: decides and submits Vertex AI pipeline jobs',
+      image: images.digests.trigger,
+      serviceAccountEmail: ids.emails.trigger,
+      env: pulumi.all([workloadEnv, triggerPipelineEnv(pipeline, images.digests)]).apply(([w, p]) => ({ ...w, ...p })),
+      scaling: cfg.cloudRun.trigger,
+      probes: { startupPath: '/readyz', livenessPath: '/healthz', startupBudgetSeconds: 60 },
+      deletionProtection: cfg.deletionProtection,
+      invokers,
+      // The trigger starts paid pipeline runs: it is never public.
+      publicInvoker: false,
+      labels,
+    },
+    after,
+  );
+
+  new ScheduledCalls(
+    'schedules',
+    {
+      project,
+      region,
+      prefix,
+      timeZone: cfg.scheduler.timeZone,
+      serviceAccountEmail: ids.emails.scheduler,
+      calls: [
+        {
+          name: 'ingest',
+          description: `Ingestion: GET /predict (${cfg.workload.ingest.perTick} per tick) on the inference service`,
+          cron: cfg.workload.ingest.cron,
+          method: 'GET',
+          uri: pulumi.interpolate`${inference.uri}/predict`,
+          audience: inference.uri,
+          deadlineSeconds: 120,
+        },
+        {
+          name: 'retrain-check',
+          description: 'Retraining check: POST /check on the trigger service',
+          cron: cfg.workload.trigger.cron,
+          method: 'POST',
+          uri: pulumi.interpolate`${trigger.uri}/check`,
+          audience: trigger.uri,
+          body: {},
+          deadlineSeconds: 300,
+        },
+      ],
+    },
+    after,
+  );
+
+  let dashboardUrl: pulumi.Output<string> | string = 'grafana disabled (creature-vision:grafana.enabled = false)';
+  if (cfg.grafana.enabled) {
+    const password =
+      cfg.grafanaAdminPassword ??
+      new random.RandomPassword('grafana-admin-password', { length: 24, special: false }, { additionalSecretOutputs: ['result'] }).result;
+    const grafana = new GrafanaVm(
+      'grafana',
+      {
+        project,
+        region,
+        zone: cfg.grafana.zone!,
+        prefix,
+        machineType: cfg.grafana.machineType,
+        publicIp: cfg.grafana.publicIp,
+        allowedSourceRanges: cfg.grafana.allowedSourceRanges,
+        serviceAccountEmail: ids.emails.grafana,
+        adminPassword: password,
+        files: warehouse.datasetId.apply((datasetId) => sources.grafanaFiles({ project, datasetId, location: cfg.bigquery.location! })),
+        deletionProtection: cfg.deletionProtection,
+        labels,
+      },
+      after,
+    );
+    dashboardUrl = grafana.url;
+  }
+
+  if (cfg.alerts.enabled) createAlerts(cfg, inference, after);
+
+  return {
+    serviceUrl: inference.uri,
+    triggerUrl: trigger.uri,
+    dashboardUrl,
+    buckets: lake.bucketNames,
+    dataset: warehouse.datasetId,
+    registry: registry.imagePrefix,
+    images: images.digests,
+    pipelineSpecUri: pipeline.specUri,
+    pipelineRoot: pipeline.pipelineRoot,
+    flexTemplatePath: flex.templatePath,
+    serviceAccounts: ids.emails,
+  };
+}
+
+/** The workload config every service and step runs with on Google Cloud. */
+export function workloadConfig(cfg: StackConfig, buckets: Record<LakeBucket, string>, dataset: string): Partial<WorkloadConfig> {
+  const w = cfg.workload;
+  return {
+    ...w,
+    storage: {
+      backend: 'gcs',
+      buckets: { raw: buckets.raw, datasets: buckets.datasets, models: buckets.models, pipeline: buckets.pipeline },
+    },
+    warehouse: {
+      backend: 'bigquery',
+      duckdbFile: 'warehouse.duckdb',
+      url: '',
+      projectId: cfg.project,
+      dataset,
+      location: cfg.bigquery.location!,
+    },
+    // Cloud Run sends traffic to 0.0.0.0:8080; the local dog-image server does not exist in the cloud.
+    inference: { ...w.inference, host: '0.0.0.0', port: 8080 },
+    dogApi: { ...w.dogApi, baseUrl: w.dogApi.baseUrl || 'https://dog.ceo' },
+  };
+}
+
+/** What the trigger needs to submit Vertex `pipelineJobs` (see workloads/trigger). */
+function triggerPipelineEnv(
+  pipeline: VertexPipeline,
+  _digests: Record<string, pulumi.Output<string>>,
+): pulumi.Output<Record<string, string>> {
+  return pulumi
+    .all([pipeline.specUri, pipeline.pipelineRoot, pipeline.region, pipeline.serviceAccountEmail])
+    .apply(() => ({}) as Record<string, string>);
+}
