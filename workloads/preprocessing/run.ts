@@ -185,7 +185,7 @@ export async function runPreprocessing(deps: PreprocessDeps, options: Preprocess
   // 5. Shards, then the manifest, then the warehouse.
   const existing = await datasets.list(datasetKeys.prefix(version));
   if (existing.length > 0)
-    throw new Error(`dataset version folder ${datasets.uri(datasetKeys.prefix(version))} already has objects; versions are immutable`);
+    throw new Error(`dataset version folder ${versionUri(datasets, version)} already has objects; versions are immutable`);
   const compression = settings.gzip ? 'GZIP' : 'NONE';
   let shardsDone = 0;
   const splits = await writeShards(datasets, examples, {
@@ -251,7 +251,7 @@ export async function recordVersion(warehouse: Warehouse, datasets: ObjectStore,
     ts,
     dataset_version: m.version,
     parent_version: m.parentVersion,
-    uri: datasets.uri(datasetKeys.prefix(m.version)),
+    uri: versionUri(datasets, m.version),
     num_examples: m.counts.written,
     num_train: m.splits.train.count,
     num_validation: m.splits.validation.count,
@@ -268,6 +268,10 @@ export async function recordVersion(warehouse: Warehouse, datasets: ObjectStore,
   await warehouse.insert('dataset_versions', [row]);
   if (distribution.length > 0) await warehouse.insert('class_distribution', distribution);
 }
+
+/** URI of a version folder (`gs://bucket/versions/v…/`, `file:///…/versions/v…/`). */
+export const versionUri = (datasets: ObjectStore, version: string): string =>
+  `${datasets.uri(datasetKeys.prefix(version).replace(/\/$/, ''))}/`;
 
 function countBy<T>(items: readonly T[], key: (t: T) => string): Record<string, number> {
   const out: Record<string, number> = {};

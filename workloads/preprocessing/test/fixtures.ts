@@ -41,7 +41,8 @@ export function tempLake(): Lake {
   };
 }
 
-let clock = Date.parse('2026-11-01T00:00:00Z');
+/** Strictly increasing wall-clock timestamps, as label objects written one after another would have. */
+let clock = 0;
 /** Stores an image and its label object the way the inference service does. */
 export async function putLabelled(
   raw: ObjectStore,
@@ -53,7 +54,7 @@ export async function putLabelled(
 ): Promise<RawLabel> {
   const imageKey = rawKeys.image(id, ext);
   await raw.write(imageKey, bytes);
-  clock += 1000;
+  clock = Math.max(Date.now(), clock + 1);
   const obj: RawLabel = {
     id,
     imageKey,

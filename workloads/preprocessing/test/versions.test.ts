@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { listDatasetVersions, readManifest, readSplit } from '../../core/dataset/read-dataset';
+import { datasetKeys, rawKeys, SPLITS } from '../../core/layout';
+import type { ObjectStore, WriteOptions } from '../../core/storage/object-store';
+import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
+import { runPreprocessing } from '../run';
+import { splitOf } from '../split';
+import { dogPhotos, type Lake, putLabelled, putPhotos, sha256, tempLake, testOptions } from './fixtures';
+
+const breeds = ['beagle', 'pug', 'samoyed'];
+const first = dogPhotos(breeds, 5);
+const second = dogPhotos(breeds, 8).filter((p) => !first.includes(p) && !first.some((f) => f.id === p.id));
+
+describe('dataset versions', () => {
+  let lake: Lake;
+  let warehouse: DuckDbWarehouse;
+  beforeAll(async () => {
+    lake = tempLake();
+    warehouse = await DuckDbWarehouse.open(join(lake.root, 'warehouse.duckdb'));
+  });
+  afterAll(async () => {
+    await warehouse.close();
+    lake.cleanup();
+  });
+
+  it('v1 then v2: splits are stable, duplicates stored once, replay favours misclassified images, rows recorded', async () => {
+    await putPhotos(lake.raw, first);
+    const s1 = await runPreprocessing({ ...lake, warehouse }, { ...testOptions(), version: 'v1' });
+    expect(s1.written).toBe(15);
+    const m1 = await readManifest(lake.datasets, 'v1');
+
+    // Two v1 images were misclassified by the serving model.
+    const hard = m1.sources.slice(0, 2);
+    await warehouse.insert(
+      'prediction_events',
+      hard.map((s, i) => ({
+        ts: new Date(),
+        request_id: `r${i}`,
+        prediction_id: `p${i}`,
+        source: 'dogapi' as const,
+        image_uri: s.uri,
+        true_label: s.label,
+        predicted_label: 'chihuahua',
+        correct: false,
+        confidence: 0.4,
+        latency_ms: 12,
+        model_version: 'm1',
+        role: 'champion' as const,
+        top_k: '[]',
+      })),
+    );
+
+    // New photos, a new breed, and duplicates: one re-upload of a v1 image, one repeated within the new batch.
+    await putPhotos(lake.raw, second);
+    const husky = dogPhotos(['siberian_husky'], 2);
+    await putPhotos(lake.raw, husky);
+    await putLabelled(lake.raw, 'reupload-of-v1', readFileSync(first[0].file), first[0].label);
+    await putLabelled(lake.raw, 'repeat-in-batch', readFileSync(second[0].file), second[0].label);
+
+    const s2 = await runPreprocessing({ ...lake, warehouse }, { ...testOptions({ replayShare: 0.3 }), version: 'v2' });
+    const m2 = await readManifest(lake.datasets, 'v2');
+    const fresh = second.length + husky.length;
+    expect(s2.newExamples).toBe(fresh);
+    expect(s2.duplicates).toBe(2);
+    expect(m2.parentVersion).toBe('v1');
+    // Replay: 30% of the version → round(11 × 0.3 / 0.7) = 5 from v1's 15.
+    expect(s2.replayExamples).toBe(Math.round((fresh * 0.3) / 0.7));
+    const replayShas = new Set(m2.sources.filter((s) => s.origin === 'replay').map((s) => s.sha256));
+    for (const h of hard) expect(replayShas.has(h.sha256)).toBe(true);
+
+    // Stored once: every content hash appears once in the manifest and in the shards.
+    const shas = m2.sources.map((s) => s.sha256);
+    expect(new Set(shas).size).toBe(shas.length);
+    const stored: string[] = [];
+    for (const split of SPLITS) for await (const ex of readSplit(lake.datasets, m2, split)) stored.push(ex.sourceId);
+    expect(stored.sort()).toEqual([...shas].sort());
+
+    // Label map grows at the end; old indices keep their meaning.
+    expect(m2.labels).toEqual(['beagle', 'pug', 'samoyed', 'siberian_husky']);
+
+    // Splits: by content hash, identical in both versions.
+    const v1Split = new Map(m1.sources.map((s) => [s.sha256, s.split]));
+    for (const s of m2.sources) {
+      expect(s.split).toBe(splitOf(s.sha256, testOptions().settings));
+      if (v1Split.has(s.sha256)) expect(s.split).toBe(v1Split.get(s.sha256));
+    }
+
+    const rows = await warehouse.query(
+      'SELECT dataset_version, parent_version, num_examples, new_examples, replay_examples FROM {{dataset_versions}} ORDER BY dataset_version',
+    );
+    expect(rows).toEqual([
+      { dataset_version: 'v1', parent_version: null, num_examples: 15, new_examples: 15, replay_examples: 0 },
+      {
+        dataset_version: 'v2',
+        parent_version: 'v1',
+        num_examples: m2.counts.written,
+        new_examples: fresh,
+        replay_examples: s2.replayExamples,
+      },
+    ]);
+    const dist = await warehouse.query("SELECT SUM(count) AS n FROM {{class_distribution}} WHERE dataset_version = 'v2'");
+    expect(Number(dist[0].n)).toBe(m2.counts.written);
+  });
+
+  it('refuses to run with nothing new, naming the parent', async () => {
+    await expect(runPreprocessing(lake, testOptions())).rejects.toThrow(/no labelled images since dataset version v2/);
+  });
+});
+
+/** A store that fails the n-th write (a crash, from the reader's point of view). */
+function failingOnWrite(inner: ObjectStore, failAt: (key: string, n: number) => boolean): ObjectStore {
+  let n = 0;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'write') {
+        return async (key: string, data: Buffer | string, options?: WriteOptions) => {
+          if (failAt(key, ++n)) throw new Error(`simulated crash while writing ${key}`);
+          return target.write(key, data, options);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+describe('an interrupted run', () => {
+  let lake: Lake;
+  beforeAll(async () => {
+    lake = tempLake();
+    await putPhotos(lake.raw, dogPhotos(breeds, 4));
+  });
+  afterAll(() => lake.cleanup());
+
+  it.each([
+    ['after the first shard', (_key: string, n: number) => n === 2],
+    ['at the manifest', (key: string) => key.endsWith('manifest.json')],
+  ])('crashing %s leaves no readable version', async (_name, failAt) => {
+    const datasets = failingOnWrite(lake.datasets, failAt);
+    const version = `crash-${Math.random().toString(36).slice(2, 6)}`;
+    await expect(runPreprocessing({ raw: lake.raw, datasets }, { ...testOptions({ shardMaxBytes: 50_000 }), version })).rejects.toThrow(
+      /simulated crash/,
+    );
+    expect((await lake.datasets.list(datasetKeys.prefix(version))).length).toBeGreaterThan(0); // shards were written…
+    expect(await listDatasetVersions(lake.datasets)).toEqual([]); // …but no reader sees the version
+    await expect(readManifest(lake.datasets, version)).rejects.toThrow(/does not exist/);
+  });
+
+  it('the next run writes a complete version', async () => {
+    const summary = await runPreprocessing(lake, { ...testOptions(), version: 'v-after-crash' });
+    expect(summary.written).toBe(12);
+    expect(await listDatasetVersions(lake.datasets)).toEqual(['v-after-crash']);
+  });
+});
+
+describe('raw objects', () => {
+  it('a label whose image is missing is skipped, not fatal', async () => {
+    const lake = tempLake();
+    try {
+      const [p] = dogPhotos(['pug'], 1);
+      await putPhotos(lake.raw, [p]);
+      await lake.raw.write(
+        rawKeys.label('ghost'),
+        JSON.stringify({
+          id: 'ghost',
+          imageKey: 'images/ghost.jpg',
+          label: 'pug',
+          source: 'upload',
+          labelledAt: '2026-11-02T00:00:00Z',
+          sha256: sha256(Buffer.from('x')),
+        }),
+      );
+      const s = await runPreprocessing(lake, testOptions());
+      expect(s.written).toBe(1);
+      expect(s.skipped).toEqual({ missing_image: 1 });
+      expect(s.skips[0].uri).toBe(lake.raw.uri('images/ghost.jpg'));
+    } finally {
+      lake.cleanup();
+    }
+  });
+});
