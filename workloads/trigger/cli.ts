@@ -1,0 +1,103 @@
+import { promises as fs } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../core/config/load';
+import { createLogger } from '../core/log';
+import { openDataLake } from '../core/storage/data-lake';
+import { openWarehouse } from '../core/warehouse/open-warehouse';
+import { checkTrigger } from './check';
+import { createSubmitter } from './open';
+import { buildTriggerServer } from './server';
+import { TriggerService } from './service';
+
+/**
+ * The trigger's entry point (image `trigger`, `npm run trigger -- <command>`):
+ *
+ *   check --run-id ID [--force true|false] [--out-should-run FILE] [--out-reason FILE]
+ *       The pipeline's first step: decide (or reuse the decision the trigger service made
+ *       for this run), log it, write should_run (JSON boolean) and reason (text).
+ *   serve [--port N] [--host H]
+ *       The HTTP service Cloud Scheduler calls (POST /check). Port: --port, else $PORT
+ *       (Cloud Run), else 8090.
+ */
+const USAGE =
+  'usage: cli.ts check --run-id ID [--force true|false] [--out-should-run FILE] [--out-reason FILE]\n       cli.ts serve [--port N] [--host H]';
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      'run-id': { type: 'string' },
+      force: { type: 'string', default: 'false' },
+      'out-should-run': { type: 'string' },
+      'out-reason': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+    },
+    strict: true,
+  });
+  const config = loadConfig();
+  const logger = createLogger('trigger', config.logLevel);
+  const lake = openDataLake(config);
+
+  if (command === 'check') {
+    const runId = values['run-id'];
+    if (!runId) throw new UsageError('check needs --run-id');
+    if (values.force !== 'true' && values.force !== 'false')
+      throw new UsageError(`--force must be true or false, got ${JSON.stringify(values.force)}`);
+    const warehouse = await openWarehouse(config);
+    try {
+      const result = await checkTrigger({ lake, warehouse, thresholds: config.trigger, runId, force: values.force === 'true' });
+      logger.info(
+        { event: 'trigger_decision', fired: result.fire, condition: result.condition, reused: result.reused, run_id: runId },
+        result.reason,
+      );
+      // Exact contents, no newline: the pipeline's condition compares them verbatim.
+      if (values['out-should-run']) await writeOutput(values['out-should-run'], JSON.stringify(result.fire));
+      if (values['out-reason']) await writeOutput(values['out-reason'], result.reason);
+      return 0;
+    } finally {
+      await warehouse.close();
+    }
+  }
+
+  if (command === 'serve') {
+    const warehouse = await openWarehouse(config);
+    const submitter = createSubmitter(config, lake);
+    const service = new TriggerService({ lake, warehouse, thresholds: config.trigger, submitter, logger });
+    const app = buildTriggerServer(service);
+    const port = Number(values.port ?? process.env.PORT ?? 8090);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`--port must be 0-65535, got ${values.port ?? process.env.PORT}`);
+    const host = values.host ?? (process.env.PORT ? '0.0.0.0' : '127.0.0.1');
+    const address = await app.listen({ port, host });
+    logger.info({ event: 'listening', address, runner: submitter.backend }, `trigger service on ${address}`);
+    const stop = async (): Promise<void> => {
+      await app.close();
+      await warehouse.close();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void stop());
+    process.once('SIGINT', () => void stop());
+    return new Promise<number>(() => undefined);
+  }
+  throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : 'missing command');
+}
+
+class UsageError extends Error {}
+
+async function writeOutput(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, text);
+  await fs.rename(tmp, file);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err instanceof UsageError ? `${err.message}\n${USAGE}` : err instanceof Error ? err.message : err);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    },
+  );
+}

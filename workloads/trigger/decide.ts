@@ -1,0 +1,84 @@
+import type { WorkloadConfig } from '../core/config/schema';
+
+/**
+ * The retraining decision, as a pure function of what the warehouse and the data lake say
+ * (gathered by ./signals.ts) and the `trigger` config. Kept free of I/O so every branch is
+ * unit-tested and the logged inputs reproduce the decision exactly.
+ */
+
+export type TriggerThresholds = Pick<
+  WorkloadConfig['trigger'],
+  'minNewLabelled' | 'driftMargin' | 'driftMinPredictions' | 'driftWindowMinutes' | 'maxIntervalHours'
+>;
+
+export interface TriggerInputs {
+  /** When the inputs were gathered (ISO 8601). */
+  now: string;
+  /** The newest dataset version (by manifest), or null before the first one. */
+  lastDataset: { version: string; createdAt: string } | null;
+  hoursSinceLast: number | null;
+  /** Labelled examples since the last dataset version (all of them before the first). */
+  newLabelled: number;
+  /** The production model, or null before the first promotion. */
+  champion: string | null;
+  /** Top-1 accuracy the champion had on held-out data when it was promoted. */
+  baselineAccuracy: number | null;
+  /** Champion predictions with a known truth in the drift window. */
+  recentPredictions: number;
+  recentAccuracy: number | null;
+  force: boolean;
+}
+
+export type TriggerCondition = 'forced' | 'first_run' | 'new_data' | 'drift' | 'max_interval' | 'none';
+
+export interface TriggerDecision {
+  fire: boolean;
+  /** The first condition that holds (in the order of the type), or 'none'. */
+  condition: TriggerCondition;
+  /** Every condition that holds, or why none does, in words. */
+  reason: string;
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const hours = (h: number): string => `${h.toFixed(1)} h`;
+
+export function decide(inputs: TriggerInputs, t: TriggerThresholds): TriggerDecision {
+  const { newLabelled } = inputs;
+  if (!inputs.lastDataset) {
+    const enough = newLabelled >= t.minNewLabelled;
+    const base = `no dataset version yet; ${newLabelled} labelled examples ${enough ? '≥' : '<'} ${t.minNewLabelled} needed for the first`;
+    if (inputs.force) return { fire: true, condition: 'forced', reason: `forced (${base})` };
+    return enough
+      ? { fire: true, condition: 'first_run', reason: `first run: ${base}` }
+      : { fire: false, condition: 'none', reason: `waiting for data: ${base}` };
+  }
+
+  const held: Array<[TriggerCondition, string]> = [];
+  const notHeld: string[] = [];
+
+  if (newLabelled >= t.minNewLabelled)
+    held.push(['new_data', `${newLabelled} new labelled examples since ${inputs.lastDataset.version} ≥ ${t.minNewLabelled}`]);
+  else notHeld.push(`${newLabelled} new labelled examples < ${t.minNewLabelled}`);
+
+  if (!inputs.champion) notHeld.push('no champion to check for drift');
+  else if (inputs.baselineAccuracy === null) notHeld.push(`no baseline accuracy recorded for champion ${inputs.champion}`);
+  else if (inputs.recentPredictions < t.driftMinPredictions || inputs.recentAccuracy === null) {
+    notHeld.push(
+      `${inputs.recentPredictions} champion predictions with known truth in the last ${t.driftWindowMinutes} min < ${t.driftMinPredictions} needed to judge drift`,
+    );
+  } else {
+    const floor = inputs.baselineAccuracy - t.driftMargin;
+    const summary = `champion ${inputs.champion} accuracy ${pct(inputs.recentAccuracy)} over ${inputs.recentPredictions} recent predictions vs baseline ${pct(inputs.baselineAccuracy)}`;
+    if (inputs.recentAccuracy < floor) held.push(['drift', `${summary}: below by more than the ${pct(t.driftMargin)} margin`]);
+    else notHeld.push(`${summary}: within the ${pct(t.driftMargin)} margin`);
+  }
+
+  if (inputs.hoursSinceLast !== null && inputs.hoursSinceLast >= t.maxIntervalHours) {
+    held.push(['max_interval', `${hours(inputs.hoursSinceLast)} since ${inputs.lastDataset.version} ≥ ${hours(t.maxIntervalHours)}`]);
+  } else if (inputs.hoursSinceLast !== null)
+    notHeld.push(`${hours(inputs.hoursSinceLast)} since the last dataset < ${hours(t.maxIntervalHours)}`);
+
+  if (held.length) return { fire: true, condition: held[0][0], reason: held.map(([c, r]) => `${c}: ${r}`).join('; ') };
+  if (inputs.force) return { fire: true, condition: 'forced', reason: `forced (${notHeld.join('; ')})` };
+  return { fire: false, condition: 'none', reason: notHeld.join('; ') };
+}

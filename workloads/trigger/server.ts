@@ -1,0 +1,41 @@
+import Fastify, { FastifyInstance } from 'fastify';
+import type { TriggerService } from './service';
+
+/**
+ * HTTP face of the trigger: Cloud Scheduler POSTs /check on the retraining cron (with an
+ * OIDC token that Cloud Run's invoker IAM verifies before the request reaches us).
+ *   POST /check {force?: boolean} → 200 {fired, condition, reason, decisionId, runId?, submission?}
+ *                                   502 when the decision fired but submission failed
+ *   GET  /healthz                 → 200 {ok: true}
+ */
+export function buildTriggerServer(service: TriggerService, options: { logger?: boolean } = {}): FastifyInstance {
+  const app = Fastify({ logger: options.logger ?? false });
+  app.post(
+    '/check',
+    {
+      schema: {
+        body: {
+          anyOf: [{ type: 'null' }, { type: 'object', additionalProperties: false, properties: { force: { type: 'boolean' } } }],
+        },
+      },
+    },
+    async (req, reply) => {
+      const body = (req.body ?? {}) as { force?: boolean };
+      const outcome = await service.check({ force: body.force === true });
+      const { decision } = outcome;
+      const payload = {
+        fired: decision.fire && !outcome.submitError,
+        condition: decision.condition,
+        reason: decision.reason,
+        decisionId: decision.decisionId,
+        inputs: decision.inputs,
+        runId: outcome.runId,
+        submission: outcome.submission ? { backend: outcome.submission.backend, name: outcome.submission.name } : undefined,
+        error: outcome.submitError,
+      };
+      return reply.code(outcome.submitError ? 502 : 200).send(payload);
+    },
+  );
+  app.get('/healthz', async () => ({ ok: true }));
+  return app;
+}

@@ -1,0 +1,121 @@
+import { parseRawLabel } from '../core/dataset/raw-label';
+import type { DatasetManifest } from '../core/dataset/manifest';
+import { datasetKeys, modelKeys, rawKeys } from '../core/layout';
+import type { DataLake } from '../core/storage/data-lake';
+import { readJson } from '../core/storage/object-store';
+import type { Warehouse } from '../core/warehouse/warehouse';
+import type { TriggerInputs, TriggerThresholds } from './decide';
+
+/**
+ * Gathers the trigger's inputs from where the truth lives:
+ *  - the newest dataset version: the manifests in the datasets bucket (a version exists
+ *    once its manifest does; names sort by time);
+ *  - labelled examples since then: label objects in the raw bucket, by `labelledAt`;
+ *  - the champion: the registry's production pointer;
+ *  - its baseline: test top-1 of its promotion event in `model_events`;
+ *  - recent accuracy: champion predictions with a known truth in `prediction_events`.
+ */
+export type TriggerLake = Pick<DataLake, 'raw' | 'datasets' | 'models'>;
+
+/** Labels are written once, so an object last written long before the dataset was made cannot be newer; skip reading those. */
+const CLOCK_SKEW_MS = 10 * 60 * 1000;
+
+export async function lastDatasetVersion(lake: TriggerLake): Promise<{ version: string; createdAt: string } | null> {
+  const manifests = (await lake.datasets.list(datasetKeys.versionsPrefix))
+    .map((o) => /^versions\/([^/]+)\/manifest\.json$/.exec(o.key)?.[1])
+    .filter((v): v is string => !!v)
+    .sort();
+  for (const version of manifests.reverse()) {
+    const manifest = await readJson<Pick<DatasetManifest, 'version' | 'createdAt'>>(lake.datasets, datasetKeys.manifest(version));
+    if (manifest && !Number.isNaN(Date.parse(manifest.createdAt))) return { version, createdAt: manifest.createdAt };
+  }
+  return null;
+}
+
+/** Labelled examples with `labelledAt` after `since` (all of them when `since` is null). Malformed labels are not counted. */
+export async function countLabelledSince(lake: TriggerLake, since: string | null): Promise<number> {
+  const objects = await lake.raw.list(rawKeys.labelsPrefix);
+  if (since === null) return objects.filter((o) => o.key.endsWith('.json')).length;
+  const sinceMs = Date.parse(since);
+  let count = 0;
+  for (const o of objects) {
+    if (!o.key.endsWith('.json') || o.updated.getTime() < sinceMs - CLOCK_SKEW_MS) continue;
+    const found = await lake.raw.readIfExists(o.key);
+    if (!found) continue;
+    try {
+      if (Date.parse(parseRawLabel(found.data, o.key).labelledAt) > sinceMs) count++;
+    } catch {
+      // Preprocessing skips malformed labels with a reason; they are not training data.
+    }
+  }
+  return count;
+}
+
+export async function championVersion(lake: TriggerLake): Promise<string | null> {
+  const pointer = await readJson<{ version?: unknown }>(lake.models, modelKeys.pointer('production'));
+  return typeof pointer?.version === 'string' && pointer.version ? pointer.version : null;
+}
+
+/** The champion's held-out top-1 when it was promoted (`challenger_metrics.top1` of its latest promotion). */
+export async function baselineAccuracy(warehouse: Warehouse, champion: string): Promise<number | null> {
+  const rows = await warehouse.query(
+    `SELECT challenger_metrics FROM {{model_events}} WHERE event = 'promotion' AND model_version = @champion ORDER BY ts DESC LIMIT 1`,
+    { champion },
+  );
+  const raw = rows[0]?.challenger_metrics;
+  if (typeof raw !== 'string') return null;
+  try {
+    const top1 = (JSON.parse(raw) as { top1?: unknown }).top1;
+    return typeof top1 === 'number' && Number.isFinite(top1) ? top1 : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function recentChampionAccuracy(
+  warehouse: Warehouse,
+  champion: string,
+  since: Date,
+): Promise<{ predictions: number; accuracy: number | null }> {
+  const rows = await warehouse.query(
+    `SELECT COUNT(*) AS n, SUM(CASE WHEN correct THEN 1 ELSE 0 END) AS hits
+     FROM {{prediction_events}}
+     WHERE role = 'champion' AND model_version = @champion AND correct IS NOT NULL AND ts >= CAST(@since AS TIMESTAMP)`,
+    { champion, since: since.toISOString() },
+  );
+  const n = Number(rows[0]?.n ?? 0);
+  const hits = Number(rows[0]?.hits ?? 0);
+  return { predictions: n, accuracy: n > 0 ? hits / n : null };
+}
+
+export async function gatherInputs(args: {
+  lake: TriggerLake;
+  warehouse: Warehouse;
+  thresholds: TriggerThresholds;
+  force?: boolean;
+  now?: Date;
+}): Promise<TriggerInputs> {
+  const now = args.now ?? new Date();
+  const [lastDataset, champion] = await Promise.all([lastDatasetVersion(args.lake), championVersion(args.lake)]);
+  const newLabelled = await countLabelledSince(args.lake, lastDataset?.createdAt ?? null);
+  let baseline: number | null = null;
+  let recent = { predictions: 0, accuracy: null as number | null };
+  if (champion) {
+    const since = new Date(now.getTime() - args.thresholds.driftWindowMinutes * 60_000);
+    [baseline, recent] = await Promise.all([
+      baselineAccuracy(args.warehouse, champion),
+      recentChampionAccuracy(args.warehouse, champion, since),
+    ]);
+  }
+  return {
+    now: now.toISOString(),
+    lastDataset,
+    hoursSinceLast: lastDataset ? (now.getTime() - Date.parse(lastDataset.createdAt)) / 3_600_000 : null,
+    newLabelled,
+    champion,
+    baselineAccuracy: baseline,
+    recentPredictions: recent.predictions,
+    recentAccuracy: recent.accuracy,
+    force: args.force ?? false,
+  };
+}
