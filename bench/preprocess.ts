@@ -1,0 +1,132 @@
+/**
+ * Preprocessing benchmark (`npm run bench:preprocess`): images per second from labelled raw
+ * images to a complete TFRecord dataset version, on all of ../shared/datasets/dogs.
+ *
+ * Every variant runs the real pipeline (`runPreprocessing`: read, hash, validate, decode,
+ * resize, JPEG-encode, tf.train.Example, shards, manifest) on a local data root; only the
+ * seeding of the raw bucket is outside the timing. Variants compare in-process sharp (libuv
+ * pool) with a worker_threads pool, and a Python/Pillow baseline does the same
+ * decode-resize-encode (without TFRecord writing) on as many processes.
+ * Numbers are noisy on a shared machine: run it when the machine is quiet.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Table from 'cli-table3';
+import sharp from 'sharp';
+import { imagesSchema, preprocessingSchema } from '../workloads/core/config/schema';
+import { LocalObjectStore } from '../workloads/core/storage/local-object-store';
+import { mapConcurrent } from '../workloads/preprocessing/concurrency';
+import { runPreprocessing } from '../workloads/preprocessing/run';
+import { sha256Hex } from '../workloads/preprocessing/transform';
+import { createTransformer } from '../workloads/preprocessing/transform-pool';
+import { rawKeys } from '../workloads/core/layout';
+
+const DOGS = resolve(__dirname, '../../shared/datasets/dogs');
+const TARGET = 400;
+
+interface Variant {
+  name: string;
+  workers: number;
+  concurrency: number;
+}
+
+async function seed(raw: LocalObjectStore): Promise<number> {
+  const files = readdirSync(DOGS).flatMap((label) =>
+    readdirSync(join(DOGS, label))
+      .filter((f) => f.endsWith('.jpg'))
+      .map((f) => ({ label, file: join(DOGS, label, f), id: `${label}-${f.replace(/\.jpg$/, '')}` })),
+  );
+  await mapConcurrent(files, 16, async (p, i) => {
+    const bytes = readFileSync(p.file);
+    const imageKey = rawKeys.image(p.id, 'jpg');
+    await raw.write(imageKey, bytes);
+    const labelledAt = new Date(Date.UTC(2026, 10, 1) + i * 1000).toISOString();
+    await raw.write(
+      rawKeys.label(p.id),
+      JSON.stringify({ id: p.id, imageKey, label: p.label, source: 'dogapi', labelledAt, sha256: sha256Hex(bytes) }),
+    );
+  });
+  return files.length;
+}
+
+async function main(): Promise<void> {
+  const cores = availableParallelism();
+  const root = mkdtempSync(join(tmpdir(), 'cv-bench-preprocess-'));
+  const raw = new LocalObjectStore(join(root, 'raw'));
+  const images = await seed(raw);
+  const settings = preprocessingSchema.parse({});
+  const variants: Variant[] = [
+    { name: 'in-process sharp, 4 in flight', workers: 0, concurrency: 4 },
+    { name: 'in-process sharp, 8 in flight', workers: 0, concurrency: 8 },
+    { name: 'in-process sharp, 16 in flight', workers: 0, concurrency: 16 },
+    { name: `worker_threads pool (${cores}), 8 in flight`, workers: cores, concurrency: 8 },
+    { name: `worker_threads pool (${cores}), 16 in flight`, workers: cores, concurrency: 16 },
+  ];
+  const table = new Table({
+    head: ['variant', 'images', 'transform s', 'transform img/s', 'end-to-end s', 'end-to-end img/s', `≥ ${TARGET}/s`],
+  });
+  const results: { name: string; e2e: number }[] = [];
+  try {
+    for (const v of variants) {
+      const datasets = new LocalObjectStore(join(root, `datasets-${results.length}`));
+      const transformer = createTransformer(v.workers);
+      try {
+        const s = await runPreprocessing(
+          { raw, datasets, transformer },
+          { runId: null, settings, limits: imagesSchema.parse({}), concurrency: v.concurrency, version: 'bench' },
+        );
+        const e2e = s.newExamples / s.totalSeconds;
+        results.push({ name: v.name, e2e });
+        table.push([
+          v.name,
+          s.newExamples,
+          s.transformSeconds.toFixed(2),
+          s.imagesPerSecond.toFixed(0),
+          s.totalSeconds.toFixed(2),
+          e2e.toFixed(0),
+          e2e >= TARGET ? 'yes' : 'no',
+        ]);
+      } finally {
+        await transformer.close();
+      }
+    }
+    const py = spawnSync('/usr/bin/python3', [join(__dirname, 'preprocess-pillow.py'), DOGS, String(cores)], { encoding: 'utf8' });
+    if (py.status === 0) {
+      const r = JSON.parse(py.stdout) as { images: number; seconds: number; pillow: string };
+      table.push([
+        `Python Pillow ${r.pillow}, ${cores} processes (decode-resize-encode only)`,
+        r.images,
+        r.seconds.toFixed(2),
+        (r.images / r.seconds).toFixed(0),
+        '-',
+        '-',
+        '-',
+      ]);
+    } else {
+      table.push([
+        'Python Pillow baseline',
+        '-',
+        '-',
+        `not run: ${(py.stderr || py.error?.message || '').trim().split('\n').pop()}`,
+        '-',
+        '-',
+        '-',
+      ]);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  console.log(
+    `Preprocessing: ${images} photos from ${DOGS} → TFRecord dataset version, ${cores} cores, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}`,
+  );
+  console.log(table.toString());
+  const best = results.reduce((a, b) => (b.e2e > a.e2e ? b : a));
+  console.log(`fastest: ${best.name} at ${best.e2e.toFixed(0)} images/s end to end (target ≥ ${TARGET}/s)`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
