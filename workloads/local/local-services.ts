@@ -1,0 +1,104 @@
+import Fastify, { FastifyInstance } from 'fastify';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { configToEnv } from '../core/config/load';
+import type { WorkloadConfig } from '../core/config/schema';
+import { LocalDogApi, startLocalDogApi } from '../core/dogapi/local-dog-api';
+import { DataLake, openDataLake } from '../core/storage/data-lake';
+import { DuckDbWarehouse } from '../core/warehouse/duckdb-warehouse';
+import { registerWarehouseRoutes } from '../core/warehouse/http-warehouse';
+import { REPO_ROOT } from '../../pipeline-specs/runner';
+import { ManagedProcess, startWorkload, waitForHttp } from './child-process';
+
+/**
+ * The local stand-ins for the cloud services, started by `npm start`:
+ *  - the warehouse: this process owns the DuckDB file (DuckDB allows one writer process)
+ *    and serves it to the other local processes over HTTP, on the "hub" server, which
+ *    also serves the dashboard;
+ *  - the dog image API over the breed folders (unless a real Dog CEO URL is configured);
+ *  - the inference service as its own process, as it is its own Cloud Run service.
+ */
+export interface LocalServicesOptions {
+  config: WorkloadConfig;
+  hubPort: number;
+  /** Mounts the dashboard on the hub (monitoring workload). */
+  mountDashboard?: (
+    app: FastifyInstance,
+    services: { warehouse: DuckDbWarehouse; lake: DataLake; config: WorkloadConfig },
+  ) => Promise<void>;
+}
+
+export class LocalServices {
+  warehouse!: DuckDbWarehouse;
+  lake!: DataLake;
+  hub!: FastifyInstance;
+  hubUrl = '';
+  dogApi: LocalDogApi | undefined;
+  dogApiUrl = '';
+  inference: ManagedProcess | undefined;
+  inferenceUrl = '';
+  readonly logDir: string;
+
+  constructor(private readonly options: LocalServicesOptions) {
+    this.logDir = path.resolve(options.config.dataRoot, 'logs');
+  }
+
+  get config(): WorkloadConfig {
+    return this.options.config;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.options;
+    await fs.mkdir(path.resolve(config.dataRoot), { recursive: true });
+    this.lake = openDataLake(config);
+    this.warehouse = await DuckDbWarehouse.open(path.resolve(config.dataRoot, config.warehouse.duckdbFile));
+
+    this.hub = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
+    await registerWarehouseRoutes(this.hub, this.warehouse);
+    if (this.options.mountDashboard) await this.options.mountDashboard(this.hub, { warehouse: this.warehouse, lake: this.lake, config });
+    this.hubUrl = await this.hub.listen({ host: '127.0.0.1', port: this.options.hubPort });
+
+    if (config.dogApi.baseUrl) {
+      this.dogApiUrl = config.dogApi.baseUrl;
+    } else {
+      this.dogApi = await startLocalDogApi({ datasetDir: path.resolve(config.dogApi.datasetDir) });
+      this.dogApiUrl = this.dogApi.url;
+    }
+
+    this.inference = await startWorkload({
+      name: 'inference',
+      entry: 'workloads/inference/main.ts',
+      env: this.workloadEnv(),
+      cwd: REPO_ROOT,
+      logDir: this.logDir,
+    });
+    this.inferenceUrl = `http://127.0.0.1:${config.inference.port}`;
+    await waitForHttp(`${this.inferenceUrl}/healthz`, this.inference);
+  }
+
+  /**
+   * Environment for every local workload process: the same CV_* configuration the cloud
+   * services get, pointed at the local stand-ins.
+   */
+  workloadEnv(): NodeJS.ProcessEnv {
+    const { config } = this.options;
+    return {
+      ...process.env,
+      ...configToEnv({
+        ...config,
+        dataRoot: path.resolve(config.dataRoot),
+        warehouse: { ...config.warehouse, backend: 'http', url: this.hubUrl },
+        dogApi: { ...config.dogApi, baseUrl: this.dogApiUrl, datasetDir: path.resolve(config.dogApi.datasetDir) },
+        inference: { ...config.inference, host: '127.0.0.1' },
+      }),
+    };
+  }
+
+  /** Stops everything, inference first so its queued warehouse rows still reach DuckDB. */
+  async stop(): Promise<void> {
+    await this.inference?.stop();
+    await this.dogApi?.close();
+    await this.hub?.close();
+    await this.warehouse?.close();
+  }
+}
