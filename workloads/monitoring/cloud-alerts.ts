@@ -1,0 +1,258 @@
+import { ALERT_RULES, AlertId, AlertThresholds, resolveThresholds } from './alerts';
+import { jsonPayload, LOG_FIELDS } from './log-fields';
+
+/**
+ * The alert rules of ./alerts.ts rendered for Cloud Monitoring, as plain JSON-able objects
+ * the Pulumi monitoring component spreads into `gcp.logging.Metric` and
+ * `gcp.monitoring.AlertPolicy` args (it adds project, notification channels and
+ * `dependsOn` the metrics a policy names). The same thresholds and windows as the local
+ * banner; the values come from log-based metrics over the services' structured logs
+ * (fields in ./log-fields.ts) instead of the warehouse, so alerting keeps working when
+ * BigQuery is slow or the streaming insert backs up.
+ */
+
+export interface LogMetricSpec {
+  /** Metric name (unique in the project); the alert filter uses `logging.googleapis.com/user/<name>`. */
+  name: string;
+  description: string;
+  filter: string;
+  metricDescriptor: { metricKind: 'DELTA'; valueType: 'INT64' | 'DISTRIBUTION'; unit: string; displayName: string };
+  valueExtractor?: string;
+  bucketOptions?: { exponentialBuckets: { numFiniteBuckets: number; growthFactor: number; scale: number } };
+}
+
+export interface Aggregation {
+  alignmentPeriod: string;
+  perSeriesAligner: string;
+  crossSeriesReducer: string;
+}
+
+export interface AlertConditionSpec {
+  displayName: string;
+  conditionThreshold?: {
+    filter: string;
+    comparison: 'COMPARISON_GT' | 'COMPARISON_LT';
+    thresholdValue: number;
+    duration: string;
+    aggregations: Aggregation[];
+    denominatorFilter?: string;
+    denominatorAggregations?: Aggregation[];
+    trigger: { count: number };
+    evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE' | 'EVALUATION_MISSING_DATA_ACTIVE' | 'EVALUATION_MISSING_DATA_NO_OP';
+  };
+  conditionAbsent?: { filter: string; duration: string; aggregations: Aggregation[]; trigger: { count: number } };
+}
+
+export interface AlertPolicyArgsSpec {
+  displayName: string;
+  combiner: 'OR';
+  severity: 'CRITICAL' | 'WARNING';
+  enabled: boolean;
+  conditions: AlertConditionSpec[];
+  documentation: { content: string; mimeType: 'text/markdown'; subject: string };
+  alertStrategy: { autoClose: string };
+  userLabels: Record<string, string>;
+}
+
+export interface AlertPolicySpec {
+  id: AlertId;
+  /** Names of the log-based metrics the policy reads: create them first (`dependsOn`). */
+  metricNames: string[];
+  args: AlertPolicyArgsSpec;
+}
+
+export interface CloudAlertOptions {
+  /** Prefix for metric names, unique per stack within a project (letters, digits, `_`), e.g. `cv_dev_`. */
+  metricPrefix: string;
+  /** Cloud Run service name of the inference service; limits its metrics to that service. */
+  inferenceService?: string;
+  /** Shown before each policy's title, e.g. `Creature Vision (dev)`. */
+  displayNamePrefix?: string;
+  thresholds?: Partial<AlertThresholds>;
+}
+
+export interface CloudAlerts {
+  metrics: LogMetricSpec[];
+  policies: AlertPolicySpec[];
+}
+
+/** Longest alignment period used; Cloud Monitoring rejects longer ones for alerting. */
+const MAX_ALIGNMENT_S = 24 * 60 * 60;
+
+const q = (s: string): string => JSON.stringify(s);
+
+export function cloudMonitoringAlerts(options: CloudAlertOptions): CloudAlerts {
+  const { metricPrefix } = options;
+  if (!/^[A-Za-z0-9_]{0,60}$/.test(metricPrefix)) {
+    throw new Error(`metricPrefix ${q(metricPrefix)} is invalid: expected up to 60 letters, digits or underscores, e.g. "cv_dev_"`);
+  }
+  const t = resolveThresholds(options.thresholds);
+  const title = (s: string): string => (options.displayNamePrefix ? `${options.displayNamePrefix}: ${s}` : s);
+  const name = (base: string): string => `${metricPrefix}${base}`;
+
+  const run = [
+    'resource.type="cloud_run_revision"',
+    ...(options.inferenceService ? [`resource.labels.service_name=${q(options.inferenceService)}`] : []),
+  ];
+  const P = LOG_FIELDS.prediction;
+  const R = LOG_FIELDS.request;
+  const S = LOG_FIELDS.pipelineStep;
+  const champion = [...run, `${jsonPayload('event')}=${q(P.event)}`, `${jsonPayload(P.role)}="champion"`];
+
+  const metrics: LogMetricSpec[] = [
+    counter(name('predictions_labelled'), 'Champion predictions on images whose breed is known', [
+      ...champion,
+      `(${jsonPayload(P.correct)}=true OR ${jsonPayload(P.correct)}=false)`,
+    ]),
+    counter(name('predictions_correct'), 'Champion predictions that were right', [...champion, `${jsonPayload(P.correct)}=true`]),
+    {
+      name: name('prediction_latency'),
+      description: 'Champion model latency (decode + predict) in milliseconds',
+      filter: champion.join(' AND '),
+      metricDescriptor: { metricKind: 'DELTA', valueType: 'DISTRIBUTION', unit: 'ms', displayName: 'Prediction latency' },
+      valueExtractor: `EXTRACT(${jsonPayload(P.latencyMs)})`,
+      // 1 ms · 1.3^k covers 1 ms .. ~36 s in 40 buckets: fine enough for a p95 threshold.
+      bucketOptions: { exponentialBuckets: { numFiniteBuckets: 40, growthFactor: 1.3, scale: 1 } },
+    },
+    counter(name('images_ingested'), 'Images ingested from the dog image API', [
+      ...run,
+      `${jsonPayload('event')}=${q(P.event)}`,
+      `${jsonPayload(P.source)}="dogapi"`,
+      `${jsonPayload(P.role)}!="challenger"`,
+    ]),
+    counter(name('http_requests'), 'Requests the inference service finished', [...run, `${jsonPayload('msg')}=${q(R.msg)}`]),
+    counter(name('http_errors'), 'Requests the inference service answered with a 5xx status', [
+      ...run,
+      `${jsonPayload('msg')}=${q(R.msg)}`,
+      `${jsonPayload(R.statusCode)}>=500`,
+    ]),
+    {
+      ...counter(name('pipeline_failures'), 'Failed pipeline steps and failed Vertex AI pipeline jobs', []),
+      // Step containers log the failure themselves; Vertex AI logs job failures at ERROR.
+      filter:
+        `(${jsonPayload('event')}=${q(S.event)} AND ${jsonPayload(S.status)}="failed") OR ` +
+        `(resource.type="aiplatform.googleapis.com/PipelineJob" AND severity>=ERROR)`,
+    },
+  ];
+
+  const metricFilter = (m: string, resource?: string): string =>
+    [`metric.type="logging.googleapis.com/user/${m}"`, ...(resource ? [`resource.type=${q(resource)}`] : [])].join(' AND ');
+  const sumOver = (minutes: number): Aggregation[] => [
+    { alignmentPeriod: `${Math.min(minutes * 60, MAX_ALIGNMENT_S)}s`, perSeriesAligner: 'ALIGN_SUM', crossSeriesReducer: 'REDUCE_SUM' },
+  ];
+
+  const conditions: Record<AlertId, { metricNames: string[]; condition: AlertConditionSpec }> = {
+    accuracy_low: {
+      metricNames: [name('predictions_correct'), name('predictions_labelled')],
+      condition: {
+        displayName: `champion accuracy < ${t.accuracyMin} over ${t.accuracyWindowMinutes} min`,
+        conditionThreshold: {
+          filter: metricFilter(name('predictions_correct'), 'cloud_run_revision'),
+          denominatorFilter: metricFilter(name('predictions_labelled'), 'cloud_run_revision'),
+          aggregations: sumOver(t.accuracyWindowMinutes),
+          denominatorAggregations: sumOver(t.accuracyWindowMinutes),
+          comparison: 'COMPARISON_LT',
+          thresholdValue: t.accuracyMin,
+          duration: '0s',
+          trigger: { count: 1 },
+          evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+        },
+      },
+    },
+    error_rate_high: {
+      metricNames: [name('http_errors'), name('http_requests')],
+      condition: {
+        displayName: `5xx share > ${t.errorRateMax} over ${t.errorRateWindowMinutes} min`,
+        conditionThreshold: {
+          filter: metricFilter(name('http_errors'), 'cloud_run_revision'),
+          denominatorFilter: metricFilter(name('http_requests'), 'cloud_run_revision'),
+          aggregations: sumOver(t.errorRateWindowMinutes),
+          denominatorAggregations: sumOver(t.errorRateWindowMinutes),
+          comparison: 'COMPARISON_GT',
+          thresholdValue: t.errorRateMax,
+          duration: '0s',
+          trigger: { count: 1 },
+          evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+        },
+      },
+    },
+    latency_p95_high: {
+      metricNames: [name('prediction_latency')],
+      condition: {
+        displayName: `p95 latency > ${t.latencyP95MaxMs} ms over ${t.latencyWindowMinutes} min`,
+        conditionThreshold: {
+          filter: metricFilter(name('prediction_latency'), 'cloud_run_revision'),
+          aggregations: [
+            {
+              alignmentPeriod: `${Math.min(t.latencyWindowMinutes * 60, MAX_ALIGNMENT_S)}s`,
+              perSeriesAligner: 'ALIGN_DELTA',
+              // Merge the revisions' distributions, then take the 95th percentile of the merged one.
+              crossSeriesReducer: 'REDUCE_PERCENTILE_95',
+            },
+          ],
+          comparison: 'COMPARISON_GT',
+          thresholdValue: t.latencyP95MaxMs,
+          duration: '0s',
+          trigger: { count: 1 },
+          evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+        },
+      },
+    },
+    ingestion_stalled: {
+      metricNames: [name('images_ingested')],
+      condition: {
+        displayName: `no image ingested for ${t.ingestionSilenceMinutes} min`,
+        // A threshold never fires on a series that stops existing; absence is the right condition.
+        conditionAbsent: {
+          filter: metricFilter(name('images_ingested'), 'cloud_run_revision'),
+          duration: `${Math.max(t.ingestionSilenceMinutes, 2) * 60}s`,
+          aggregations: sumOver(1),
+          trigger: { count: 1 },
+        },
+      },
+    },
+    pipeline_failed: {
+      metricNames: [name('pipeline_failures')],
+      condition: {
+        displayName: `pipeline failures > 0 over ${t.pipelineFailureWindowMinutes} min`,
+        conditionThreshold: {
+          filter: metricFilter(name('pipeline_failures')),
+          aggregations: sumOver(t.pipelineFailureWindowMinutes),
+          comparison: 'COMPARISON_GT',
+          thresholdValue: 0,
+          duration: '0s',
+          trigger: { count: 1 },
+          evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+        },
+      },
+    },
+  };
+
+  const policies = ALERT_RULES.map((rule): AlertPolicySpec => {
+    const c = conditions[rule.id];
+    return {
+      id: rule.id,
+      metricNames: c.metricNames,
+      args: {
+        displayName: title(rule.title),
+        combiner: 'OR',
+        severity: rule.severity === 'critical' ? 'CRITICAL' : 'WARNING',
+        enabled: true,
+        conditions: [c.condition],
+        documentation: { content: rule.runbook, mimeType: 'text/markdown', subject: title(rule.title) },
+        alertStrategy: { autoClose: '1800s' },
+        userLabels: { app: 'creature-vision', alert: rule.id.replace(/_/g, '-') },
+      },
+    };
+  });
+  return { metrics, policies };
+}
+
+function counter(name: string, description: string, filter: string[]): LogMetricSpec {
+  return {
+    name,
+    description,
+    filter: filter.join(' AND '),
+    metricDescriptor: { metricKind: 'DELTA', valueType: 'INT64', unit: '1', displayName: description },
+  };
+}
