@@ -35,7 +35,6 @@ export async function runCycles(
     const started = Date.now();
     say(`cycle ${cycle}/${cycles}: ingesting until the trigger fires…`);
     let run: RunResult | undefined;
-    let runId: string | null = null;
     let ingestS = 0;
     let stalls = 0;
     while (!signal.aborted) {
@@ -51,7 +50,6 @@ export async function runCycles(
       if (outcome.decision.fire && outcome.submission?.done) {
         ingestS = (Date.now() - started) / 1000;
         say(`cycle ${cycle}: ${outcome.decision.reason}; running pipeline ${outcome.runId}`);
-        runId = outcome.runId ?? null;
         run = await outcome.submission.done;
         break;
       }
