@@ -1,4 +1,4 @@
-import Fastify, { FastifyInstance } from 'fastify';
+import Fastify, { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { WorkloadConfig } from '../core/config/schema';
 import type { DogImage } from '../core/dogapi/dog-ceo-client';
@@ -56,7 +56,7 @@ declare module 'fastify' {
 export async function buildInferenceApp(options: InferenceAppOptions): Promise<FastifyInstance> {
   const { config, lake, warehouse, dogApi, logger } = options;
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: logger as FastifyBaseLogger,
     // Honour a caller's request id (load balancers, the local supervisor); else make one.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

@@ -24,12 +24,12 @@ export async function classifyRoutes(app: FastifyInstance, { ctx }: RouteOptions
 
   // Encapsulated in this plugin: only /classify parses multipart and raw image bodies.
   await app.register(multipart, { limits: { fileSize: config.images.maxBytes, files: 1, fields: 10, fieldSize: 1024, parts: 20 } });
-  app.addContentTypeParser(
-    ['application/octet-stream', /^image\/[\w.+-]+$/],
-    { parseAs: 'buffer', bodyLimit: config.images.maxBytes },
-    (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body),
-  );
+  const asBuffer = (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body);
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: config.images.maxBytes }, asBuffer);
+  app.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer', bodyLimit: config.images.maxBytes }, asBuffer);
 
+  const mediaTypeHelp = (type: string | undefined) =>
+    `Content-Type ${JSON.stringify(type ?? '(none)')} is not accepted: send the photo as multipart/form-data, or as a raw ${ACCEPTED_IMAGES} body with Content-Type image/* or application/octet-stream`;
   const tooLarge = (reply: FastifyReply) =>
     sendError(reply, 413, 'too_large_bytes', `the upload is larger than the limit of ${config.images.maxBytes} bytes`, { limits });
 
@@ -54,8 +54,11 @@ export async function classifyRoutes(app: FastifyInstance, { ctx }: RouteOptions
       const file = await req.file();
       if (!file) return sendError(reply, 400, 'no_file', `the form has no file: attach a ${ACCEPTED_IMAGES} photo`);
       bytes = await file.toBuffer();
+    } else if (Buffer.isBuffer(req.body) || req.body === undefined || req.body === null) {
+      bytes = req.body ?? Buffer.alloc(0);
     } else {
-      bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      // Parsed by fastify's text or JSON parser: not a photo upload.
+      return sendError(reply, 415, 'unsupported_media_type', mediaTypeHelp(req.headers['content-type']));
     }
 
     let outcome;

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { parseRawLabel } from '../../core/dataset/raw-label';
 import { rawKeys } from '../../core/layout';
 import type { UploadRecord } from '../records';
-import { eventually, startTestService, TestService } from './fixtures/service';
+import { bytesBody, eventually, formWith, startTestService, TestService } from './fixtures/service';
 import { buildTestModel, photosOf, TestModel } from './fixtures/test-model';
 
 /** Every endpoint against real parts: a real model, DuckDB, local buckets, the local dog API. */
@@ -21,7 +21,7 @@ describe('inference service endpoints', () => {
   afterAll(async () => svc?.close());
 
   const classify = async (bytes: Buffer, type = 'image/jpeg') =>
-    fetch(`${svc.url}/classify`, { method: 'POST', headers: { 'content-type': type }, body: bytes });
+    fetch(`${svc.url}/classify`, { method: 'POST', headers: { 'content-type': type }, body: bytesBody(bytes) });
   const feedback = async (body: unknown) =>
     fetch(`${svc.url}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -83,8 +83,7 @@ describe('inference service endpoints', () => {
     expect(a.topK[0].label).toBe(a.prediction.label);
     expect(typeof a.latencyMs).toBe('number');
 
-    const form = new FormData();
-    form.append('photo', new Blob([bytes], { type: 'image/jpeg' }), 'pug.jpg');
+    const form = formWith(bytes, 'image/jpeg', 'pug.jpg');
     const multi = await fetch(`${svc.url}/classify`, { method: 'POST', body: form });
     expect(multi.status).toBe(200);
     const b = await multi.json();
