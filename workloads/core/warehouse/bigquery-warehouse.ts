@@ -24,7 +24,11 @@ export class BigQueryWarehouse implements Warehouse {
     checkRows(table, rows);
     if (rows.length === 0) return;
     const payload = serializeRows(rows as Record<string, unknown>[]).map((json) => ({ insertId: randomUUID(), json }));
-    await this.bigquery.dataset(this.datasetId).table(table).insert(payload, { raw: true });
+    try {
+      await this.bigquery.dataset(this.datasetId).table(table).insert(payload, { raw: true });
+    } catch (err) {
+      throw describeInsertError(`${this.projectId}.${this.datasetId}.${table}`, payload, err);
+    }
   }
 
   async query(sql: string, params: Record<string, Value> = {}): Promise<QueryRow[]> {
@@ -43,6 +47,23 @@ export class BigQueryWarehouse implements Warehouse {
   async close(): Promise<void> {
     // The client holds no open resources.
   }
+}
+
+/**
+ * insertAll answers row problems as a PartialFailureError whose message is empty; name the
+ * table, the row index and BigQuery's reasons instead. Rows BigQuery only "stopped" because
+ * another row was bad are left out of the message.
+ */
+function describeInsertError(table: string, payload: unknown[], err: unknown): Error {
+  const rowErrors = (err as { errors?: Array<{ row?: unknown; errors?: Array<{ reason?: string; message?: string }> }> }).errors;
+  if ((err as Error).name !== 'PartialFailureError' || !Array.isArray(rowErrors)) return err as Error;
+  const problems = rowErrors
+    .map((e) => ({ index: payload.indexOf(e.row), errors: (e.errors ?? []).filter((x) => x.reason !== 'stopped') }))
+    .filter((e) => e.errors.length > 0)
+    .sort((a, b) => a.index - b.index)
+    .map((e) => `row ${e.index}: ${e.errors.map((x) => `${x.reason ?? 'error'}: ${x.message ?? ''}`).join(', ')}`);
+  const shown = problems.length > 5 ? [...problems.slice(0, 5), `and ${problems.length - 5} more`] : problems;
+  return new Error(`BigQuery refused rows for ${table}: ${shown.join('; ') || 'no reason given'}`, { cause: err });
 }
 
 function toValue(v: unknown): Value {
