@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
+
+/**
+ * The newcomer's command, end to end: `npm start -- --cycles 2` on a slice of the real
+ * photos. Two full cycles (ingest → dataset version → train → evaluate → promote) must
+ * end with a promoted champion far above chance and every decision in the warehouse.
+ * Slow (minutes): runs with CV_E2E=1 (`npm run test:e2e`, and in CI).
+ */
+const REPO = path.resolve(__dirname, '../../..');
+const DOGS = path.resolve(REPO, '../shared/datasets/dogs');
+const BREEDS = ['beagle', 'pug', 'samoyed', 'boxer', 'german_shepherd', 'siberian_husky'];
+const PER_BREED = 45;
+
+const maybe = process.env.CV_E2E ? describe : describe.skip;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+maybe('npm start -- --cycles 2 (end to end)', () => {
+  let tmp: string;
+  let output = '';
+  let exitCode: number | null = null;
+
+  beforeAll(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-e2e-'));
+    const slice = path.join(tmp, 'dogs');
+    for (const breed of BREEDS) {
+      await fs.mkdir(path.join(slice, breed), { recursive: true });
+      const files = (await fs.readdir(path.join(DOGS, breed)))
+        .filter((f) => f.endsWith('.jpg'))
+        .sort()
+        .slice(0, PER_BREED);
+      for (const f of files) await fs.symlink(path.join(DOGS, breed, f), path.join(slice, breed, f));
+    }
+    const env = {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CV_'))),
+      CV_DOG_API_DATASET_DIR: slice,
+      CV_INFERENCE_PORT: String(await freePort()),
+      CV_TRIGGER_MIN_NEW_LABELLED: '90',
+      CV_GATE_MIN_TEST_EXAMPLES: '10',
+      CV_LOG_LEVEL: 'warn',
+    };
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'workloads/local/main.ts',
+        '--cycles',
+        '2',
+        '--data-root',
+        path.join(tmp, 'state'),
+        '--dashboard-port',
+        String(await freePort()),
+      ],
+      {
+        cwd: REPO,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    exitCode = await new Promise((resolve) => child.once('exit', resolve));
+  }, 15 * 60_000);
+
+  afterAll(async () => {
+    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  it('exits 0 after two cycles and prints the summary table', () => {
+    if (exitCode !== 0) throw new Error(`npm start exited ${exitCode}:\n${output.slice(-6000)}`);
+    expect(output).toMatch(/dataset version/);
+    expect(output).toMatch(/champion: v\d{8}T\d{6}Z-/);
+  });
+
+  it('leaves a promoted champion far above chance and every decision in the warehouse', async () => {
+    const warehouse = await DuckDbWarehouse.open(path.join(tmp, 'state', 'warehouse.duckdb'));
+    try {
+      const promotions = await warehouse.query(
+        `SELECT model_version, challenger_metrics FROM {{model_events}} WHERE event = 'promotion' ORDER BY ts`,
+      );
+      expect(promotions.length).toBeGreaterThanOrEqual(1);
+      const top1 = (JSON.parse(String(promotions[promotions.length - 1].challenger_metrics)) as { top1: number }).top1;
+      // Chance is 1/6; a working loop is far above it.
+      expect(top1).toBeGreaterThan(0.6);
+
+      const decisions = await warehouse.query(`SELECT fired FROM {{trigger_decisions}}`);
+      expect(decisions.filter((d) => d.fired).length).toBeGreaterThanOrEqual(2);
+      const datasets = await warehouse.query(`SELECT dataset_version, num_examples FROM {{dataset_versions}} ORDER BY ts`);
+      expect(datasets).toHaveLength(2);
+      expect(Number(datasets[1].num_examples)).toBeGreaterThan(Number(datasets[0].num_examples));
+      const runs = await warehouse.query(`SELECT status FROM {{training_runs}}`);
+      expect(runs).toHaveLength(2);
+      const events = await warehouse.query(`SELECT event FROM {{model_events}} WHERE event IN ('promotion', 'rejection')`);
+      expect(events).toHaveLength(2);
+      const steps = await warehouse.query(`SELECT DISTINCT step FROM {{pipeline_runs}} WHERE status = 'succeeded'`);
+      expect(steps.map((s) => s.step)).toEqual(expect.arrayContaining(['check-trigger', 'preprocess', 'train', 'evaluate']));
+      const predictions = await warehouse.query(`SELECT COUNT(*) AS n FROM {{prediction_events}} WHERE role = 'champion'`);
+      expect(Number(predictions[0].n)).toBeGreaterThan(0);
+    } finally {
+      await warehouse.close();
+    }
+  });
+});
