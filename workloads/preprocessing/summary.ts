@@ -3,8 +3,10 @@ import { SPLITS } from '../core/layout';
 import type { PreprocessSummary } from './run';
 
 /** The run's final summary, as tables for people (the same numbers are logged as JSON). */
-export function formatSummary(s: PreprocessSummary): string {
-  const overview = new Table({ head: ['dataset version', s.version] });
+export function formatSummary(s: PreprocessSummary, colour = Boolean(process.stdout.isTTY)): string {
+  // Plain text when not on a terminal (pipeline logs), so no escape codes end up in log files.
+  const style = colour ? {} : { head: [], border: [] };
+  const overview = new Table({ head: ['dataset version', s.version], style });
   overview.push(
     ['parent version', s.parentVersion ?? '(none)'],
     ['manifest', s.manifestUri],
@@ -20,9 +22,9 @@ export function formatSummary(s: PreprocessSummary): string {
     ['throughput', `${s.imagesPerSecond.toFixed(1)} images/s`],
     ['total time', `${s.totalSeconds.toFixed(2)} s`],
   );
-  const classes = new Table({ head: ['class', 'examples'] });
+  const classes = new Table({ head: ['class', 'examples'], style });
   for (const [label, n] of Object.entries(s.perClass)) classes.push([label, n]);
-  const splits = new Table({ head: ['split', 'examples'] });
+  const splits = new Table({ head: ['split', 'examples'], style });
   for (const split of SPLITS) splits.push([split, s.perSplit[split]]);
   return [overview.toString(), classes.toString(), splits.toString()].join('\n');
 }
