@@ -119,13 +119,19 @@ export const trainingSchema = z
     patience: positiveInt.default(3),
     dropout: share.default(0.2),
     l2: z.number().min(0).default(0.0001),
+    /** Label smoothing of the cross-entropy targets. */
+    labelSmoothing: z.number().min(0).max(0.5).default(0.1),
     augment: z
       .object({
         rotationDegrees: z.number().min(0).max(180).default(10),
         horizontalFlip: z.boolean().default(true),
         brightness: share.default(0.15),
+        /** Augmented copies per training image (their trunk activations are cached). 0 disables augmentation. */
+        variants: z.number().int().min(0).max(8).default(2),
       })
       .prefault({}),
+    /** Feature-extraction worker threads; 0 means one per core. */
+    workers: z.number().int().min(0).default(0),
     seed: z.number().int().default(42),
   })
   .prefault({});
@@ -134,7 +140,7 @@ export const gateSchema = z
   .object({
     /** The challenger must beat the champion's top-1 by at least this. */
     minMargin: z.number().min(0).max(1).default(0.005),
-    minTestExamples: positiveInt.default(40),
+    minTestExamples: positiveInt.default(30),
     /** No class's recall may fall by more than this. */
     maxClassDrop: share.default(0.15),
     /** Absolute floor for the first model of a stack. */
@@ -146,7 +152,7 @@ export const gateSchema = z
 
 export const triggerSchema = z
   .object({
-    minNewLabelled: positiveInt.default(200),
+    minNewLabelled: positiveInt.default(250),
     driftMargin: share.default(0.1),
     driftMinPredictions: positiveInt.default(50),
     driftWindowMinutes: positiveInt.default(60),

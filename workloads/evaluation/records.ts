@@ -1,0 +1,46 @@
+import { assertSafeId } from '../core/layout';
+import type { ObjectStore } from '../core/storage/object-store';
+import { readJson, writeJson } from '../core/storage/object-store';
+import type { Decision, GateResult, ShadowComparison } from './gate';
+
+/**
+ * The evaluation record: what `evaluate` decided and on what evidence. Written to the
+ * models bucket (`evaluations/<model version>/<run id>.json`, once per run), read back by
+ * `promote`, which acts only on a recorded `promote` decision: the two pipeline steps may
+ * run in different containers, and a promotion by hand must rest on an evaluation too.
+ */
+export interface EvaluationRecord {
+  runId: string;
+  evaluatedAt: string;
+  datasetVersion: string;
+  challenger: { version: string; metrics: Record<string, unknown> };
+  /** The production model compared against, or null for a stack's first model. */
+  champion: { version: string; metrics: Record<string, unknown> } | null;
+  shadow: ShadowComparison | null;
+  decision: Decision;
+  reason: string;
+  checks: GateResult['checks'];
+  gate: Record<string, unknown>;
+}
+
+export const evaluationKey = (modelVersion: string, runId: string): string =>
+  `evaluations/${assertSafeId('model version', modelVersion)}/${assertSafeId('run id', runId)}.json`;
+
+export async function writeEvaluation(store: ObjectStore, record: EvaluationRecord): Promise<void> {
+  await writeJson(store, evaluationKey(record.challenger.version, record.runId), record);
+}
+
+export async function readEvaluation(store: ObjectStore, modelVersion: string, runId: string): Promise<EvaluationRecord | undefined> {
+  return readJson<EvaluationRecord>(store, evaluationKey(modelVersion, runId));
+}
+
+/** The newest evaluation of a model version (any run), if any. */
+export async function latestEvaluation(store: ObjectStore, modelVersion: string): Promise<EvaluationRecord | undefined> {
+  const objects = await store.list(`evaluations/${assertSafeId('model version', modelVersion)}/`);
+  let latest: EvaluationRecord | undefined;
+  for (const o of objects) {
+    const r = await readJson<EvaluationRecord>(store, o.key);
+    if (r && (!latest || r.evaluatedAt > latest.evaluatedAt)) latest = r;
+  }
+  return latest;
+}
