@@ -11,6 +11,8 @@
  *
  *   node .ci/complete-lockfile.js [package-lock.json]   # prints what it added; no-op when complete
  */
+// A plain CommonJS script: it runs before npm ci, with nothing installed yet.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const fs = require('node:fs');
 
 const OSES = ['darwin', 'linux', 'win32', 'android', 'freebsd', 'openbsd', 'netbsd', 'sunos', 'aix', 'openharmony'];
@@ -57,7 +59,9 @@ function main() {
     return;
   }
   // Keep npm's own ordering: entries sorted by path, the root ("") first.
-  lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b, 'en'))));
+  lock.packages = Object.fromEntries(
+    Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b, 'en'))),
+  );
   fs.writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
   console.log(`${file}: added ${added.length} optional platform package entries the registry does not serve here:`);
   for (const a of added) console.log(`  ${a}`);
