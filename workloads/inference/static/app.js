@@ -38,7 +38,8 @@
     });
 
   function pct(p) {
-    return (p * 100).toFixed(p >= 0.995 || p < 0.1 ? 1 : 0) + '%';
+    if (p > 0 && p < 0.01) return '<1%';
+    return Math.round(p * 100) + '%';
   }
 
   function show(answer) {
