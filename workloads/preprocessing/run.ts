@@ -7,7 +7,7 @@ import { NotFoundError, type ObjectStore, writeJson } from '../core/storage/obje
 import type { Row } from '../core/warehouse/tables';
 import type { Warehouse } from '../core/warehouse/warehouse';
 import { mapConcurrent } from './concurrency';
-import { extendLabelMap, readLineage } from './lineage';
+import { extendLabelMap, type Lineage, readLineage } from './lineage';
 import { readLabels } from './raw-inputs';
 import { selectFresh } from './raw-inputs';
 import { replayTarget, selectReplay, type ReplayCandidate } from './replay';
@@ -85,18 +85,40 @@ export class NothingToPreprocessError extends Error {
   }
 }
 
-export async function runPreprocessing(deps: PreprocessDeps, options: PreprocessOptions): Promise<PreprocessSummary> {
+/** Everything a run decided before touching image bytes (serializable: staged runs store it as JSON). */
+export interface RunPlan {
+  version: string;
+  runId: string | null;
+  parentVersion: string | null;
+  labelMap: string[];
+  items: PlannedItem[];
+  labelObjects: number;
+  duplicates: number;
+  /** Label objects skipped while planning. */
+  skips: Skip[];
+}
+
+/** One new labelled image to transform. */
+export interface PlannedItem {
+  imageKey: string;
+  imageUri: string;
+  labelUri: string;
+  label: string;
+  sha256: string;
+}
+
+/** Steps 1-2: lineage, labels, the new images and the label map. Throws {@link NothingToPreprocessError}. */
+export async function planRun(
+  deps: PreprocessDeps,
+  options: PreprocessOptions,
+  lineage?: Lineage,
+): Promise<{ plan: RunPlan; lineage: Lineage }> {
   const now = deps.now ?? (() => new Date());
-  const started = Date.now();
   const skips = new SkipLog(deps.log);
   const progress = options.onProgress ?? (() => {});
-  const { raw, datasets } = deps;
-  const settings = options.settings;
-
-  // 1-2. What exists, and what is new.
-  const lineage = await readLineage(datasets);
+  lineage ??= await readLineage(deps.datasets);
   progress({ phase: 'labels', done: 0, total: 1 });
-  const { labels, objects } = await readLabels(raw, skips);
+  const { labels, objects } = await readLabels(deps.raw, skips);
   progress({ phase: 'labels', done: 1, total: 1 });
   const { fresh, duplicates } = selectFresh(labels, lineage.known, lineage.parent?.createdAt);
   if (fresh.length === 0) {
@@ -105,14 +127,49 @@ export async function runPreprocessing(deps: PreprocessDeps, options: Preprocess
         `(${objects} label objects, ${skips.count} invalid, ${duplicates.length} duplicates): nothing to preprocess`,
     );
   }
-  const labelMap = extendLabelMap(
-    lineage.labels,
-    fresh.map((f) => f.label.label),
-  );
-  const labelIndex = new Map(labelMap.map((l, i) => [l, i]));
-  deps.log?.info({ parent: lineage.parent?.version ?? null, fresh: fresh.length, duplicates: duplicates.length }, 'planned');
+  const plan: RunPlan = {
+    version: options.version ?? newVersionName(now()),
+    runId: options.runId,
+    parentVersion: lineage.parent?.version ?? null,
+    labelMap: extendLabelMap(
+      lineage.labels,
+      fresh.map((f) => f.label.label),
+    ),
+    items: fresh.map((f) => ({
+      imageKey: f.label.imageKey,
+      imageUri: f.imageUri,
+      labelUri: f.labelUri,
+      label: f.label.label,
+      sha256: f.label.sha256,
+    })),
+    labelObjects: objects,
+    duplicates: duplicates.length,
+    skips: skips.skips,
+  };
+  deps.log?.info({ version: plan.version, parent: plan.parentVersion, fresh: fresh.length, duplicates: duplicates.length }, 'planned');
+  return { plan, lineage };
+}
 
-  // 3. Transform the new images.
+export interface TransformOutput {
+  examples: BuiltExample[];
+  skips: Skip[];
+  seconds: number;
+}
+
+/**
+ * Step 3: the per-element transform over the planned items (or the subset a task owns).
+ * Reads each image and hands it to the transformer; never throws for a bad object.
+ */
+export async function transformPlanned(
+  deps: PreprocessDeps,
+  plan: RunPlan,
+  options: PreprocessOptions,
+  items: readonly PlannedItem[] = plan.items,
+): Promise<TransformOutput> {
+  const skips = new SkipLog(deps.log);
+  const progress = options.onProgress ?? (() => {});
+  const settings = options.settings;
+  const labelIndex = new Map(plan.labelMap.map((l, i) => [l, i]));
   const transformer = deps.transformer ?? new InProcessTransformer();
   const transformOptions: TransformOptions = {
     imageSize: settings.imageSize,
@@ -121,26 +178,20 @@ export async function runPreprocessing(deps: PreprocessDeps, options: Preprocess
     testShare: settings.testShare,
     limits: options.limits,
   };
-  const transformStarted = Date.now();
+  const started = Date.now();
   let done = 0;
-  const built = await mapConcurrent(fresh, options.concurrency ?? 8, async (item): Promise<BuiltExample | undefined> => {
+  const built = await mapConcurrent(items, options.concurrency ?? 8, async (item): Promise<BuiltExample | undefined> => {
     try {
       let bytes: Buffer;
       try {
-        bytes = await raw.read(item.label.imageKey);
+        bytes = await deps.raw.read(item.imageKey);
       } catch (err) {
         if (err instanceof NotFoundError) skips.add(item.imageUri, 'missing_image', `${item.labelUri} labels an image that does not exist`);
         else skips.add(item.imageUri, 'read_error', `the image cannot be read: ${(err as Error).message}`);
         return undefined;
       }
       const result = await transformer.transform(
-        {
-          uri: item.imageUri,
-          bytes,
-          label: item.label.label,
-          labelIndex: labelIndex.get(item.label.label)!,
-          expectedSha256: item.label.sha256,
-        },
+        { uri: item.imageUri, bytes, label: item.label, labelIndex: labelIndex.get(item.label)!, expectedSha256: item.sha256 },
         transformOptions,
       );
       if (!result.ok) {
@@ -156,16 +207,44 @@ export async function runPreprocessing(deps: PreprocessDeps, options: Preprocess
         origin: 'new',
       };
     } finally {
-      progress({ phase: 'transform', done: ++done, total: fresh.length });
+      progress({ phase: 'transform', done: ++done, total: items.length });
     }
   });
-  const transformSeconds = (Date.now() - transformStarted) / 1000;
-  const newExamples = built.filter((b): b is BuiltExample => b !== undefined);
+  return { examples: built.filter((b): b is BuiltExample => b !== undefined), skips: skips.skips, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * Steps 4-5: replay, shards, manifest (last), warehouse rows. Refuses when another
+ * version appeared since the plan (its examples would be missing from the lineage).
+ */
+export async function commitRun(
+  deps: PreprocessDeps,
+  plan: RunPlan,
+  transformed: TransformOutput,
+  options: PreprocessOptions,
+  lineage?: Lineage,
+): Promise<Omit<PreprocessSummary, 'totalSeconds'>> {
+  const now = deps.now ?? (() => new Date());
+  const progress = options.onProgress ?? (() => {});
+  const settings = options.settings;
+  const { datasets } = deps;
+  const skips = new SkipLog(deps.log);
+  skips.merge(plan.skips);
+  skips.merge(transformed.skips);
+  const newExamples = transformed.examples;
   if (newExamples.length === 0) {
     throw new NothingToPreprocessError(
-      `all ${fresh.length} new labelled images were skipped (${JSON.stringify(skips.byReason())}): no version written`,
+      `all ${plan.items.length} new labelled images were skipped (${JSON.stringify(skips.byReason())}): no version written`,
     );
   }
+  lineage ??= await readLineage(datasets);
+  if ((lineage.parent?.version ?? null) !== plan.parentVersion) {
+    throw new Error(
+      `dataset version ${lineage.parent?.version} was written after this run planned on ${plan.parentVersion ?? '(none)'}; re-run preprocessing`,
+    );
+  }
+  const version = plan.version;
+  const labelIndex = new Map(plan.labelMap.map((l, i) => [l, i]));
 
   // 4. Hard-example replay.
   const newShas = new Set(newExamples.map((e) => e.sha256));
@@ -173,10 +252,13 @@ export async function runPreprocessing(deps: PreprocessDeps, options: Preprocess
   const pool: ReplayCandidate[] = [...lineage.known.values()]
     .filter((k) => !newShas.has(k.sha256))
     .map((k) => ({ ...k, misses: misses.get(imageKeyOfUri(k.uri) ?? '') ?? 0 }));
-  const version = options.version ?? newVersionName(now());
   const target = replayTarget(newExamples.length, settings.replayShare, pool.length);
-  const newPerClass = countBy(newExamples, (e) => e.label);
-  const selected = selectReplay(pool, target, version, newPerClass);
+  const selected = selectReplay(
+    pool,
+    target,
+    version,
+    countBy(newExamples, (e) => e.label),
+  );
   progress({ phase: 'replay', done: 0, total: selected.length });
   const replayed = await fetchReplay(datasets, selected, labelIndex, skips);
   progress({ phase: 'replay', done: replayed.length, total: selected.length });
@@ -194,27 +276,26 @@ export async function runPreprocessing(deps: PreprocessDeps, options: Preprocess
     shardMaxBytes: settings.shardMaxBytes,
     onShard: () => progress({ phase: 'write', done: ++shardsDone, total: shardsDone }),
   });
-  const createdAt = now().toISOString();
   const sources: SourceEntry[] = examples
     .map((e) => ({ sha256: e.sha256, uri: e.uri, label: e.label, split: e.split, origin: e.origin }))
     .sort((a, b) => a.sha256.localeCompare(b.sha256));
   const manifest: DatasetManifest = {
     version,
-    parentVersion: lineage.parent?.version ?? null,
-    createdAt,
-    runId: options.runId,
+    parentVersion: plan.parentVersion,
+    createdAt: now().toISOString(),
+    runId: plan.runId,
     format: 'tfrecord',
     compression,
     imageSize: settings.imageSize,
-    labels: labelMap,
+    labels: plan.labelMap,
     splits,
     sources,
     counts: {
-      rawObjects: objects,
+      rawObjects: plan.labelObjects,
       written: examples.length,
       newExamples: newExamples.length,
       replayExamples: replayed.length,
-      duplicates: duplicates.length,
+      duplicates: plan.duplicates,
       skipped: skips.byReason(),
     },
   };
@@ -223,25 +304,33 @@ export async function runPreprocessing(deps: PreprocessDeps, options: Preprocess
   deps.log?.info({ version, manifest: datasets.uri(manifestKey) }, 'dataset version written');
   if (deps.warehouse) await recordVersion(deps.warehouse, datasets, manifest);
 
-  const totalSeconds = (Date.now() - started) / 1000;
   return {
     version,
     parentVersion: manifest.parentVersion,
     manifestUri: datasets.uri(manifestKey),
-    labelObjects: objects,
-    imagesRead: fresh.length,
+    labelObjects: plan.labelObjects,
+    imagesRead: plan.items.length,
     written: examples.length,
     newExamples: newExamples.length,
     replayExamples: replayed.length,
-    duplicates: duplicates.length,
+    duplicates: plan.duplicates,
     skipped: skips.byReason(),
     skips: skips.skips,
     perClass: sortKeys(countBy(examples, (e) => e.label)),
     perSplit: Object.fromEntries(SPLITS.map((s) => [s, splits[s].count])) as Record<Split, number>,
-    transformSeconds,
-    totalSeconds,
-    imagesPerSecond: fresh.length / Math.max(transformSeconds, 1e-9),
+    transformSeconds: transformed.seconds,
+    imagesPerSecond: plan.items.length / Math.max(transformed.seconds, 1e-9),
   };
+}
+
+/** A whole run in one process: plan, transform, commit. */
+export async function runPreprocessing(deps: PreprocessDeps, options: PreprocessOptions): Promise<PreprocessSummary> {
+  const started = Date.now();
+  const { plan } = await planRun(deps, options);
+  const transformed = await transformPlanned(deps, plan, options);
+  // Lineage is read again at commit: a version another run wrote meanwhile is detected, not overwritten in spirit.
+  const summary = await commitRun(deps, plan, transformed, options);
+  return { ...summary, totalSeconds: (Date.now() - started) / 1000 };
 }
 
 /** The version's warehouse rows: one `dataset_versions` row, one `class_distribution` row per class and split. */

@@ -25,6 +25,11 @@ export class SkipLog {
     this.log?.warn({ uri, reason }, `skipped ${uri}: ${message}`);
   }
 
+  /** Adds skips already logged elsewhere (an earlier stage or another task). */
+  merge(skips: readonly Skip[]): void {
+    this.skips.push(...skips);
+  }
+
   byReason(): Record<string, number> {
     const counts: Record<string, number> = {};
     for (const s of this.skips) counts[s.reason] = (counts[s.reason] ?? 0) + 1;
