@@ -282,7 +282,15 @@
           axisLabel: { interval: 0, rotate: 25, fontSize: 11 },
           splitArea: { show: true },
         },
-        yAxis: { type: 'category', data: ys, name: 'true', inverse: true, axisLabel: { fontSize: 11 }, splitArea: { show: true } },
+        yAxis: {
+          type: 'category',
+          data: ys,
+          name: 'true',
+          nameLocation: 'start',
+          inverse: true,
+          axisLabel: { fontSize: 11 },
+          splitArea: { show: true },
+        },
         visualMap: {
           min: 0,
           max: max,
