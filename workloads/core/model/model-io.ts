@@ -51,7 +51,7 @@ export function fileHandler(modelJsonPath: string): tf.io.IOHandler {
       try {
         json = JSON.parse(await fs.readFile(file, 'utf8')) as ModelJson;
       } catch (err) {
-        throw new Error(`cannot read model ${file}: ${(err as Error).message}`);
+        throw new Error(`cannot read model ${file}: ${(err as Error).message}`, { cause: err });
       }
       return artifactsFrom(json, (p) => fs.readFile(path.join(path.dirname(file), p)));
     },
