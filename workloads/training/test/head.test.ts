@@ -45,7 +45,7 @@ describe('warm start', () => {
     const spec = { ...baseSpec('mobilenet_v2_035'), outputShape: [8] };
     const parent = await buildHead(spec, 2, 11); // labels [beagle, pug]
     // Make the parent's weights distinctive.
-    const [k, b] = parent.logits.getWeights();
+    const [k] = parent.logits.getWeights();
     parent.logits.setWeights([tf.randomNormal(k.shape, 0, 1, 'float32', 5), tf.tensor1d([0.3, -0.2])]);
     const child = await buildHead(spec, 3, 12); // labels [pug, husky, beagle]: reordered and grown
     const fresh = child.logits.getWeights()[0].arraySync() as number[][];
