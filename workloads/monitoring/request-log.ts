@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 import { LOG_FIELDS } from './log-fields';
 
 /**
@@ -38,6 +39,11 @@ export class RequestLog {
     if (typeof status !== 'number') return;
     const t = typeof rec.time === 'number' ? rec.time : this.now();
     this.record(t, status);
+  }
+
+  /** Observes every line of a stream, e.g. a child process's stdout: `requestLog.follow(child.stdout)`. */
+  follow(stream: NodeJS.ReadableStream): void {
+    createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.observe(line));
   }
 
   /** Records one finished request directly (for in-process use, e.g. a fastify onResponse hook). */

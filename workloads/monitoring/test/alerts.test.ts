@@ -1,4 +1,5 @@
 import type * as gcp from '@pulumi/gcp';
+import { PassThrough } from 'node:stream';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
 import { Row } from '../../core/warehouse/tables';
 import { ALERT_IDS, ALERT_RULES, AlertStatus, DEFAULT_THRESHOLDS, evaluateAlerts, fmtWindow } from '../alerts';
@@ -183,6 +184,16 @@ describe('error rate from the request log', () => {
       for (let i = 0; i < 5; i++) quiet.record(now, 500);
       expect(byId(await evaluateAlerts(w, { requestLog: quiet }), 'error_rate_high')).toMatchObject({ state: 'no_data', samples: 5 });
     });
+  });
+
+  it('follows a stream of log lines (a child process stdout)', async () => {
+    const log = new RequestLog();
+    const stream = new PassThrough();
+    log.follow(stream);
+    stream.write(line(200, Date.now()) + '\n' + line(502, Date.now()) + '\n{"msg":"incoming request"}\n');
+    stream.end();
+    await new Promise((r) => setImmediate(r));
+    expect(log.counts(5)).toEqual({ requests: 2, errors: 1 });
   });
 
   it('drops entries older than it keeps', () => {
