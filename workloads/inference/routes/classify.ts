@@ -54,8 +54,10 @@ export async function classifyRoutes(app: FastifyInstance, { ctx }: RouteOptions
       const file = await req.file();
       if (!file) return sendError(reply, 400, 'no_file', `the form has no file: attach a ${ACCEPTED_IMAGES} photo`);
       bytes = await file.toBuffer();
-    } else if (Buffer.isBuffer(req.body) || req.body === undefined || req.body === null) {
-      bytes = req.body ?? Buffer.alloc(0);
+    } else if (Buffer.isBuffer(req.body)) {
+      bytes = req.body;
+    } else if (req.body === undefined || req.body === null) {
+      bytes = Buffer.alloc(0);
     } else {
       // Parsed by fastify's text or JSON parser: not a photo upload.
       return sendError(reply, 415, 'unsupported_media_type', mediaTypeHelp(req.headers['content-type']));

@@ -15,10 +15,17 @@ const FILES: Record<string, { file: string; type: string }> = {
 };
 
 export function staticDir(): string {
-  const candidates = [path.join(__dirname, '..', 'static'), path.resolve(__dirname, '../../../../workloads/inference/static')];
-  const found = candidates.find((d) => existsSync(path.join(d, 'index.html')));
-  if (!found) throw new Error(`the web page files are missing: looked for index.html in ${candidates.join(' and ')}`);
-  return found;
+  // Sources: ./static next to routes/. Compiled (dist/.../workloads/inference/routes): the
+  // source tree's workloads/inference/static, found by walking up.
+  const tried: string[] = [];
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    for (const candidate of [path.join(dir, 'static'), path.join(dir, 'workloads', 'inference', 'static')]) {
+      tried.push(candidate);
+      if (existsSync(path.join(candidate, 'index.html'))) return candidate;
+    }
+    if (path.dirname(dir) === dir) break;
+  }
+  throw new Error(`the web page files are missing: no index.html in ${tried.slice(0, 4).join(', ')}, ...`);
 }
 
 export async function pageRoutes(app: FastifyInstance, _opts: RouteOptions): Promise<void> {

@@ -1,19 +1,10 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { openDataLake } from '../../core/storage/data-lake';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
-import { bytesBody, eventually, tempRoot } from './fixtures/service';
-import { buildTestModel, DOGS_DIR, photosOf, REPO_ROOT } from './fixtures/test-model';
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+import { loggedPredictionIds, ServiceProcess, startServiceProcess } from './fixtures/process';
+import { bytesBody, tempRoot } from './fixtures/service';
+import { buildTestModel, photosOf, REPO_ROOT } from './fixtures/test-model';
 
 /**
  * The real process (`main.ts`) under SIGTERM: requests in flight when the signal arrives
@@ -22,36 +13,27 @@ async function freePort(): Promise<number> {
  */
 describe('graceful shutdown', () => {
   let root: string;
-  let child: ChildProcess | undefined;
+  let svc: ServiceProcess | undefined;
   afterAll(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    if (svc && svc.child.exitCode === null) svc.child.kill('SIGKILL');
     await fs.rm(root, { recursive: true, force: true });
   });
 
   test('SIGTERM drains in-flight requests and flushes every prediction row', async () => {
     root = await tempRoot();
-    const lake = openDataLake({
-      dataRoot: root,
-      storage: { backend: 'local', buckets: { raw: 'raw', datasets: 'datasets', models: 'models', pipeline: 'pipeline' } },
+    await buildTestModel({
+      store: openDataLake({
+        dataRoot: root,
+        storage: { backend: 'local', buckets: { raw: 'raw', datasets: 'datasets', models: 'models', pipeline: 'pipeline' } },
+      }).models,
     });
-    await buildTestModel({ store: lake.models });
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      CV_DATA_ROOT: root,
-      CV_INFERENCE_PORT: String(port),
-      CV_INFERENCE_WORKERS: '1',
-      CV_INFERENCE_WAREHOUSE_FLUSH_MS: '60000',
-      CV_DOG_API_DATASET_DIR: DOGS_DIR,
-    };
-    const lines: string[] = [];
-    child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(REPO_ROOT, 'workloads/inference/main.ts')], { cwd: REPO_ROOT, env });
-    child.stdout!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
-    child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
-    const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
-    const url = `http://127.0.0.1:${port}`;
-    await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 40_000);
+    svc = await startServiceProcess({
+      entry: path.join(REPO_ROOT, 'workloads/inference/main.ts'),
+      nodeArgs: ['--require', 'tsx/cjs'],
+      dataRoot: root,
+      env: { CV_INFERENCE_WAREHOUSE_FLUSH_MS: '60000' },
+    });
+    const { url } = svc;
 
     const photos = await Promise.all((await photosOf('beagle', 8)).map((f) => fs.readFile(f)));
     const requests = [
@@ -60,29 +42,20 @@ describe('graceful shutdown', () => {
     ].map((p) => p.then(async (r) => ({ status: r.status, body: await r.json() })));
     // Let the requests reach the server, then signal while they are in flight.
     await new Promise((r) => setTimeout(r, 30));
-    child.kill('SIGTERM');
+    svc.child.kill('SIGTERM');
     const answers = await Promise.allSettled(requests);
-    expect(await exited).toBe(0);
+    expect(await svc.exited).toBe(0);
 
     const ok = answers.flatMap((a) => (a.status === 'fulfilled' && a.value.status === 200 ? [a.value.body.predictionId as string] : []));
     expect(ok.length).toBeGreaterThan(0);
-    const log = lines.join('\n');
-    expect(log).toMatch(/SIGTERM: draining in-flight requests/);
+    expect(svc.lines.join('\n')).toMatch(/SIGTERM: draining in-flight requests/);
 
     const warehouse = await DuckDbWarehouse.open(path.join(root, 'warehouse.duckdb'));
     try {
-      const rows = await warehouse.query('SELECT prediction_id FROM {{prediction_events}}');
-      const stored = new Set(rows.map((r) => r.prediction_id));
+      const stored = new Set((await warehouse.query('SELECT prediction_id FROM {{prediction_events}}')).map((r) => r.prediction_id));
       expect(ok.filter((id) => !stored.has(id))).toEqual([]);
       // Every prediction the service logged is a row too.
-      const logged = lines.flatMap((l) => {
-        try {
-          const j = JSON.parse(l);
-          return j.event === 'prediction' ? [j.prediction_id as string] : [];
-        } catch {
-          return [];
-        }
-      });
+      const logged = loggedPredictionIds(svc.lines);
       expect(logged.length).toBeGreaterThanOrEqual(ok.length);
       expect(logged.filter((id) => !stored.has(id))).toEqual([]);
     } finally {

@@ -1,0 +1,230 @@
+/**
+ * Serving benchmark (`npm run bench:inference`; not a test).
+ *
+ * Runs the inference service (workloads/inference/main.ts, a real model version on the
+ * offline MobileNetV2-0.35 backbone, local buckets, DuckDB) and a PyTorch baseline serving
+ * the SAME model (bench/inference-torch.py: torchvision MobileNetV2-0.35 with the weights
+ * converted from the same tfjs file, the same Dense head) behind Python's
+ * ThreadingHTTPServer. Each gets the same load: 8 concurrent clients POSTing real photos
+ * from ../shared/datasets/dogs as raw JPEG bodies to /classify for a fixed duration, after
+ * a warm-up. Prints one table: throughput, p50/p99 latency, peak resident memory, and the
+ * top-1 agreement of the two servers on the same photos (checks the weight conversion).
+ *
+ * Note the service does more per request than the baseline: it stores every upload
+ * (image + upload record) and queues warehouse rows, as in production.
+ *
+ * Env: BENCH_SECONDS (20), BENCH_WARMUP_SECONDS (3), BENCH_CLIENTS (8), BENCH_TORCH_THREADS
+ * (torch intra-op threads, default 1: measured faster than 2 with 8 concurrent requests on
+ * 2 cores), BENCH_PYTHON (/usr/bin/python3).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openDataLake } from '../workloads/core/storage/data-lake';
+import { modelKeys } from '../workloads/core/layout';
+import { freePort } from '../workloads/inference/test/fixtures/process';
+import { BACKBONE_URL, buildTestModel, DOGS_DIR, REPO_ROOT } from '../workloads/inference/test/fixtures/test-model';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
+const TORCH_THREADS = Number(process.env.BENCH_TORCH_THREADS ?? 1);
+const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+
+interface Result {
+  name: string;
+  requests: number;
+  errors: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  peakRssMb: number;
+}
+
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+async function photos(n: number): Promise<Buffer[]> {
+  const breeds = (await fs.readdir(DOGS_DIR)).sort();
+  const files: string[] = [];
+  for (let i = 0; files.length < n; i++) {
+    for (const b of breeds) {
+      const list = (await fs.readdir(path.join(DOGS_DIR, b))).filter((f) => f.endsWith('.jpg')).sort();
+      if (list[i]) files.push(path.join(DOGS_DIR, b, list[i]));
+    }
+  }
+  return files.slice(0, n).map((f) => readFileSync(f));
+}
+
+/** Resident set of a process (all its threads), from /proc. */
+function rssMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > until) throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const post = (url: string, body: Buffer): Promise<Response> =>
+  fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: body as unknown as BodyInit });
+
+async function load(name: string, url: string, pid: number, images: Buffer[]): Promise<Result> {
+  let peak = rssMb(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 250);
+  const run = async (seconds: number, record: boolean) => {
+    const latencies: number[] = [];
+    let errors = 0;
+    let next = 0;
+    const until = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (performance.now() < until) {
+          const img = images[next++ % images.length];
+          const t0 = performance.now();
+          try {
+            const res = await post(url, img);
+            await res.arrayBuffer();
+            if (res.status !== 200) errors++;
+            else latencies.push(performance.now() - t0);
+          } catch {
+            errors++;
+          }
+        }
+      }),
+    );
+    return record ? { latencies, errors } : undefined;
+  };
+  log(`${name}: warm-up ${WARMUP} s`);
+  await run(WARMUP, false);
+  log(`${name}: ${CLIENTS} clients for ${SECONDS} s`);
+  const started = performance.now();
+  const { latencies, errors } = (await run(SECONDS, true))!;
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+  return { name, requests: latencies.length, errors, seconds, p50: q(0.5), p99: q(0.99), peakRssMb: peak };
+}
+
+async function top1(url: string, images: Buffer[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const img of images) out.push(((await (await post(url, img)).json()) as { prediction: { label: string } }).prediction.label);
+  return out;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+async function main(): Promise<void> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-bench-inference-'));
+  const children: ChildProcess[] = [];
+  try {
+    log('building a model version (20 breeds × 4 photos, Dense head on MobileNetV2-0.35 features)');
+    const lake = openDataLake({
+      dataRoot: root,
+      storage: { backend: 'local', buckets: { raw: 'raw', datasets: 'datasets', models: 'models', pipeline: 'pipeline' } },
+    });
+    const breeds = (await fs.readdir(DOGS_DIR)).sort();
+    const model = await buildTestModel({ store: lake.models, labels: breeds, perLabel: 4, epochs: 20 });
+    const images = await photos(200);
+
+    // --- the inference service
+    const port = await freePort();
+    const svc = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(REPO_ROOT, 'workloads/inference/main.ts')], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        CV_DATA_ROOT: root,
+        CV_INFERENCE_PORT: String(port),
+        CV_DOG_API_DATASET_DIR: DOGS_DIR,
+      },
+    });
+    children.push(svc);
+    const svcUrl = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${svcUrl}/readyz`)).status === 200, 'the inference service');
+    const ready = (await (await fetch(`${svcUrl}/readyz`)).json()) as { backend: string; workers: number };
+    const ours = await load(`tfjs ${ready.backend} ×${ready.workers} workers (fastify)`, svcUrl, svc.pid!, images);
+    const agreementSample = images.slice(0, 60);
+    const oursTop1 = await top1(svcUrl, agreementSample);
+    await stop(svc);
+
+    // --- the PyTorch baseline
+    const torch = spawn(
+      PYTHON,
+      [
+        path.join(__dirname, 'inference-torch.py'),
+        '--backbone',
+        BACKBONE_URL,
+        '--version-dir',
+        path.join(root, 'models', modelKeys.prefix(model.version)),
+        '--threads',
+        String(TORCH_THREADS),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    children.push(torch);
+    const banner = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      torch.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const line = /READY .*\n/.exec(out);
+        if (line) resolve(line[0].trim());
+      });
+      torch.once('exit', (code) => reject(new Error(`the PyTorch server exited with ${code} (is python3-torch installed for ${PYTHON}?)`)));
+    });
+    const torchUrl = `http://127.0.0.1:${banner.split(' ')[1]}`;
+    const [, , , version, , threads] = banner.split(' ');
+    const theirs = await load(
+      `PyTorch ${version} (${threads} thread${threads === '1' ? '' : 's'}, ThreadingHTTPServer)`,
+      torchUrl,
+      torch.pid!,
+      images,
+    );
+    const torchTop1 = await top1(torchUrl, agreementSample);
+    await stop(torch);
+
+    const agree = oursTop1.filter((l, i) => l === torchTop1[i]).length / agreementSample.length;
+    const rows = [ours, theirs];
+    const tput = (r: Result) => r.requests / r.seconds;
+    const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+    const header = ['server', 'img/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'errors'];
+    const table = rows.map((r) => [r.name, fmt(tput(r)), fmt(r.p50), fmt(r.p99), fmt(r.peakRssMb, 0), String(r.errors)]);
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    console.log(
+      `\nServing MobileNetV2-0.35 + Dense head (${model.labels.length} breeds), ${CLIENTS} concurrent clients, ${SECONDS} s, ` +
+        `${images.length} real 224×224 JPEGs, ${os.availableParallelism()} cores (shared machine: numbers are noisy)`,
+    );
+    console.log(line(header));
+    console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+    for (const t of table) console.log(line(t));
+    console.log(
+      `\nthroughput ratio ${fmt(tput(ours) / tput(theirs), 2)}× PyTorch (target ≥ 1.5×); p50 ${fmt(ours.p50)} ms (target ≤ 40); ` +
+        `peak RSS ${fmt(ours.peakRssMb, 0)} MB (target ≤ 500); top-1 agreement with PyTorch on ${agreementSample.length} photos: ${fmt(agree * 100, 0)}%`,
+    );
+  } finally {
+    for (const c of children) await stop(c);
+    await fs.rm(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { openDataLake } from '../../core/storage/data-lake';
+import { startServiceProcess } from './fixtures/process';
+import { bytesBody, tempRoot } from './fixtures/service';
+import { buildTestModel, photosOf, REPO_ROOT } from './fixtures/test-model';
+
+const maybe = process.env.CV_E2E ? describe : describe.skip;
+
+/**
+ * The container runs compiled JavaScript: the worker threads must start without tsx there.
+ * Compiles the service with tsc into dist/ and runs it (slow: behind CV_E2E).
+ */
+maybe('compiled JavaScript', () => {
+  const outDir = path.join(REPO_ROOT, 'dist', `inference-compiled-test-${process.pid}`);
+  let root: string;
+  afterAll(async () => {
+    await fs.rm(outDir, { recursive: true, force: true });
+    if (root) await fs.rm(root, { recursive: true, force: true });
+  });
+
+  test('main.js serves predictions from worker.js threads', async () => {
+    const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    // Other areas' type errors must not stop this check: tsc emits anyway (exit code 2).
+    await promisify(execFile)(
+      process.execPath,
+      [
+        tsc,
+        '--outDir',
+        outDir,
+        '--rootDir',
+        REPO_ROOT,
+        '--module',
+        'commonjs',
+        '--target',
+        'ES2022',
+        '--esModuleInterop',
+        '--strict',
+        '--skipLibCheck',
+        '--resolveJsonModule',
+        '--lib',
+        'ES2023,DOM',
+        '--sourceMap',
+        'false',
+        path.join(REPO_ROOT, 'workloads/inference/main.ts'),
+        path.join(REPO_ROOT, 'workloads/inference/models/worker.ts'),
+      ],
+      { cwd: REPO_ROOT },
+    ).catch((err: { code?: number; stdout?: string }) => {
+      if (err.code !== 2) throw err;
+    });
+    const entry = path.join(outDir, 'workloads/inference/main.js');
+    await fs.access(path.join(outDir, 'workloads/inference/models/worker.js'));
+
+    root = await tempRoot();
+    await buildTestModel({
+      store: openDataLake({
+        dataRoot: root,
+        storage: { backend: 'local', buckets: { raw: 'raw', datasets: 'datasets', models: 'models', pipeline: 'pipeline' } },
+      }).models,
+    });
+    const svc = await startServiceProcess({ entry, dataRoot: root, env: { CV_INFERENCE_WORKERS: '2' } });
+    try {
+      const [photo] = await photosOf('pug', 1);
+      const res = await fetch(`${svc.url}/classify`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/jpeg' },
+        body: bytesBody(await fs.readFile(photo)),
+      });
+      expect(res.status).toBe(200);
+      expect(await (await fetch(`${svc.url}/`)).text()).toContain('Creature Vision');
+      const ready = await (await fetch(`${svc.url}/readyz`)).json();
+      expect(ready).toMatchObject({ ready: true, workers: 2 });
+      expect(svc.lines.join('\n')).not.toMatch(/tsx/);
+    } finally {
+      svc.child.kill('SIGTERM');
+      expect(await svc.exited).toBe(0);
+    }
+  }, 240_000);
+});
