@@ -9,7 +9,8 @@ import type { TriggerService } from './service';
  *   GET  /healthz                 → 200 {ok: true}
  */
 export function buildTriggerServer(service: TriggerService, options: { logger?: boolean } = {}): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false });
+  // Reject unknown body fields instead of silently dropping them (ajv's fastify default).
+  const app = Fastify({ logger: options.logger ?? false, ajv: { customOptions: { removeAdditional: false } } });
   app.post(
     '/check',
     {

@@ -1,0 +1,137 @@
+import { createServer, IncomingMessage, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { loadConfig } from '../../core/config/load';
+import { imageToken } from '../../../pipeline-specs/images';
+import type { PipelineSpec } from '../../../pipeline-specs/ir';
+import { loadCompiledSpec } from '../../../pipeline-specs/runner';
+import { VertexSubmitter } from '../vertex-submitter';
+
+/** The Vertex submitter against a local HTTP stand-in of the Vertex AI REST API. */
+interface Seen {
+  method: string;
+  url: string;
+  authorization?: string;
+  body: unknown;
+}
+
+describe('VertexSubmitter', () => {
+  let server: Server;
+  let base: string;
+  const seen: Seen[] = [];
+  let respond: (req: Seen) => [number, unknown] = () => [200, {}];
+  beforeAll(async () => {
+    server = createServer((req: IncomingMessage, res) => {
+      let data = '';
+      req.on('data', (c) => (data += c));
+      req.on('end', () => {
+        const s: Seen = {
+          method: req.method!,
+          url: req.url!,
+          authorization: req.headers.authorization,
+          body: data ? JSON.parse(data) : undefined,
+        };
+        seen.push(s);
+        const [status, body] = respond(s);
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  beforeEach(() => (seen.length = 0));
+
+  const images = {
+    trigger: 'eu-docker.pkg.dev/p/r/trigger@sha256:aa',
+    preprocessing: 'eu-docker.pkg.dev/p/r/pre@sha256:bb',
+    training: 'eu-docker.pkg.dev/p/r/train@sha256:cc',
+  };
+  const submitter = (overrides: Record<string, unknown> = {}) =>
+    new VertexSubmitter({
+      pipeline: loadConfig({
+        env: {},
+        overrides: {
+          pipeline: {
+            runner: 'vertex',
+            projectId: 'my-proj',
+            region: 'europe-west4',
+            serviceAccount: 'pipeline@my-proj.iam.gserviceaccount.com',
+            apiEndpoint: base,
+            images,
+            ...overrides,
+          },
+        },
+      }).pipeline,
+      pipelineBucket: 'my-proj-pipeline',
+      loadSpec: loadCompiledSpec,
+      tokens: { getAccessToken: async () => 'tok-123' },
+    });
+
+  it('POSTs a pipelineJobs request with the token, the bound spec and the run parameters', async () => {
+    respond = () => [200, { name: 'projects/123/locations/europe-west4/pipelineJobs/run-abc', state: 'PIPELINE_STATE_PENDING' }];
+    const sub = await submitter().submit({ runId: 'run-abc', parameters: { force: false } });
+    expect(sub).toEqual({ runId: 'run-abc', backend: 'vertex', name: 'projects/123/locations/europe-west4/pipelineJobs/run-abc' });
+    expect(seen).toHaveLength(1);
+    const [req] = seen;
+    expect(req.method).toBe('POST');
+    expect(req.url).toBe('/v1/projects/my-proj/locations/europe-west4/pipelineJobs?pipelineJobId=run-abc');
+    expect(req.authorization).toBe('Bearer tok-123');
+    const body = req.body as {
+      displayName: string;
+      pipelineSpec: PipelineSpec;
+      runtimeConfig: unknown;
+      serviceAccount: string;
+      labels: unknown;
+    };
+    expect(body.displayName).toBe('continual-learning');
+    expect(body.serviceAccount).toBe('pipeline@my-proj.iam.gserviceaccount.com');
+    expect(body.runtimeConfig).toEqual({
+      gcsOutputDirectory: 'gs://my-proj-pipeline/vertex',
+      parameterValues: { force: false, run_id: 'run-abc' },
+    });
+    expect(body.labels).toEqual({ app: 'creature-vision', pipeline: 'continual-learning' });
+    expect(body.pipelineSpec.schemaVersion).toBe('2.1.0');
+    const execImages = Object.values(body.pipelineSpec.deploymentSpec.executors).map((e) => e.container.image);
+    expect(new Set(execImages)).toEqual(new Set(Object.values(images)));
+    expect(JSON.stringify(body.pipelineSpec)).not.toContain('workload-image://');
+  });
+
+  it('uses the configured pipeline root', async () => {
+    respond = () => [200, { name: 'x' }];
+    await submitter({ pipelineRoot: 'gs://elsewhere/root' }).submit({ runId: 'run-r' });
+    expect((seen[0].body as { runtimeConfig: { gcsOutputDirectory: string } }).runtimeConfig.gcsOutputDirectory).toBe(
+      'gs://elsewhere/root',
+    );
+  });
+
+  it('reports an HTTP error with its status and body', async () => {
+    respond = () => [403, { error: { code: 403, message: 'Permission aiplatform.pipelineJobs.create denied' } }];
+    await expect(submitter().submit({ runId: 'run-denied' })).rejects.toThrow(/HTTP 403 .*aiplatform.pipelineJobs.create denied/);
+  });
+
+  it('refuses to submit a spec with unbound images, before calling the API', async () => {
+    await expect(submitter({ images: { training: '' } }).submit({ runId: 'run-u' })).rejects.toThrow(
+      /unbound container images for preprocessing, training, trigger/,
+    );
+    expect(seen).toHaveLength(0);
+    expect(imageToken('training')).toBe('workload-image://training');
+  });
+
+  it('finds an active run with a state filter on its labels', async () => {
+    respond = () => [200, { pipelineJobs: [{ name: 'projects/1/locations/europe-west4/pipelineJobs/run-busy' }] }];
+    expect(await submitter().activeRun()).toBe('run-busy');
+    const url = new URL(seen[0].url, base);
+    expect(url.pathname).toBe('/v1/projects/my-proj/locations/europe-west4/pipelineJobs');
+    expect(url.searchParams.get('filter')).toContain('labels.app="creature-vision"');
+    expect(url.searchParams.get('filter')).toContain('state="PIPELINE_STATE_RUNNING"');
+    expect(seen[0].authorization).toBe('Bearer tok-123');
+    respond = () => [200, {}];
+    expect(await submitter().activeRun()).toBeUndefined();
+  });
+
+  it('names the missing config keys', () => {
+    expect(() => submitter({ projectId: '', serviceAccount: '' })).toThrow(
+      'config pipeline.projectId (env CV_PIPELINE_PROJECT_ID), pipeline.serviceAccount (env CV_PIPELINE_SERVICE_ACCOUNT) must be set when pipeline.runner is "vertex"',
+    );
+  });
+});
