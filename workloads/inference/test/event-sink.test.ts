@@ -1,5 +1,5 @@
 import pino from 'pino';
-import type { Row } from '../../core/warehouse/tables';
+import type { Row, TableName } from '../../core/warehouse/tables';
 import type { QueryRow, Warehouse } from '../../core/warehouse/warehouse';
 import { EventSink } from '../event-sink';
 
@@ -8,10 +8,10 @@ class FlakyWarehouse implements Warehouse {
   rows: Row<'feedback'>[] = [];
   calls = 0;
   constructor(private failures: number) {}
-  async insert(_table: string, rows: Row<'feedback'>[]): Promise<void> {
+  async insert<T extends TableName>(_table: T, rows: Row<T>[]): Promise<void> {
     this.calls++;
     if (this.failures-- > 0) throw new Error('warehouse at http://127.0.0.1:1 answered 503: unavailable');
-    this.rows.push(...rows);
+    this.rows.push(...(rows as unknown as Row<'feedback'>[]));
   }
   async query(): Promise<QueryRow[]> {
     return [];
