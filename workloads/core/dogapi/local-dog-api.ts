@@ -143,7 +143,25 @@ export async function buildLocalDogApi(
     return { message: Object.fromEntries(Object.entries(message).sort(([a], [b]) => a.localeCompare(b))), status: 'success' };
   });
 
-  app.get<{ Params: { count?: string } }>('/api/breeds/image/random', async (_req, reply) => answerRandom(reply, all, undefined));
+  // The plain random endpoint deals from a shuffled deck: still uniformly random per call,
+  // but every photo comes up once before any repeats, so a local loop ingests the whole
+  // dataset in as many calls as it has photos (drawing with replacement would need ~8×).
+  const deck: { breed: BreedEntry; file: string }[] = [];
+  const deal = (): { breed: BreedEntry; file: string } => {
+    if (deck.length === 0) {
+      deck.push(...all);
+      for (let i = deck.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [deck[i], deck[j]] = [deck[j], deck[i]];
+      }
+    }
+    return deck.pop()!;
+  };
+  app.get('/api/breeds/image/random', async (_req, reply) => {
+    if (all.length === 0) return notFound(reply, 'No photos in the dataset');
+    const p = deal();
+    return { message: imageUrl(p.breed, p.file), status: 'success' };
+  });
   app.get<{ Params: { count: string } }>('/api/breeds/image/random/:count', async (req, reply) =>
     answerRandom(reply, all, req.params.count),
   );
