@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { DuckDbWarehouse } from '../warehouse/duckdb-warehouse';
 import { openWarehouse } from '../warehouse/open-warehouse';
 import { RowValidationError } from '../warehouse/schema-dsl';
@@ -38,7 +40,7 @@ describe('DuckDbWarehouse on a temp file', () => {
     const sparse = Object.fromEntries(Object.entries(full).filter(([k]) => !isNullable(table, k)));
     const nullable = Object.keys(full).filter((k) => isNullable(table, k));
     await wh.insert(table, [{ ...sparse, ts: new Date('2026-11-24T00:00:00Z') }] as Row<typeof table>[]);
-    const [later] = await wh.query(`SELECT * FROM {{${table}}} WHERE ts > CAST(@since AS TIMESTAMPTZ)`, { since: '2026-11-23T23:00:00Z' });
+    const [later] = await wh.query(`SELECT * FROM {{${table}}} WHERE ts > CAST(@since AS TIMESTAMP)`, { since: '2026-11-23T23:00:00Z' });
     for (const k of nullable) expect(later[k]).toBeNull();
     expect(later.ts).toBe('2026-11-24T00:00:00.000Z');
   });
@@ -139,3 +141,14 @@ describe('openWarehouse', () => {
 function isNullable(table: TableName, column: string): boolean {
   return tableDef(table).fields[column].mode === 'NULLABLE';
 }
+
+describe('DuckDbWarehouse time zone', () => {
+  it('works in UTC like BigQuery, whatever the machine time zone', async () => {
+    const script = path.join(__dirname, 'fixtures', 'duckdb-timezone.ts');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], {
+      env: { ...process.env, TZ: 'America/New_York' },
+    });
+    // 00:30 UTC on the 24th is still the 23rd in New York: a local-time engine would say 2026-11-23 and miss the row.
+    expect(JSON.parse(stdout)).toEqual({ tz: 'America/New_York', rows: [{ day: '2026-11-24', n: 1 }] });
+  });
+});

@@ -35,7 +35,7 @@ describe('HttpWarehouse against registerWarehouseRoutes on a real fastify over D
     const row = SAMPLE_ROWS[table] as Record<string, unknown>;
     await client.insert(table, [row] as Row<typeof table>[]);
     expect(
-      await client.query(`SELECT * FROM {{${table}}} WHERE ts = CAST(@ts AS TIMESTAMPTZ)`, { ts: (row.ts as Date).toISOString() }),
+      await client.query(`SELECT * FROM {{${table}}} WHERE ts = CAST(@ts AS TIMESTAMP)`, { ts: (row.ts as Date).toISOString() }),
     ).toEqual([expectedBack(row)]);
     // The owner sees the same row: it is one warehouse.
     expect(await owner.query(`SELECT COUNT(*) AS n FROM {{${table}}}`)).toEqual([{ n: 1 }]);

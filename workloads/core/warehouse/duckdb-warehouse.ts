@@ -22,6 +22,9 @@ export class DuckDbWarehouse implements Warehouse {
     if (file !== ':memory:') await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
     const instance = await DuckDBInstance.create(file);
     const conn = await instance.connect();
+    // BigQuery works in UTC. DuckDB defaults to the machine's time zone, which would shift
+    // TIMESTAMP casts, comparisons and DATE(ts) on a machine outside UTC: pin it.
+    await conn.run("SET TimeZone = 'UTC'");
     for (const name of TABLE_NAMES) await conn.run(duckDbDdl(tableDef(name)));
     return new DuckDbWarehouse(instance, conn);
   }
