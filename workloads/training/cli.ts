@@ -54,7 +54,8 @@ runMain(async () => {
     await writeOutput(values['out-model-version'], result.modelVersion);
     process.stdout.write(
       `${result.modelVersion}: test top-1 ${(result.test.top1 * 100).toFixed(1)}% (n=${result.test.n}), ` +
-        `${result.history.length} epochs, ${result.durationS.toFixed(1)} s\n`,
+        `${result.history.length} epochs${result.resumedFromEpoch ? ` (resumed after epoch ${result.resumedFromEpoch})` : ''}, ` +
+        `${result.durationS.toFixed(1)} s\n`,
     );
   } finally {
     progress.stop();

@@ -1,0 +1,314 @@
+/**
+ * Training benchmark (`npm run bench:train`): the whole retraining cycle on all of
+ * ../shared/datasets/dogs (2,384 photos, 20 breeds) with the offline backbone, and a
+ * side-by-side with PyTorch (Debian python3-torch) on the parts that compare like for like.
+ *
+ *   cycle 1 (cold)  preprocess → train → evaluate → promote, nothing cached
+ *   cycle 2 (warm)  train → evaluate → promote again on the same dataset version: trunk
+ *                   activations come from the cache, the head warm-starts from the champion
+ *                   (the steady state of the loop, where each cycle adds a few new images)
+ *   vs PyTorch      (a) the same softmax head trained on the SAME exported 1280-d features,
+ *                   same hyperparameters; (b) forward throughput of the same architecture
+ *                   (MobileNetV2-0.35, 224×224) on the same photos, same number of threads.
+ *
+ * Targets (brief): whole cycle ≤ 5 min on 2 cores; ≥ 90% top-1 on held-out photos.
+ * Peak memory is the process's max RSS (worker threads included). Numbers are noisy on a
+ * shared machine: run it when the machine is quiet. Env: BENCH_PYTHON (/usr/bin/python3),
+ * BENCH_ROOT (a data root to use instead of a temp dir), any CV_* config variable.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Table from 'cli-table3';
+import { loadConfig } from '../workloads/core/config/load';
+import { rawKeys } from '../workloads/core/layout';
+import { createLogger } from '../workloads/core/log';
+import { baseSpec } from '../workloads/core/model/backbones';
+import { openDataLake } from '../workloads/core/storage/data-lake';
+import { selectBackend } from '../workloads/core/tf/backend';
+import { DuckDbWarehouse } from '../workloads/core/warehouse/duckdb-warehouse';
+import { evaluateAndGate } from '../workloads/evaluation/evaluate';
+import { promote } from '../workloads/evaluation/promote';
+import { mapConcurrent } from '../workloads/preprocessing/concurrency';
+import { runPreprocessing } from '../workloads/preprocessing/run';
+import { sha256Hex } from '../workloads/preprocessing/transform';
+import { loadDataset } from '../workloads/training/data';
+import { IDENTITY } from '../workloads/training/features/augment';
+import { computeFeatureSets } from '../workloads/training/features/compute';
+import { FeatureExtractor } from '../workloads/training/features/extractor';
+import { buildHead, trunkSpecFor } from '../workloads/training/head';
+import { balancedClassWeights, FeatureSet, predictProbs, runTrainingLoop } from '../workloads/training/loop';
+import { trainModel } from '../workloads/training/train';
+import { tf } from '../workloads/core/tf/backend';
+
+const DOGS = resolve(__dirname, '../../shared/datasets/dogs');
+const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+const CYCLE_TARGET_S = 300;
+
+const rssMb = (): number => process.resourceUsage().maxRSS / 1024;
+const secs = (t0: number): number => (Date.now() - t0) / 1000;
+
+async function seed(raw: ReturnType<typeof openDataLake>['raw']): Promise<string[]> {
+  const files = readdirSync(DOGS).flatMap((label) =>
+    readdirSync(join(DOGS, label))
+      .filter((f) => f.endsWith('.jpg'))
+      .map((f) => ({ label, file: join(DOGS, label, f), id: `${label}-${f.replace(/\.jpg$/, '')}` })),
+  );
+  await mapConcurrent(files, 16, async (p, i) => {
+    const bytes = readFileSync(p.file);
+    const imageKey = rawKeys.image(p.id, 'jpg');
+    await raw.write(imageKey, bytes);
+    const labelledAt = new Date(Date.UTC(2026, 10, 1) + i * 1000).toISOString();
+    await raw.write(
+      rawKeys.label(p.id),
+      JSON.stringify({ id: p.id, imageKey, label: p.label, source: 'dogapi', labelledAt, sha256: sha256Hex(bytes) }),
+    );
+  });
+  return files.map((f) => f.file);
+}
+
+function top1Of(probs: Float32Array, labels: Int32Array, k: number): number {
+  let hit = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (probs[i * k + j] > probs[i * k + best]) best = j;
+    if (best === labels[i]) hit++;
+  }
+  return hit / labels.length;
+}
+
+async function main(): Promise<void> {
+  const cores = availableParallelism();
+  const root = process.env.BENCH_ROOT ?? mkdtempSync(join(tmpdir(), 'cv-bench-train-'));
+  const config = loadConfig({ env: process.env, overrides: { dataRoot: root, logLevel: process.env.CV_LOG_LEVEL ? undefined : 'warn' } });
+  const log = createLogger('bench', config.logLevel);
+  const lake = openDataLake(config);
+  const warehouse = await DuckDbWarehouse.open(join(root, 'bench.duckdb'));
+  const backend = await selectBackend((m) => process.stderr.write(`${m}\n`));
+  const table = new Table({ head: ['measurement', 'TensorFlow.js (this project)', 'PyTorch', 'target'] });
+  try {
+    process.stderr.write(`seeding ${root} with ${DOGS} …\n`);
+    const files = await seed(lake.raw);
+
+    // ---- cycle 1: cold ----
+    const c1 = Date.now();
+    let t = Date.now();
+    const pre = await runPreprocessing(
+      { raw: lake.raw, datasets: lake.datasets, warehouse, log },
+      { runId: 'bench-1', settings: config.preprocessing, limits: config.images },
+    );
+    const preS = secs(t);
+    t = Date.now();
+    let lastPct = -1;
+    const onProgress = (p: Parameters<NonNullable<Parameters<typeof trainModel>[0]['onProgress']>>[0]): void => {
+      if (p.stage === 'features') {
+        const pct = Math.floor((100 * p.done) / p.total / 10) * 10;
+        if (pct !== lastPct) process.stderr.write(`  trunk features ${p.done}/${p.total}\n`);
+        lastPct = pct;
+      } else if (p.stage === 'epoch') {
+        const r = p.record;
+        process.stderr.write(
+          `  epoch ${r.epoch} ${r.phase} loss ${r.loss.toFixed(3)} val_acc ${(r.valAccuracy * 100).toFixed(1)}% ${r.durationS.toFixed(1)} s\n`,
+        );
+      }
+    };
+    const train1 = await trainModel({ config, runId: 'bench-1', datasetVersion: pre.version, lake, warehouse, log, onProgress });
+    const trainS = secs(t);
+    t = Date.now();
+    const ev1 = await evaluateAndGate({
+      config,
+      runId: 'bench-1',
+      modelVersion: train1.modelVersion,
+      datasetVersion: pre.version,
+      lake,
+      warehouse,
+      log,
+    });
+    const evalS = secs(t);
+    t = Date.now();
+    const pr1 = await promote({ config, runId: 'bench-1', modelVersion: train1.modelVersion, lake, warehouse, log });
+    const promoteS = secs(t);
+    const cycle1S = secs(c1);
+    const rss1 = rssMb();
+
+    // ---- cycle 2: warm (cached trunk features, warm start from the champion) ----
+    const c2 = Date.now();
+    const train2 = await trainModel({ config, runId: 'bench-2', datasetVersion: pre.version, lake, warehouse, log, onProgress });
+    const ev2 = await evaluateAndGate({
+      config,
+      runId: 'bench-2',
+      modelVersion: train2.modelVersion,
+      datasetVersion: pre.version,
+      lake,
+      warehouse,
+      log,
+    });
+    if (ev2.decision === 'promote') await promote({ config, runId: 'bench-2', modelVersion: train2.modelVersion, lake, warehouse, log });
+    const cycle2S = secs(c2);
+
+    // ---- like-for-like with PyTorch ----
+    // (a) The frozen 1280-d features of every image (and its augmented variants), from the
+    // cached trunk activations through the backbone's own (un-tuned) top.
+    const data = await loadDataset(lake.datasets, pre.version);
+    const t1 = config.training;
+    const spec = await trunkSpecFor(config.model.backbone, config.model.backboneUrl, t1.fineTuneLayers, t1.fineTuneEpochs > 0);
+    const { sets } = await computeFeatureSets(
+      [
+        { images: data.splits.train, variants: 1 + t1.augment.variants },
+        { images: data.splits.validation, variants: 1 },
+        { images: data.splits.test, variants: 1 },
+      ],
+      { spec, store: lake.models, augment: t1.augment, seed: t1.seed, workers: t1.workers },
+    );
+    const top = await buildHead(spec, data.labels.length, t1.seed);
+    const pooled: FeatureSet[] = sets.map((s) => ({
+      ...s,
+      shape: [top.featureDim],
+      variants: s.variants.map((v) => {
+        if (spec.cut === null) return v;
+        const out = new Float32Array(s.n * top.featureDim);
+        const size = spec.outputShape.reduce((a, b) => a * b, 1);
+        for (let i = 0; i < s.n; i += 64) {
+          const m = Math.min(64, s.n - i);
+          const p = tf.tidy(
+            () => top.pooled.predict(tf.tensor(v.subarray(i * size, (i + m) * size), [m, ...spec.outputShape])) as tf.Tensor,
+          );
+          out.set(p.dataSync(), i * top.featureDim);
+          p.dispose();
+        }
+        return out;
+      }),
+    }));
+    top.head.dispose();
+    const dir = join(root, 'features-export');
+    mkdirSync(dir, { recursive: true });
+    (['train', 'validation', 'test'] as const).forEach((name, i) => {
+      const s = pooled[i];
+      const all = new Float32Array(s.variants.length * s.n * top.featureDim);
+      s.variants.forEach((v, j) => all.set(v, j * s.n * top.featureDim));
+      writeFileSync(join(dir, `${name}.f32`), Buffer.from(all.buffer));
+      writeFileSync(
+        join(dir, `${name}.json`),
+        JSON.stringify({ variants: s.variants.length, n: s.n, dim: top.featureDim, labels: Array.from(s.labels) }),
+      );
+    });
+    const hp = {
+      seed: t1.seed,
+      classes: data.labels.length,
+      lr: t1.learningRate,
+      epochs: t1.epochs,
+      batch: t1.batchSize,
+      dropout: t1.dropout,
+      smoothing: t1.labelSmoothing,
+      l2: t1.l2,
+      patience: t1.patience,
+    };
+    const headSpec = { ...baseSpec(config.model.backbone), outputShape: [top.featureDim] };
+    const linear = await buildHead(headSpec, data.labels.length, t1.seed);
+    t = Date.now();
+    const loop = await runTrainingLoop(linear, pooled[0], pooled[1], {
+      numClasses: data.labels.length,
+      headEpochs: t1.epochs,
+      fineTuneEpochs: 0,
+      learningRate: t1.learningRate,
+      fineTuneLearningRate: t1.fineTuneLearningRate,
+      batchSize: t1.batchSize,
+      patience: t1.patience,
+      dropout: t1.dropout,
+      l2: t1.l2,
+      labelSmoothing: t1.labelSmoothing,
+      seed: t1.seed,
+      classWeights: balancedClassWeights(pooled[0].labels, data.labels.length),
+    });
+    const tfjsHeadS = secs(t);
+    const tfjsHeadTop1 = top1Of(
+      predictProbs(linear.head, pooled[2].variants[0], pooled[2].n, [top.featureDim]),
+      pooled[2].labels,
+      data.labels.length,
+    );
+    linear.head.dispose();
+
+    // (b) Forward throughput of the whole backbone on the same 256 photos.
+    const sample = files.filter((_, i) => i % Math.floor(files.length / 256) === 0).slice(0, 256);
+    const fx = await FeatureExtractor.start(baseSpec(config.model.backbone, config.model.backboneUrl), { workers: t1.workers || cores });
+    t = Date.now();
+    await fx.extract(sample.map((f) => ({ jpeg: readFileSync(f), aug: IDENTITY })));
+    const tfjsExtract = sample.length / secs(t);
+    await fx.close();
+
+    const py = spawnSync(PYTHON, [join(__dirname, 'train-torch.py')], {
+      input: JSON.stringify({ head: { dir, hp }, extract: { files: sample, threads: t1.workers || cores } }),
+      encoding: 'utf8',
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    let torch: { torch: string; head: { seconds: number; epochs: number; top1: number }; extract: { per_second: number } } | undefined;
+    if (py.status === 0) torch = JSON.parse(py.stdout.trim().split('\n').pop()!);
+    else process.stderr.write(`PyTorch baseline failed (${PYTHON}; is python3-torch installed?):\n${py.stderr}\n`);
+
+    const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+    table.push(
+      [
+        'dataset',
+        `${pre.newExamples} photos, ${data.labels.length} breeds (train ${data.splits.train.length} / val ${data.splits.validation.length} / test ${data.splits.test.length})`,
+        '',
+        '',
+      ],
+      [
+        'backend / trunk cut',
+        `${backend}, ${cores} cores; cut ${spec.cut ?? '(frozen)'}; ${t1.augment.variants} augmented variants`,
+        torch ? `torch ${torch.torch}` : 'n/a',
+        '',
+      ],
+      ['cycle 1 (cold): preprocess', `${preS.toFixed(1)} s`, '', ''],
+      [
+        'cycle 1 (cold): train',
+        `${trainS.toFixed(1)} s (trunk features ${train1.features.extractSeconds.toFixed(1)} s for ${train1.features.computed}, ${train1.history.length} epochs)`,
+        '',
+        '',
+      ],
+      [
+        'cycle 1 (cold): evaluate + promote',
+        `${evalS.toFixed(1)} s + ${promoteS.toFixed(1)} s → ${ev1.decision}${pr1.promoted ? ' (promoted)' : ''}`,
+        '',
+        '',
+      ],
+      ['cycle 1 (cold): whole cycle', `${cycle1S.toFixed(1)} s`, '', `≤ ${CYCLE_TARGET_S} s ${cycle1S <= CYCLE_TARGET_S ? '✓' : '✗'}`],
+      [
+        'cycle 2 (warm): whole cycle',
+        `${cycle2S.toFixed(1)} s (${train2.features.cached} cached activations, parent ${train2.parentVersion ?? '—'}) → ${ev2.decision}`,
+        '',
+        `≤ ${CYCLE_TARGET_S} s ${cycle2S <= CYCLE_TARGET_S ? '✓' : '✗'}`,
+      ],
+      [
+        'held-out top-1 (cycle 1 / cycle 2)',
+        `${pct(train1.test.top1)} / ${pct(train2.test.top1)} (top-5 ${pct(train1.test.top5)}, n=${train1.test.n})`,
+        '',
+        `≥ 90% ${Math.max(train1.test.top1, train2.test.top1) >= 0.9 ? '✓' : '✗'}`,
+      ],
+      ['peak RSS (cycle 1 / whole bench)', `${rss1.toFixed(0)} MB / ${rssMb().toFixed(0)} MB`, '', ''],
+      [
+        'softmax head on identical features',
+        `${tfjsHeadS.toFixed(1)} s, ${loop.history.length} epochs, top-1 ${pct(tfjsHeadTop1)}`,
+        torch ? `${torch.head.seconds.toFixed(1)} s, ${torch.head.epochs} epochs, top-1 ${pct(torch.head.top1)}` : 'n/a',
+        '',
+      ],
+      [
+        `backbone forward, ${sample.length} photos (decode incl.)`,
+        `${tfjsExtract.toFixed(1)} img/s (${t1.workers || cores} worker threads)`,
+        torch ? `${torch.extract.per_second.toFixed(1)} img/s (${t1.workers || cores} threads, random weights)` : 'n/a',
+        '',
+      ],
+    );
+    process.stdout.write(`${table.toString()}\n`);
+    process.stdout.write('Numbers are noisy when other work shares the machine.\n');
+  } finally {
+    await warehouse.close();
+    if (!process.env.BENCH_ROOT) rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
