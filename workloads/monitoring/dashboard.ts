@@ -59,7 +59,8 @@ export async function registerDashboard(app: FastifyInstance, options: Dashboard
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
   };
   app.get(prefix, page);
-  app.get(`${prefix}/`, page);
+  // With ignoreTrailingSlash the route above already answers `/dashboard/` (and a second one would clash).
+  if (!app.initialConfig.ignoreTrailingSlash) app.get(`${prefix}/`, page);
 
   app.get<{ Params: { file: string } }>(`${prefix}/static/:file`, async (req, reply) => {
     const type = STATIC_FILES[req.params.file];

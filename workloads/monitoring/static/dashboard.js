@@ -271,7 +271,7 @@
     chart.setOption(
       {
         animation: false,
-        grid: { left: 8, right: 14, top: 10, bottom: 46, containLabel: true },
+        grid: { left: 8, right: 14, top: 26, bottom: 46, containLabel: true },
         tooltip: { formatter: (it) => 'true ' + ys[it.value[1]] + ' → predicted ' + xs[it.value[0]] + ': <b>' + it.value[2] + '</b>' },
         xAxis: {
           type: 'category',
