@@ -31,6 +31,8 @@ export interface WorkloadServiceArgs {
   description: string;
   /** Digest reference (`...@sha256:...`), never a tag. */
   image: pulumi.Input<string>;
+  /** Entry point, when the image's default command is not the service (e.g. a CLI's `serve`). */
+  command?: string[];
   serviceAccountEmail: pulumi.Input<string>;
   env: pulumi.Input<Record<string, pulumi.Input<string>>>;
   scaling: ScalingArgs;
@@ -60,12 +62,13 @@ export class WorkloadService extends pulumi.ComponentResource {
   readonly serviceName: string;
 
   constructor(name: string, args: WorkloadServiceArgs, opts?: pulumi.ComponentResourceOptions) {
-    super('creature-vision:run:WorkloadService', name, {}, opts);
-    const child = childOptions(this, opts);
+    // Validate before registering anything: a component that throws after super() leaves a dangling registration.
     const s = args.scaling;
     if (s.minInstances > s.maxInstances) {
       throw new Error(`${args.serviceName}: minInstances (${s.minInstances}) is greater than maxInstances (${s.maxInstances})`);
     }
+    super('creature-vision:run:WorkloadService', name, {}, opts);
+    const child = childOptions(this, opts);
     this.serviceName = resourceId(49, args.serviceName);
     const period = 5;
     const startupFailures = Math.max(1, Math.ceil((args.probes.startupBudgetSeconds ?? 240) / period));
@@ -90,6 +93,7 @@ export class WorkloadService extends pulumi.ComponentResource {
             {
               name: 'workload',
               image: args.image,
+              commands: args.command,
               ports: { containerPort: CONTAINER_PORT, name: 'http1' },
               envs: pulumi.output(args.env).apply((env) =>
                 Object.entries(env)

@@ -12,7 +12,7 @@ const PURPOSE: Record<LakeBucket, string> = { ...BUCKET_PURPOSE, staging: 'Dataf
 export interface LifecycleArgs {
   /** Raw images move to NEARLINE after this many days (they are read again only by replay). */
   rawNearlineAfterDays: number;
-  /** Pipeline run records and step outputs are deleted after this many days. */
+  /** Pipeline run records, step outputs and Vertex job outputs are deleted after this many days. */
   pipelineRunsExpireDays: number;
   /** Dataflow staging and temp objects are deleted after this many days. */
   stagingExpireDays: number;
@@ -106,7 +106,7 @@ export function lifecycleRules(bucket: LakeBucket, l: LifecycleArgs): gcp.types.
       });
       break;
     case 'pipeline':
-      rules.push({ action: { type: 'Delete' }, condition: { age: l.pipelineRunsExpireDays, matchesPrefixes: ['runs/'] } });
+      rules.push({ action: { type: 'Delete' }, condition: { age: l.pipelineRunsExpireDays, matchesPrefixes: ['runs/', 'vertex/'] } });
       break;
     case 'staging':
       rules.push({ action: { type: 'Delete' }, condition: { age: l.stagingExpireDays, matchesPrefixes: ['staging/', 'temp/'] } });

@@ -1,5 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
 import { childOptions, gcpLabels, resourceId, saMember } from './base';
 import { GRAFANA_PORT, grafanaStartupScript, packProvisioning, PROVISIONING_METADATA_KEY } from './grafana-startup';
 
@@ -17,8 +18,8 @@ export interface GrafanaVmArgs {
   allowedSourceRanges: string[];
   /** The grafana workload's service account (dataset viewer + job user are granted elsewhere). */
   serviceAccountEmail: pulumi.Input<string>;
-  /** A Pulumi secret; stored in Secret Manager, read by the VM at boot. */
-  adminPassword: pulumi.Input<string>;
+  /** A Pulumi secret; stored in Secret Manager, read by the VM at boot. Generated (random, 24 characters) when absent. */
+  adminPassword?: pulumi.Input<string>;
   /** Provisioning files by absolute path on the VM (datasources, dashboard providers, dashboards, alert rules). */
   files: pulumi.Input<Record<string, pulumi.Input<string>>>;
   deletionProtection: boolean;
@@ -38,12 +39,14 @@ export class GrafanaVm extends pulumi.ComponentResource {
   readonly router?: gcp.compute.Router;
   readonly nat?: gcp.compute.RouterNat;
   readonly instance: gcp.compute.Instance;
+  readonly generatedPassword?: random.RandomPassword;
   readonly url: pulumi.Output<string>;
 
   constructor(name: string, args: GrafanaVmArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Validate before registering anything: a component that throws after super() leaves a dangling registration.
+    if (args.allowedSourceRanges.length === 0) throw new Error('grafana.allowedSourceRanges: give at least one CIDR range');
     super('creature-vision:monitoring:GrafanaVm', name, {}, opts);
     const child = childOptions(this, opts);
-    if (args.allowedSourceRanges.length === 0) throw new Error('grafana.allowedSourceRanges: give at least one CIDR range');
     const network = args.network ?? 'default';
     const tag = resourceId(63, args.prefix, 'grafana');
 
@@ -57,9 +60,12 @@ export class GrafanaVm extends pulumi.ComponentResource {
       },
       child,
     );
+    if (args.adminPassword === undefined) {
+      this.generatedPassword = new random.RandomPassword(`${name}-admin-password`, { length: 24, special: false }, child);
+    }
     this.secretVersion = new gcp.secretmanager.SecretVersion(
       `${name}-admin-password-v`,
-      { secret: this.secret.id, secretData: pulumi.secret(args.adminPassword) },
+      { secret: this.secret.id, secretData: pulumi.secret(args.adminPassword ?? this.generatedPassword!.result) },
       child,
     );
     this.secretAccess = new gcp.secretmanager.SecretIamMember(

@@ -60,12 +60,16 @@ export class WorkloadIdentities extends pulumi.ComponentResource {
   readonly members: Record<WorkloadIdentity, pulumi.Output<string>>;
 
   constructor(name: string, args: WorkloadIdentitiesArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Validate before registering anything: a component that throws after super() leaves a dangling registration.
+    const ids = Object.fromEntries(WORKLOAD_IDENTITIES.map((w) => [w, resourceId(30, args.prefix, w)])) as Record<WorkloadIdentity, string>;
+    for (const id of Object.values(ids)) {
+      if (id.length < 6) throw new Error(`service account id ${id} is shorter than 6 characters; use a longer prefix`);
+    }
     super('creature-vision:identity:WorkloadIdentities', name, {}, opts);
     const child = childOptions(this, opts);
     const accounts = {} as Record<WorkloadIdentity, gcp.serviceaccount.Account>;
     for (const workload of WORKLOAD_IDENTITIES) {
-      const accountId = resourceId(30, args.prefix, workload);
-      if (accountId.length < 6) throw new Error(`service account id ${accountId} is shorter than 6 characters; use a longer prefix`);
+      const accountId = ids[workload];
       accounts[workload] = new gcp.serviceaccount.Account(
         `${name}-${workload}`,
         { project: args.project, accountId, displayName: `creature-vision ${workload}`, description: IDENTITY_PURPOSE[workload] },

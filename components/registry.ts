@@ -54,6 +54,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
   readonly imagePrefix: pulumi.Output<string>;
 
   constructor(name: string, args: ContainerRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+    const policies = cleanupPolicies(args.cleanup); // validates before anything is registered
     super('creature-vision:registry:ContainerRegistry', name, {}, opts);
     const child = childOptions(this, opts);
     this.repository = new gcp.artifactregistry.Repository(
@@ -64,7 +65,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
         repositoryId: resourceId(63, args.repositoryId),
         format: 'DOCKER',
         description: 'Creature Vision workload images (referenced by digest)',
-        cleanupPolicies: cleanupPolicies(args.cleanup),
+        cleanupPolicies: policies,
         cleanupPolicyDryRun: args.cleanup.dryRun ?? false,
         labels: gcpLabels(args.labels),
       },

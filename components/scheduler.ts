@@ -52,12 +52,15 @@ export class ScheduledCalls extends pulumi.ComponentResource {
   readonly jobs: Record<string, gcp.cloudscheduler.Job>;
 
   constructor(name: string, args: ScheduledCallsArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Validate before registering anything: a component that throws after super() leaves a dangling registration.
+    for (const call of args.calls) {
+      const problem = cronProblem(call.cron);
+      if (problem) throw new Error(`scheduled call ${call.name}: schedule ${JSON.stringify(call.cron)} ${problem}`);
+    }
     super('creature-vision:scheduler:ScheduledCalls', name, {}, opts);
     const child = childOptions(this, opts);
     this.jobs = {};
     for (const call of args.calls) {
-      const problem = cronProblem(call.cron);
-      if (problem) throw new Error(`scheduled call ${call.name}: schedule ${JSON.stringify(call.cron)} ${problem}`);
       this.jobs[call.name] = new gcp.cloudscheduler.Job(
         `${name}-${call.name}`,
         {

@@ -6,6 +6,9 @@ import { pipelineKeys } from '../workloads/core/layout';
 import type { WorkloadImage } from '../workloads/core/pipeline-steps';
 import { childOptions } from './base';
 
+/** Prefix of Vertex job outputs in the pipeline bucket (run records live under `runs/`). */
+export const VERTEX_ROOT_PREFIX = 'vertex';
+
 export interface VertexPipelineArgs {
   /** The compiled spec (pipeline-specs/compiled/continual-learning.json), with image tokens. */
   spec: PipelineSpec;
@@ -43,7 +46,7 @@ export function deployableSpec(spec: PipelineSpec, images: Record<WorkloadImage,
 export class VertexPipeline extends pulumi.ComponentResource {
   readonly specObject: gcp.storage.BucketObject;
   readonly specUri: pulumi.Output<string>;
-  /** `gs://<bucket>/runs`: where Vertex writes job outputs (layout `runs/` prefix). */
+  /** `gs://<bucket>/vertex`: Vertex `runtimeConfig.gcsOutputDirectory` (the trigger's default). */
   readonly pipelineRoot: pulumi.Output<string>;
   readonly region: pulumi.Output<string>;
   readonly serviceAccountEmail: pulumi.Output<string>;
@@ -59,7 +62,7 @@ export class VertexPipeline extends pulumi.ComponentResource {
       childOptions(this, opts),
     );
     this.specUri = pulumi.interpolate`gs://${this.specObject.bucket}/${this.specObject.name}`;
-    this.pipelineRoot = pulumi.interpolate`gs://${args.bucket}/runs`;
+    this.pipelineRoot = pulumi.interpolate`gs://${args.bucket}/${VERTEX_ROOT_PREFIX}`;
     this.region = pulumi.output(args.region);
     this.serviceAccountEmail = pulumi.output(args.serviceAccountEmail);
     this.registerOutputs({ specUri: this.specUri, pipelineRoot: this.pipelineRoot });

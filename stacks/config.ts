@@ -16,7 +16,7 @@ import { WorkloadConfig, workloadConfigSchema } from '../workloads/core/config/s
 export const NAMESPACE = 'creature-vision';
 
 /** Sections the stack derives itself and never takes from config. */
-const DERIVED_WORKLOAD_SECTIONS = ['dataRoot', 'storage', 'warehouse'] as const;
+const DERIVED_WORKLOAD_SECTIONS = ['dataRoot', 'storage', 'warehouse', 'pipeline'] as const;
 type DerivedSection = (typeof DERIVED_WORKLOAD_SECTIONS)[number];
 export type WorkloadSection = Exclude<keyof WorkloadConfig, DerivedSection>;
 const WORKLOAD_SHAPE = workloadConfigSchema.shape as Record<keyof WorkloadConfig, z.ZodType>;
@@ -41,7 +41,10 @@ const runSize = (d: { min: number; max: number; concurrency: number; cpu: string
       cpuIdle: z.boolean().default(d.cpuIdle),
     })
     .strict()
-    .refine((s) => s.minInstances <= s.maxInstances, { message: 'minInstances must be ≤ maxInstances', path: ['minInstances'] })
+    .refine((s) => !(s.maxInstances >= 1) || s.minInstances <= s.maxInstances, {
+      message: 'minInstances must be ≤ maxInstances',
+      path: ['minInstances'],
+    })
     .prefault({});
 
 /** Infrastructure sections (not seen by the workloads). */
@@ -136,7 +139,7 @@ export interface StackConfig extends Omit<InfraConfig, 'prefix'> {
   project: string;
   region: string;
   prefix: string;
-  /** The workload sections, validated and with defaults (storage/warehouse are derived by the stack). */
+  /** The workload sections, validated and with defaults (storage, warehouse and pipeline are derived by the stack). */
   workload: Pick<WorkloadConfig, WorkloadSection>;
   /** `creature-vision:grafanaAdminPassword` (a secret), if set. */
   grafanaAdminPassword?: pulumi.Output<string>;
@@ -176,7 +179,7 @@ export function parseStackConfig(
     if (infraKeys.includes(k)) infraRaw[k] = v;
     else if ((WORKLOAD_SECTIONS as string[]).includes(k)) workloadRaw[k] = v;
     else if ((DERIVED_WORKLOAD_SECTIONS as readonly string[]).includes(k))
-      problems.push(`${key([k])}: set by the stack itself (from the buckets and dataset it creates); remove it`);
+      problems.push(`${key([k])}: set by the stack itself (from the buckets, dataset, images and accounts it creates); remove it`);
     else problems.push(`${key([k])}: unknown key; known keys are ${[...infraKeys, ...WORKLOAD_SECTIONS, ...SECRET_KEYS].join(', ')}`);
   }
 
@@ -235,7 +238,7 @@ export function readStackConfig(): StackConfig {
   const raw: Record<string, unknown> = {};
   for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
     if (!fullKey.startsWith(`${NAMESPACE}:`)) continue;
-    raw[fullKey.slice(NAMESPACE.length + 1)] = decode(value);
+    raw[fullKey.slice(NAMESPACE.length + 1)] = decodeConfigValue(value);
   }
   const gcpConfig = new pulumi.Config('gcp');
   const config = parseStackConfig(raw, { project: gcpConfig.get('project'), region: gcpConfig.get('region') }, pulumi.getStack());
@@ -244,7 +247,7 @@ export function readStackConfig(): StackConfig {
 }
 
 /** Pulumi hands every value over as a string; structured values and scalars are JSON. */
-function decode(value: string): unknown {
+export function decodeConfigValue(value: string): unknown {
   try {
     return JSON.parse(value);
   } catch {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import * as yaml from 'js-yaml';
+import { parse as parseYaml } from 'yaml';
 import { NAMESPACE, readStackConfig } from './config';
 import { createStack } from './program';
 import { loadSources, REPO_ROOT, StackSources } from './sources';
@@ -38,7 +38,7 @@ export const PROJECT = 'creature-vision';
 
 /** Stack config from `Pulumi.<stack>.yaml`, as the flat `namespace:key` → string map Pulumi hands programs. */
 export function stackConfigFromYaml(stack: string, file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`)): Record<string, string> {
-  const doc = (yaml.load(readFileSync(file, 'utf8')) ?? {}) as { config?: Record<string, unknown> };
+  const doc = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as { config?: Record<string, unknown> };
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc.config ?? {})) {
     // Encrypted values cannot be read without the stack's secrets provider; leave them unset.
@@ -46,6 +46,20 @@ export function stackConfigFromYaml(stack: string, file = path.join(REPO_ROOT, `
     out[key] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   return out;
+}
+
+/** Pulumi's wire marker for a secret value: `{[SECRET_SIG]: SECRET_VALUE, value}`. */
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+
+/** Inputs with secret wrappers replaced by their values (the mocks never see real secrets). */
+function unwrapSecrets(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (SECRET_SIG in o) return unwrapSecrets(o.value);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
+  }
+  return v;
 }
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -126,13 +140,18 @@ interface RegisterRequest {
  */
 export async function runMocked(options: { stack: string; config?: Record<string, string>; sources?: StackSources }): Promise<MockRun> {
   const config = options.config ?? stackConfigFromYaml(options.stack);
+  return runProgramMocked(options.stack, config, () => createStack(readStackConfig(), options.sources ?? loadSources()));
+}
+
+/** Runs any program (a stack, or a single component in tests) under the recording mocks. */
+export async function runProgramMocked(stack: string, config: Record<string, string>, program: () => unknown): Promise<MockRun> {
   const project = config['gcp:project'] ?? 'mock-project';
   const pending: Array<{ type: string; name: string; inputs: Record<string, unknown>; state: Record<string, unknown> }> = [];
 
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        const inputs = (args.inputs ?? {}) as Record<string, unknown>;
+        const inputs = unwrapSecrets(args.inputs ?? {}) as Record<string, unknown>;
         const state = { ...inputs, ...computed(args.type, args.name, inputs, project) };
         pending.push({ type: args.type, name: args.name, inputs, state });
         return { id: `${args.name}-id`, state };
@@ -152,7 +171,7 @@ export async function runMocked(options: { stack: string; config?: Record<string
       },
     },
     PROJECT,
-    options.stack,
+    stack,
     false,
   );
 
@@ -165,11 +184,10 @@ export async function runMocked(options: { stack: string; config?: Record<string
   monitor.registerResource = (req, cb) =>
     register(req, (err, res) => {
       if (res) {
-        const urn = res.getUrn();
         const recorded = pending.find((p) => p.type === req.getType() && p.name === req.getName());
         if (recorded) pending.splice(pending.indexOf(recorded), 1);
         resources.push({
-          urn,
+          urn: res.getUrn(),
           type: req.getType(),
           name: req.getName(),
           parent: req.getParent() || undefined,
@@ -183,10 +201,9 @@ export async function runMocked(options: { stack: string; config?: Record<string
     });
 
   pulumi.runtime.setAllConfig(config, []);
-  const sources = options.sources ?? loadSources();
-  const outputs = (await pulumi.runtime.runInPulumiStack(async () => createStack(readStackConfig(), sources))) ?? {};
+  const outputs = (await pulumi.runtime.runInPulumiStack(async () => program())) ?? {};
   await settle(() => resources.length);
-  return { stack: options.stack, resources, outputs: outputs as Record<string, unknown> };
+  return { stack, resources, outputs: outputs as Record<string, unknown> };
 }
 
 /** Waits until no new resource has been registered for a few turns of the event loop. */

@@ -1,5 +1,4 @@
 import * as pulumi from '@pulumi/pulumi';
-import * as random from '@pulumi/random';
 import { RoleGrant } from '../components/base';
 import { WorkloadService } from '../components/cloud-run-service';
 import { DataLake, LakeBucket } from '../components/data-lake';
@@ -9,11 +8,12 @@ import { WorkloadIdentities } from '../components/identity';
 import { ProjectServices } from '../components/project-services';
 import { ContainerRegistry } from '../components/registry';
 import { ScheduledCalls } from '../components/scheduler';
-import { VertexPipeline } from '../components/vertex-pipeline';
+import { VERTEX_ROOT_PREFIX, VertexPipeline } from '../components/vertex-pipeline';
 import { Warehouse } from '../components/warehouse';
 import { WorkloadImages } from '../components/workload-images';
 import { configToEnv } from '../workloads/core/config/load';
 import { WorkloadConfig } from '../workloads/core/config/schema';
+import type { WorkloadImage } from '../workloads/core/pipeline-steps';
 import { StackConfig } from './config';
 import { createAlerts } from './alerts';
 import { StackSources } from './sources';
@@ -106,9 +106,19 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
   );
 
   // The workloads' configuration: stack sections plus what the stack itself created.
+  // Every service and pipeline step gets the same CV_* environment.
   const workloadEnv = pulumi
-    .all([lake.bucketNames, warehouse.datasetId])
-    .apply(([buckets, dataset]) => configToEnv(workloadConfig(cfg, buckets as Record<LakeBucket, string>, dataset)));
+    .all([lake.bucketNames, warehouse.datasetId, ids.emails.pipeline, pulumi.all(images.digests)])
+    .apply(([buckets, dataset, pipelineSa, digests]) =>
+      configToEnv(
+        workloadConfig(cfg, {
+          buckets: buckets as Record<LakeBucket, string>,
+          dataset,
+          pipelineServiceAccount: pipelineSa,
+          images: digests as Record<WorkloadImage, string>,
+        }),
+      ),
+    );
 
   const pipeline = new VertexPipeline(
     'pipeline',
@@ -171,9 +181,12 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
       description: 'Creature Vision retraining trigger: decides and submits Vertex AI pipeline jobs',
       image: images.digests.trigger,
       serviceAccountEmail: ids.emails.trigger,
-      env: pulumi.all([workloadEnv, triggerPipelineEnv(pipeline, images.digests)]).apply(([w, p]) => ({ ...w, ...p })),
+      // The image's default command is the trigger CLI; the service is its `serve` sub-command (listens on $PORT).
+      command: ['node', '--import', 'tsx', 'workloads/trigger/cli.ts', 'serve'],
+      env: workloadEnv,
       scaling: cfg.cloudRun.trigger,
-      probes: { startupPath: '/readyz', livenessPath: '/healthz', startupBudgetSeconds: 60 },
+      // The trigger has no model to load: alive is ready.
+      probes: { startupPath: '/healthz', livenessPath: '/healthz', startupBudgetSeconds: 60 },
       deletionProtection: cfg.deletionProtection,
       invokers,
       // The trigger starts paid pipeline runs: it is never public.
@@ -218,9 +231,6 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
 
   let dashboardUrl: pulumi.Output<string> | string = 'grafana disabled (creature-vision:grafana.enabled = false)';
   if (cfg.grafana.enabled) {
-    const password =
-      cfg.grafanaAdminPassword ??
-      new random.RandomPassword('grafana-admin-password', { length: 24, special: false }, { additionalSecretOutputs: ['result'] }).result;
     const grafana = new GrafanaVm(
       'grafana',
       {
@@ -232,7 +242,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
         publicIp: cfg.grafana.publicIp,
         allowedSourceRanges: cfg.grafana.allowedSourceRanges,
         serviceAccountEmail: ids.emails.grafana,
-        adminPassword: password,
+        adminPassword: cfg.grafanaAdminPassword,
         files: warehouse.datasetId.apply((datasetId) => sources.grafanaFiles({ project, datasetId, location: cfg.bigquery.location! })),
         deletionProtection: cfg.deletionProtection,
         labels,
@@ -259,9 +269,18 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
   };
 }
 
+/** What the stack created that the workloads need to know. */
+export interface CreatedResources {
+  buckets: Record<LakeBucket, string>;
+  dataset: string;
+  pipelineServiceAccount: string;
+  images: Record<WorkloadImage, string>;
+}
+
 /** The workload config every service and step runs with on Google Cloud. */
-export function workloadConfig(cfg: StackConfig, buckets: Record<LakeBucket, string>, dataset: string): Partial<WorkloadConfig> {
+export function workloadConfig(cfg: StackConfig, created: CreatedResources): Partial<WorkloadConfig> {
   const w = cfg.workload;
+  const { buckets } = created;
   return {
     ...w,
     storage: {
@@ -273,21 +292,20 @@ export function workloadConfig(cfg: StackConfig, buckets: Record<LakeBucket, str
       duckdbFile: 'warehouse.duckdb',
       url: '',
       projectId: cfg.project,
-      dataset,
+      dataset: created.dataset,
       location: cfg.bigquery.location!,
+    },
+    pipeline: {
+      runner: 'vertex',
+      projectId: cfg.project,
+      region: cfg.region,
+      serviceAccount: created.pipelineServiceAccount,
+      pipelineRoot: `gs://${buckets.pipeline}/${VERTEX_ROOT_PREFIX}`,
+      apiEndpoint: '',
+      images: created.images,
     },
     // Cloud Run sends traffic to 0.0.0.0:8080; the local dog-image server does not exist in the cloud.
     inference: { ...w.inference, host: '0.0.0.0', port: 8080 },
     dogApi: { ...w.dogApi, baseUrl: w.dogApi.baseUrl || 'https://dog.ceo' },
   };
-}
-
-/** What the trigger needs to submit Vertex `pipelineJobs` (see workloads/trigger). */
-function triggerPipelineEnv(
-  pipeline: VertexPipeline,
-  _digests: Record<string, pulumi.Output<string>>,
-): pulumi.Output<Record<string, string>> {
-  return pulumi
-    .all([pipeline.specUri, pipeline.pipelineRoot, pipeline.region, pipeline.serviceAccountEmail])
-    .apply(() => ({}) as Record<string, string>);
 }

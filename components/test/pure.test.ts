@@ -1,0 +1,167 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { IMAGE_TOKEN_PREFIX } from '../../pipeline-specs/images';
+import type { PipelineSpec } from '../../pipeline-specs/ir';
+import { bigQuerySchema } from '../../workloads/core/warehouse/schema-dsl';
+import { TABLE_NAMES, tableDef } from '../../workloads/core/warehouse/tables';
+import { lifecycleRules } from '../data-lake';
+import { flexTemplateSpec } from '../flex-template';
+import { bigQueryDatasourceYaml, grafanaStartupScript, MAX_METADATA_VALUE, packProvisioning, unpackProvisioning } from '../grafana-startup';
+import { cleanupPolicies } from '../registry';
+import { cronProblem } from '../scheduler';
+import { deployableSpec } from '../vertex-pipeline';
+import { tableSchemaJson } from '../warehouse';
+import { assertDigest } from '../workload-images';
+
+const DIGEST = (w: string) => `europe-west1-docker.pkg.dev/p/r/${w}@sha256:${'0123456789abcdef'.repeat(4)}`;
+
+describe('Cloud Scheduler cron', () => {
+  test.each(['*/5 * * * *', '0 3 * * 1-5', '15,45 */2 1 jan-jun mon', '0 0 1 * *'])('%s is accepted', (cron) =>
+    expect(cronProblem(cron)).toBeUndefined(),
+  );
+  test('six fields (croner seconds) are refused with the reason', () =>
+    expect(cronProblem('*/10 * * * * *')).toBe(
+      'must be a 5-field cron (minute hour day-of-month month day-of-week) for Cloud Scheduler, got 6 field(s)',
+    ));
+  test('garbage fields are refused', () => expect(cronProblem('every 5 minutes please now')).toMatch(/cron field "every" is not valid/));
+});
+
+describe('Artifact Registry cleanup policies', () => {
+  test('keep N most recent, delete untagged older than X days', () =>
+    expect(cleanupPolicies({ keepCount: 3, deleteUntaggedAfterDays: 2 })).toEqual([
+      { id: 'keep-most-recent', action: 'KEEP', mostRecentVersions: { keepCount: 3 } },
+      { id: 'delete-old-untagged', action: 'DELETE', condition: { tagState: 'UNTAGGED', olderThan: '172800s' } },
+    ]));
+  test('a keep count below 1 is refused', () =>
+    expect(() => cleanupPolicies({ keepCount: 0, deleteUntaggedAfterDays: 2 })).toThrow('keepCount = 0'));
+});
+
+describe('bucket lifecycle rules', () => {
+  const l = { rawNearlineAfterDays: 30, pipelineRunsExpireDays: 7, stagingExpireDays: 2, noncurrentModelsExpireDays: 14 };
+  test('datasets are immutable versions: never expired', () =>
+    expect(lifecycleRules('datasets', l).filter((r) => (r.action as { type: string }).type === 'Delete')).toEqual([]));
+  test('raw images cool down to NEARLINE, overwritten pointers expire, run outputs expire', () => {
+    expect(lifecycleRules('raw', l)).toContainEqual({
+      action: { type: 'SetStorageClass', storageClass: 'NEARLINE' },
+      condition: { age: 30, matchesPrefixes: ['images/'], matchesStorageClasses: ['STANDARD'] },
+    });
+    expect(lifecycleRules('models', l)).toContainEqual({
+      action: { type: 'Delete' },
+      condition: { daysSinceNoncurrentTime: 14, withState: 'ARCHIVED' },
+    });
+    expect(lifecycleRules('staging', l)).toContainEqual({
+      action: { type: 'Delete' },
+      condition: { age: 2, matchesPrefixes: ['staging/', 'temp/'] },
+    });
+  });
+});
+
+test('BigQuery table schemas are the workload definitions, serialised', () => {
+  for (const t of TABLE_NAMES) expect(JSON.parse(tableSchemaJson(t))).toEqual(bigQuerySchema(tableDef(t)));
+});
+
+test('only digest references pass as deployable images', () => {
+  expect(assertDigest('inference', DIGEST('inference'))).toBe(DIGEST('inference'));
+  expect(() => assertDigest('inference', 'europe-west1-docker.pkg.dev/p/r/inference:dev')).toThrow(
+    /image inference: expected a digest reference/,
+  );
+});
+
+describe('Flex Template spec', () => {
+  const env = {
+    serviceAccountEmail: 'w@p.iam.gserviceaccount.com',
+    stagingBucket: 'b',
+    maxWorkers: 3,
+    machineType: 'n1-standard-2',
+    region: 'europe-west1',
+  };
+  const meta = { name: 'pre', description: 'd', parameters: [{ name: 'run_id', label: 'run id', helpText: 'h' }] };
+  test('names the launcher, the worker account and the staging/temp locations', () => {
+    const spec = flexTemplateSpec(meta, DIGEST('preprocessing'), DIGEST('preprocessing'), env);
+    expect(spec).toMatchObject({
+      image: DIGEST('preprocessing'),
+      metadata: meta,
+      defaultEnvironment: {
+        serviceAccountEmail: env.serviceAccountEmail,
+        tempLocation: 'gs://b/temp',
+        stagingLocation: 'gs://b/staging',
+        maxWorkers: 3,
+      },
+    });
+  });
+  test('duplicate or malformed parameter names are refused', () => {
+    expect(() => flexTemplateSpec({ ...meta, parameters: [...meta.parameters, ...meta.parameters] }, 'i', 'i', env)).toThrow(
+      'declared twice',
+    );
+    expect(() => flexTemplateSpec({ ...meta, parameters: [{ name: 'run-id', label: '', helpText: '' }] }, 'i', 'i', env)).toThrow('run-id');
+  });
+});
+
+describe('Vertex pipeline spec', () => {
+  const compiled = JSON.parse(
+    readFileSync(path.join(__dirname, '../../pipeline-specs/compiled/continual-learning.json'), 'utf8'),
+  ) as PipelineSpec;
+  const digests = {
+    inference: DIGEST('inference'),
+    trigger: DIGEST('trigger'),
+    preprocessing: DIGEST('preprocessing'),
+    training: DIGEST('training'),
+  };
+
+  test('every image token is bound to a digest and every step gets the stack environment', () => {
+    const spec = deployableSpec(compiled, digests, { CV_STORAGE_BACKEND: 'gcs' });
+    expect(JSON.stringify(spec)).not.toContain(IMAGE_TOKEN_PREFIX);
+    for (const { container } of Object.values(spec.deploymentSpec.executors)) {
+      expect(Object.values(digests)).toContain(container.image);
+      expect(container.env).toContainEqual({ name: 'CV_STORAGE_BACKEND', value: 'gcs' });
+    }
+    expect(JSON.stringify(compiled)).toContain(IMAGE_TOKEN_PREFIX); // the input is not modified
+  });
+
+  test('an environment variable a step sets itself is kept', () => {
+    const own: PipelineSpec = JSON.parse(JSON.stringify(compiled));
+    const first = Object.values(own.deploymentSpec.executors)[0].container;
+    first.env = [{ name: 'CV_LOG_LEVEL', value: 'debug' }];
+    const spec = deployableSpec(own, digests, { CV_LOG_LEVEL: 'info', CV_STORAGE_BACKEND: 'gcs' });
+    const env = Object.values(spec.deploymentSpec.executors)[0].container.env!;
+    expect(env.filter((e) => e.name === 'CV_LOG_LEVEL')).toEqual([{ name: 'CV_LOG_LEVEL', value: 'debug' }]);
+  });
+});
+
+describe('Grafana boot configuration', () => {
+  test('provisioning files round-trip through one metadata value', () => {
+    const files = {
+      '/etc/grafana/provisioning/datasources/bq.yaml': bigQueryDatasourceYaml('p-123456', 'EU'),
+      '/var/lib/grafana/dashboards/a.json': '{}',
+    };
+    expect(unpackProvisioning(packProvisioning(files))).toEqual(files);
+  });
+  test('files outside Grafana’s directories are refused', () => {
+    expect(() => packProvisioning({ '/etc/passwd': 'x' })).toThrow('/etc/passwd: must be under');
+    expect(() => packProvisioning({ '/etc/grafana/provisioning/../../passwd': 'x' })).toThrow('must be under');
+  });
+  test('provisioning larger than a metadata value is refused', () => {
+    const random = Array.from({ length: 400_000 }, (_, i) => ((i * 2654435761) % 4294967296).toString(36)).join('');
+    expect(() => packProvisioning({ '/var/lib/grafana/dashboards/big.json': random })).toThrow(
+      `instance metadata allows ${MAX_METADATA_VALUE}`,
+    );
+  });
+  test('the startup script is valid bash that reads the password from Secret Manager with the VM token', () => {
+    const script = grafanaStartupScript({ project: 'creature-vision-dev', secretId: 'cv-dev-grafana-admin-password' });
+    const file = path.join(tmpdir(), `grafana-startup-${process.pid}.sh`);
+    writeFileSync(file, script);
+    execFileSync('bash', ['-n', file]);
+    expect(script).toContain('instance/service-accounts/default/token');
+    expect(script).toContain(
+      'https://secretmanager.googleapis.com/v1/projects/creature-vision-dev/secrets/cv-dev-grafana-admin-password/versions/latest:access',
+    );
+    expect(script).toContain('reset-admin-password --password-from-stdin');
+    expect(script).not.toMatch(/key\.json|GOOGLE_APPLICATION_CREDENTIALS/);
+  });
+  test('ids that could inject shell are refused', () => {
+    expect(() => grafanaStartupScript({ project: 'p; rm -rf /', secretId: 's' })).toThrow('not a valid project id');
+    expect(() => grafanaStartupScript({ project: 'creature-vision-dev', secretId: '$(id)' })).toThrow('secret id');
+  });
+});

@@ -1,0 +1,143 @@
+import * as pulumi from '@pulumi/pulumi';
+import { decodeConfigValue, parseStackConfig, readStackConfig, StackConfigError } from '../config';
+import { stackConfigFromYaml } from '../mock-run';
+
+const GCP = { project: 'creature-vision-dev', region: 'europe-west1' };
+const INGEST = { ingest: { cron: '*/5 * * * *' }, trigger: { cron: '*/30 * * * *' } };
+
+function problems(raw: Record<string, unknown>, provider: { project?: string; region?: string } = GCP): string[] {
+  try {
+    parseStackConfig({ ...INGEST, ...raw }, provider, 'dev');
+  } catch (err) {
+    if (err instanceof StackConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('stack config validation names the key, the value and what is accepted', () => {
+  test('a negative instance count', () => {
+    expect(problems({ cloudRun: { inference: { maxInstances: -1 } } })).toEqual([
+      'creature-vision:cloudRun.inference.maxInstances = -1: must be ≥ 1',
+    ]);
+  });
+
+  test('min instances above max instances', () => {
+    expect(problems({ cloudRun: { trigger: { minInstances: 3, maxInstances: 1 } } })).toEqual([
+      'creature-vision:cloudRun.trigger.minInstances = 3: minInstances must be ≤ maxInstances',
+    ]);
+  });
+
+  test('a 6-field (seconds) cron, which Cloud Scheduler rejects', () => {
+    expect(problems({ ingest: { cron: '*/10 * * * * *' } })).toEqual([
+      'creature-vision:ingest.cron = "*/10 * * * * *": must be a 5-field cron (minute hour day-of-month month day-of-week) for Cloud Scheduler, got 6 field(s)',
+    ]);
+  });
+
+  test('the workloads’ own rules apply to workload sections', () => {
+    expect(problems({ training: { epochs: 0 } })).toEqual(['creature-vision:training.epochs = 0: must be greater than 0']);
+  });
+
+  test('misspelt keys at the top level, in infrastructure sections and in workload sections', () => {
+    const p = problems({ cloudrun: {}, grafana: { publicIP: true }, training: { epochz: 3 } });
+    expect(p).toContainEqual(expect.stringMatching(/^creature-vision:cloudrun: unknown key; known keys are .*cloudRun/));
+    expect(p).toContain('creature-vision:grafana: unknown key(s) publicIP');
+    expect(p).toContain('creature-vision:training.epochz: unknown key');
+  });
+
+  test('sections the stack derives itself cannot be set', () => {
+    expect(problems({ storage: { backend: 'local' } })).toEqual([
+      'creature-vision:storage: set by the stack itself (from the buckets, dataset, images and accounts it creates); remove it',
+    ]);
+  });
+
+  test('alerts enabled without a recipient, bad CIDR, bad memory quantity', () => {
+    const p = problems({
+      alerts: { enabled: true },
+      grafana: { allowedSourceRanges: ['0.0.0.0'] },
+      cloudRun: { inference: { memory: '2GB' } },
+    });
+    expect(p).toContain(
+      'creature-vision:alerts.notificationEmails = (missing): alerts are enabled: give at least one notificationEmails entry',
+    );
+    expect(p).toContain('creature-vision:grafana.allowedSourceRanges.0 = "0.0.0.0": must be an IPv4 CIDR range like 203.0.113.0/24');
+    expect(p).toContain('creature-vision:cloudRun.inference.memory = "2GB": must be a memory quantity like 512Mi or 2Gi');
+  });
+
+  test('the provider project and region are required', () => {
+    expect(problems({}, {})).toEqual([
+      'gcp:project is not set: `pulumi config set gcp:project <project-id>`',
+      'gcp:region is not set: `pulumi config set gcp:region <region>`, e.g. europe-west1',
+    ]);
+  });
+
+  test('the error message lists every problem', () => {
+    expect(() => parseStackConfig({ ...INGEST, publicInvoker: 'yes' }, GCP, 'dev')).toThrow(
+      'invalid stack configuration:\n  - creature-vision:publicInvoker = "yes": Invalid input: expected boolean, received string',
+    );
+  });
+});
+
+describe('the checked-in stacks', () => {
+  test.each(['dev', 'prod'])('Pulumi.%s.yaml is valid', (stack) => {
+    const flat = stackConfigFromYaml(stack);
+    const raw = Object.fromEntries(
+      Object.entries(flat)
+        .filter(([k]) => k.startsWith('creature-vision:'))
+        .map(([k, v]) => [k.slice('creature-vision:'.length), decodeConfigValue(v)]),
+    );
+    const cfg = parseStackConfig(raw, { project: flat['gcp:project'], region: flat['gcp:region'] }, stack);
+    expect(cfg.prefix).toBe(`cv-${stack}`);
+    expect(cfg.deletionProtection).toBe(stack === 'prod');
+  });
+
+  test('defaults are the safe ones: protection on, private, no force-destroy', () => {
+    const cfg = parseStackConfig(INGEST, GCP, 'fork');
+    expect(cfg).toMatchObject({
+      deletionProtection: true,
+      publicInvoker: false,
+      dataLake: { forceDestroy: false, location: 'europe-west1' },
+      prefix: 'cv-fork',
+    });
+    expect(cfg.grafana).toMatchObject({ publicIp: false, zone: 'europe-west1-b', machineType: 'e2-small' });
+  });
+});
+
+describe('through Pulumi config, as `pulumi preview` runs it', () => {
+  beforeAll(() =>
+    pulumi.runtime.setMocks({ newResource: (a) => ({ id: a.name, state: a.inputs }), call: () => ({}) }, 'creature-vision', 'dev'),
+  );
+
+  test('readStackConfig decodes structured and scalar values and reads the secret password', async () => {
+    pulumi.runtime.setAllConfig(
+      {
+        'gcp:project': 'creature-vision-dev',
+        'gcp:region': 'europe-west1',
+        'creature-vision:cloudRun': JSON.stringify({ inference: { maxInstances: 4 } }),
+        'creature-vision:publicInvoker': 'true',
+        'creature-vision:ingest': JSON.stringify({ cron: '*/5 * * * *' }),
+        'creature-vision:trigger': JSON.stringify({ cron: '0 * * * *' }),
+        'creature-vision:grafanaAdminPassword': 's3cret-from-config',
+      },
+      ['creature-vision:grafanaAdminPassword'],
+    );
+    const cfg = readStackConfig();
+    expect(cfg.cloudRun.inference.maxInstances).toBe(4);
+    expect(cfg.publicInvoker).toBe(true);
+    expect(await new Promise((r) => cfg.grafanaAdminPassword!.apply(r))).toBe('s3cret-from-config');
+  });
+
+  test('importing the program with a bad value fails before any resource is declared', () => {
+    pulumi.runtime.setAllConfig({
+      'gcp:project': 'creature-vision-dev',
+      'gcp:region': 'europe-west1',
+      'creature-vision:cloudRun': JSON.stringify({ inference: { maxInstances: -1 } }),
+      'creature-vision:ingest': JSON.stringify({ cron: '*/5 * * * *' }),
+      'creature-vision:trigger': JSON.stringify({ cron: '0 * * * *' }),
+    });
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program must load after the config is set
+      expect(() => require('../index')).toThrow('creature-vision:cloudRun.inference.maxInstances = -1: must be ≥ 1');
+    });
+  });
+});

@@ -1,0 +1,301 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tests read untyped provider inputs */
+import { unpackProvisioning, PROVISIONING_METADATA_KEY } from '../../components/grafana-startup';
+import { evaluate } from '../../policy/rules';
+import { loadConfig } from '../../workloads/core/config/load';
+import { pipelineKeys } from '../../workloads/core/layout';
+import { bigQuerySchema } from '../../workloads/core/warehouse/schema-dsl';
+import { TABLE_NAMES, tableDef } from '../../workloads/core/warehouse/tables';
+import { MockRun, runMocked } from '../mock-run';
+import { asPolicyResources, container, countByType, customs, envOf, ofType, one } from './helpers';
+
+/** One mocked run of the real program with Pulumi.dev.yaml, shared by every assertion below. */
+let run: MockRun;
+beforeAll(async () => {
+  run = await runMocked({ stack: 'dev' });
+});
+
+const outputs = () => run.outputs as Record<string, any>;
+const SA = (w: string) => `serviceAccount:cv-dev-${w}@creature-vision-dev.iam.gserviceaccount.com`;
+
+describe('dev stack inventory', () => {
+  test('creates exactly the planned resources', () => {
+    expect(countByType(run)).toEqual({
+      'docker:index/image:Image': 4,
+      'gcp:artifactregistry/repository:Repository': 1,
+      'gcp:artifactregistry/repositoryIamMember:RepositoryIamMember': 2,
+      'gcp:bigquery/dataset:Dataset': 1,
+      'gcp:bigquery/datasetIamMember:DatasetIamMember': 5,
+      'gcp:bigquery/table:Table': TABLE_NAMES.length,
+      'gcp:cloudrunv2/service:Service': 2,
+      'gcp:cloudrunv2/serviceIamMember:ServiceIamMember': 3,
+      'gcp:cloudscheduler/job:Job': 2,
+      'gcp:compute/firewall:Firewall': 1,
+      'gcp:compute/instance:Instance': 1,
+      'gcp:compute/router:Router': 1,
+      'gcp:compute/routerNat:RouterNat': 1,
+      'gcp:projects/iAMMember:IAMMember': 16,
+      'gcp:projects/service:Service': 14,
+      'gcp:secretmanager/secret:Secret': 1,
+      'gcp:secretmanager/secretIamMember:SecretIamMember': 1,
+      'gcp:secretmanager/secretVersion:SecretVersion': 1,
+      'gcp:serviceaccount/account:Account': 6,
+      'gcp:serviceaccount/iAMMember:IAMMember': 2,
+      'gcp:storage/bucket:Bucket': 5,
+      'gcp:storage/bucketIAMMember:BucketIAMMember': 14,
+      'gcp:storage/bucketObject:BucketObject': 2,
+      'random:index/randomPassword:RandomPassword': 1,
+    });
+  });
+
+  test('every cloud resource belongs to a creature-vision component', () => {
+    const components = new Map(run.resources.filter((r) => !r.custom).map((r) => [r.urn, r.type]));
+    for (const r of customs(run)) {
+      expect([r.name, components.get(r.parent ?? '')]).toEqual([r.name, expect.stringMatching(/^creature-vision:[a-z]+:[A-Z][A-Za-z]+$/)]);
+    }
+  });
+
+  test('stack outputs name the service, dashboard, buckets, dataset, registry and pipeline spec', () => {
+    const o = outputs();
+    expect(o.serviceUrl).toMatch(/^https:\/\/cv-dev-inference-.*\.run\.app$/);
+    expect(o.dashboardUrl).toBe('http://10.132.0.10:3000');
+    expect(Object.keys(o.buckets).sort()).toEqual(['datasets', 'models', 'pipeline', 'raw', 'staging']);
+    expect(o.dataset).toBe('creature_vision_dev');
+    expect(o.registry).toBe('europe-west1-docker.pkg.dev/creature-vision-dev/cv-dev-images');
+    expect(o.pipelineSpecUri).toBe(`gs://${o.buckets.pipeline}/${pipelineKeys.spec}`);
+  });
+});
+
+describe('dev identities and IAM', () => {
+  test('no project-level storage or BigQuery data roles: those are granted on the bucket and dataset', () => {
+    const roles = ofType(run, 'gcp:projects/iAMMember:IAMMember').map((r) => r.inputs.role as string);
+    expect(roles.filter((r) => /storage|bigquery\.data/.test(r))).toEqual([]);
+  });
+
+  test('bucket-level grants follow who reads and who writes', () => {
+    const grants = ofType(run, 'gcp:storage/bucketIAMMember:BucketIAMMember').map(
+      (r) =>
+        `${String(r.inputs.bucket).replace('creature-vision-dev-cv-dev-', '')} ${r.inputs.role} ${String(r.inputs.member).replace(/^serviceAccount:cv-dev-|@.*$/g, '')}`,
+    );
+    expect(grants.sort()).toEqual(
+      [
+        'raw roles/storage.objectUser inference',
+        'raw roles/storage.objectViewer trigger',
+        'raw roles/storage.objectViewer pipeline',
+        'raw roles/storage.objectViewer preprocessing',
+        'datasets roles/storage.objectUser pipeline',
+        'datasets roles/storage.objectUser preprocessing',
+        'datasets roles/storage.objectViewer trigger',
+        'models roles/storage.objectUser pipeline',
+        'models roles/storage.objectViewer inference',
+        'models roles/storage.objectViewer trigger',
+        'pipeline roles/storage.objectUser pipeline',
+        'pipeline roles/storage.objectUser trigger',
+        'staging roles/storage.objectUser pipeline',
+        'staging roles/storage.objectUser preprocessing',
+      ].sort(),
+    );
+  });
+
+  test('dataset-level grants: writers edit, Grafana only views', () => {
+    const grants = ofType(run, 'gcp:bigquery/datasetIamMember:DatasetIamMember').map((r) => `${r.inputs.role} ${r.inputs.member}`);
+    expect(grants.sort()).toEqual(
+      [
+        `roles/bigquery.dataEditor ${SA('inference')}`,
+        `roles/bigquery.dataEditor ${SA('trigger')}`,
+        `roles/bigquery.dataEditor ${SA('pipeline')}`,
+        `roles/bigquery.dataEditor ${SA('preprocessing')}`,
+        `roles/bigquery.dataViewer ${SA('grafana')}`,
+      ].sort(),
+    );
+  });
+
+  test('the trigger may act as the pipeline account, the pipeline as the Dataflow worker account', () => {
+    const actAs = ofType(run, 'gcp:serviceaccount/iAMMember:IAMMember').map((r) => `${r.inputs.member} -> ${r.inputs.serviceAccountId}`);
+    expect(actAs.sort()).toEqual(
+      [
+        `${SA('pipeline')} -> projects/creature-vision-dev/serviceAccounts/cv-dev-preprocessing@creature-vision-dev.iam.gserviceaccount.com`,
+        `${SA('trigger')} -> projects/creature-vision-dev/serviceAccounts/cv-dev-pipeline@creature-vision-dev.iam.gserviceaccount.com`,
+      ].sort(),
+    );
+  });
+
+  test('dev is public (config publicInvoker: true) on inference only; the trigger is invoked by the scheduler account alone', () => {
+    const invokers = ofType(run, 'gcp:cloudrunv2/serviceIamMember:ServiceIamMember').map((r) => `${r.inputs.name} ${r.inputs.member}`);
+    expect(invokers.sort()).toEqual(
+      ['cv-dev-inference allUsers', `cv-dev-inference ${SA('scheduler')}`, `cv-dev-trigger ${SA('scheduler')}`].sort(),
+    );
+  });
+});
+
+describe('dev data lake and warehouse', () => {
+  test('buckets: uniform access, public access prevention, versioning on models only, dev force-destroy, labels', () => {
+    for (const b of ofType(run, 'gcp:storage/bucket:Bucket')) {
+      expect(b.inputs).toMatchObject({
+        uniformBucketLevelAccess: true,
+        publicAccessPrevention: 'enforced',
+        forceDestroy: true,
+        location: 'europe-west1',
+      });
+      expect((b.inputs.versioning as { enabled: boolean }).enabled).toBe(b.name === 'lake-models');
+      expect(b.inputs.labels).toMatchObject({ app: 'creature-vision', stack: 'dev', environment: 'dev' });
+      expect(b.protect).toBe(false);
+    }
+    const pipelineRules = one(run, 'gcp:storage/bucket:Bucket', 'lake-pipeline').inputs.lifecycleRules as unknown[];
+    expect(pipelineRules).toContainEqual({ action: { type: 'Delete' }, condition: { age: 7, matchesPrefixes: ['runs/', 'vertex/'] } });
+  });
+
+  test('BigQuery tables have exactly the workloads’ schemas, daily partitioning and the dev expiration', () => {
+    for (const table of TABLE_NAMES) {
+      const t = one(run, 'gcp:bigquery/table:Table', `warehouse-${table}`);
+      const def = tableDef(table);
+      expect(JSON.parse(t.inputs.schema as string)).toEqual(bigQuerySchema(def));
+      expect(t.inputs.timePartitioning).toEqual({ type: 'DAY', field: def.partitionField, expirationMs: 30 * 86_400_000 });
+      expect(t.inputs.clusterings).toEqual(def.clustering);
+      expect(t.inputs.deletionProtection).toBe(false);
+    }
+    expect(one(run, 'gcp:bigquery/dataset:Dataset', 'warehouse-dataset').inputs).toMatchObject({
+      datasetId: 'creature_vision_dev',
+      deleteContentsOnDestroy: true,
+    });
+  });
+
+  test('Artifact Registry keeps the newest 5 and deletes untagged versions after 7 days', () => {
+    const repo = one(run, 'gcp:artifactregistry/repository:Repository', 'registry-repo');
+    expect(repo.inputs.cleanupPolicies).toEqual([
+      { id: 'keep-most-recent', action: 'KEEP', mostRecentVersions: { keepCount: 5 } },
+      { id: 'delete-old-untagged', action: 'DELETE', condition: { tagState: 'UNTAGGED', olderThan: '604800s' } },
+    ]);
+  });
+});
+
+describe('dev services', () => {
+  test('Cloud Run runs the images by digest, with probes, scaling and resources from the stack config', () => {
+    const inference = one(run, 'gcp:cloudrunv2/service:Service', 'inference-service');
+    const c = container(inference);
+    expect(c.image).toBe(outputs().images.inference);
+    expect(c.image).toMatch(/^europe-west1-docker\.pkg\.dev\/creature-vision-dev\/cv-dev-images\/inference@sha256:[0-9a-f]{64}$/);
+    expect(c.startupProbe.httpGet).toEqual({ path: '/readyz', port: 8080 });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
+    expect(c.resources.limits).toEqual({ cpu: '2', memory: '2Gi' });
+    expect(inference.inputs).toMatchObject({
+      deletionProtection: false,
+      template: { scaling: { minInstanceCount: 0, maxInstanceCount: 2 }, maxInstanceRequestConcurrency: 8 },
+    });
+    expect((inference.inputs.template as Record<string, unknown>).serviceAccount).toBe(
+      'cv-dev-inference@creature-vision-dev.iam.gserviceaccount.com',
+    );
+
+    const trigger = container(one(run, 'gcp:cloudrunv2/service:Service', 'trigger-service'));
+    expect(trigger.image).toBe(outputs().images.trigger);
+    expect(trigger.commands).toEqual(['node', '--import', 'tsx', 'workloads/trigger/cli.ts', 'serve']);
+  });
+
+  test('the environment the services get is a valid workload config for Google Cloud', () => {
+    const env = envOf(one(run, 'gcp:cloudrunv2/service:Service', 'inference-service'));
+    const config = loadConfig({ env });
+    const o = outputs();
+    expect(config.storage).toEqual({
+      backend: 'gcs',
+      buckets: { raw: o.buckets.raw, datasets: o.buckets.datasets, models: o.buckets.models, pipeline: o.buckets.pipeline },
+    });
+    expect(config.warehouse).toMatchObject({
+      backend: 'bigquery',
+      projectId: 'creature-vision-dev',
+      dataset: 'creature_vision_dev',
+      location: 'europe-west1',
+    });
+    expect(config.pipeline).toMatchObject({
+      runner: 'vertex',
+      projectId: 'creature-vision-dev',
+      region: 'europe-west1',
+      serviceAccount: 'cv-dev-pipeline@creature-vision-dev.iam.gserviceaccount.com',
+      pipelineRoot: `gs://${o.buckets.pipeline}/vertex`,
+      images: o.images,
+    });
+    expect(config.inference).toMatchObject({ host: '0.0.0.0', port: 8080 });
+    expect(config.training.epochs).toBe(8);
+    expect(config.ingest).toEqual({ cron: '*/5 * * * *', perTick: 2 });
+    expect(envOf(one(run, 'gcp:cloudrunv2/service:Service', 'trigger-service'))).toEqual(env);
+  });
+
+  test('Cloud Scheduler calls /predict and /check with the scheduler account’s OIDC token, audience = service URL', () => {
+    const o = outputs();
+    const ingest = one(run, 'gcp:cloudscheduler/job:Job', 'schedules-ingest').inputs;
+    expect(ingest).toMatchObject({ schedule: '*/5 * * * *', region: 'europe-west1' });
+    expect(ingest.httpTarget).toMatchObject({
+      httpMethod: 'GET',
+      uri: `${o.serviceUrl}/predict`,
+      oidcToken: { serviceAccountEmail: o.serviceAccounts.scheduler, audience: o.serviceUrl },
+    });
+    const check = one(run, 'gcp:cloudscheduler/job:Job', 'schedules-retrain-check').inputs;
+    expect(check).toMatchObject({ schedule: '*/30 * * * *' });
+    expect(check.httpTarget).toMatchObject({
+      httpMethod: 'POST',
+      uri: `${o.triggerUrl}/check`,
+      oidcToken: { serviceAccountEmail: o.serviceAccounts.scheduler, audience: o.triggerUrl },
+    });
+    expect(JSON.parse(Buffer.from((check.httpTarget as { body: string }).body, 'base64').toString())).toEqual({});
+  });
+});
+
+describe('dev pipeline, Flex Template and Grafana', () => {
+  test('the uploaded pipeline spec runs this stack’s images by digest with the stack’s environment', () => {
+    const obj = one(run, 'gcp:storage/bucketObject:BucketObject', 'pipeline-spec').inputs;
+    expect(obj).toMatchObject({ bucket: outputs().buckets.pipeline, name: pipelineKeys.spec, contentType: 'application/json' });
+    const spec = JSON.parse(obj.content as string);
+    const executors = Object.entries(spec.deploymentSpec.executors) as [
+      string,
+      { container: { image: string; env: { name: string; value: string }[] } },
+    ][];
+    expect(executors.length).toBeGreaterThanOrEqual(5);
+    for (const [, { container: c }] of executors) {
+      expect(Object.values(outputs().images)).toContain(c.image);
+      expect(c.env).toContainEqual({ name: 'CV_STORAGE_BACKEND', value: 'gcs' });
+    }
+    expect(Object.fromEntries(executors.map(([k, v]) => [k, v.container.image.replace(/.*\/(\w+)@sha256:.*/, '$1')]))).toMatchObject({
+      'exec-train': 'training',
+      'exec-preprocess': 'preprocessing',
+      'exec-check-trigger': 'trigger',
+    });
+  });
+
+  test('the Flex Template spec names the launcher digest, parameters, worker account and staging/temp locations', () => {
+    const obj = one(run, 'gcp:storage/bucketObject:BucketObject', 'preprocessing-template-spec').inputs;
+    const staging = outputs().buckets.staging;
+    expect(obj).toMatchObject({ bucket: staging, name: 'templates/creature-vision-preprocessing.json' });
+    const spec = JSON.parse(obj.content as string);
+    expect(spec.image).toBe(outputs().images.preprocessing);
+    expect(spec.metadata.parameters.map((p: { name: string }) => p.name)).toEqual(['run_id']);
+    expect(spec.defaultEnvironment).toMatchObject({
+      serviceAccountEmail: outputs().serviceAccounts.preprocessing,
+      tempLocation: `gs://${staging}/temp`,
+      stagingLocation: `gs://${staging}/staging`,
+      maxWorkers: 1,
+    });
+  });
+
+  test('Grafana: shielded e2-small without external IP, its own account, firewall to the configured range, password from Secret Manager', () => {
+    const vm = one(run, 'gcp:compute/instance:Instance', 'grafana-vm').inputs as Record<string, any>;
+    expect(vm.machineType).toBe('e2-small');
+    expect(vm.networkInterfaces).toEqual([{ network: 'default', accessConfigs: [] }]);
+    expect(vm.shieldedInstanceConfig).toEqual({ enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true });
+    expect(vm.serviceAccount.email).toBe(outputs().serviceAccounts.grafana);
+    expect(vm.metadataStartupScript).toContain('/secrets/cv-dev-grafana-admin-password/versions/latest:access');
+    expect(vm.metadataStartupScript).toContain('plugins install grafana-bigquery-datasource');
+    const files = unpackProvisioning(vm.metadata[PROVISIONING_METADATA_KEY]);
+    expect(files['/etc/grafana/provisioning/datasources/bigquery.yaml']).toMatch(
+      /authenticationType: gce\n\s+defaultProject: creature-vision-dev/,
+    );
+
+    const fw = one(run, 'gcp:compute/firewall:Firewall', 'grafana-ingress').inputs;
+    expect(fw).toMatchObject({ sourceRanges: ['35.235.240.0/20'], allows: [{ protocol: 'tcp', ports: ['3000'] }], targetTags: vm.tags });
+    expect(one(run, 'gcp:secretmanager/secretIamMember:SecretIamMember', 'grafana-admin-password-accessor').inputs).toMatchObject({
+      role: 'roles/secretmanager.secretAccessor',
+      member: SA('grafana'),
+    });
+  });
+});
+
+test('the policy pack passes on the dev stack', () => {
+  expect(evaluate(asPolicyResources(run), { production: false })).toEqual([]);
+});
