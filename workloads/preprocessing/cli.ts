@@ -7,6 +7,7 @@ import { openDataLake } from '../core/storage/data-lake';
 import { openWarehouse } from '../core/warehouse/open-warehouse';
 import { NothingToPreprocessError, type Progress, runPreprocessing } from './run';
 import { formatSummary } from './summary';
+import { stageCommit, stagePlan, stageTransform } from './staged';
 import { createTransformer } from './transform-pool';
 
 /**
@@ -14,13 +15,22 @@ import { createTransformer } from './transform-pool';
  * by hand: `npm run preprocess -- [--run-id ID]`):
  *
  *   cli.ts [--run-id ID] [--out-dataset-version FILE] [--workers N] [--concurrency N] [--no-progress]
+ *   cli.ts --stage plan [--run-id ID] [--version V] [--out-dataset-version FILE]
+ *   cli.ts --stage transform --version V [--task-index I --task-count N]
+ *   cli.ts --stage commit --version V --task-count N [--out-dataset-version FILE]
+ *
+ * Without --stage the whole run happens in this process. The stages let a batch engine
+ * run the transform as N parallel tasks (see staged.ts); the task index and count default
+ * to Cloud Run Jobs' CLOUD_RUN_TASK_INDEX/COUNT or Cloud Batch's BATCH_TASK_INDEX/COUNT.
  *
  * Reads labelled images from the raw bucket, writes a new dataset version, records it in
  * the warehouse, prints a summary and writes the version name to --out-dataset-version.
  * Buckets, warehouse and preprocessing settings come from the CV_* environment.
  * Exit codes: 0 written, 1 failed, 2 usage error, 3 nothing new to preprocess.
  */
-const USAGE = 'usage: cli.ts [--run-id ID] [--out-dataset-version FILE] [--workers N] [--concurrency N] [--no-progress]';
+const USAGE =
+  'usage: cli.ts [--run-id ID] [--out-dataset-version FILE] [--workers N] [--concurrency N] [--no-progress]\n' +
+  '       cli.ts --stage plan|transform|commit [--version V] [--task-index I] [--task-count N] (see cli.ts)';
 
 class UsageError extends Error {}
 
@@ -40,6 +50,10 @@ async function main(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       concurrency: { type: 'string' },
       'no-progress': { type: 'boolean', default: false },
+      stage: { type: 'string' },
+      version: { type: 'string' },
+      'task-index': { type: 'string' },
+      'task-count': { type: 'string' },
     },
     strict: true,
   });
@@ -51,7 +65,9 @@ async function main(argv: string[]): Promise<number> {
   };
   const log = createLogger('preprocessing', config.logLevel);
   const lake = openDataLake(config);
-  const warehouse = await openWarehouse(config);
+  // Only commit (and a whole run) reads the prediction log and records the version; parallel
+  // transform tasks must not contend for the warehouse (locally a DuckDB file has one owner).
+  const warehouse = values.stage === undefined || values.stage === 'commit' ? await openWarehouse(config) : undefined;
   const transformer = createTransformer(settings.workers);
   const bar =
     values['no-progress'] || !process.stderr.isTTY
@@ -69,15 +85,52 @@ async function main(argv: string[]): Promise<number> {
       bar.update(p.done);
     }
   };
+  const deps = { raw: lake.raw, datasets: lake.datasets, warehouse, transformer, log };
+  const options = {
+    runId: values['run-id'] ?? null,
+    settings,
+    limits: config.images,
+    concurrency: settings.concurrency,
+    onProgress,
+    version: values.version,
+  };
+  const stage = values.stage;
+  if (stage !== undefined && !['plan', 'transform', 'commit'].includes(stage))
+    throw new UsageError(`--stage must be plan, transform or commit, got ${JSON.stringify(stage)}`);
+  const needVersion = (): string => {
+    if (!values.version) throw new UsageError(`--stage ${stage} needs --version (the name the plan stage wrote)`);
+    return values.version;
+  };
+  const taskCount = (): number => {
+    const n = wholeNumber('--task-count', values['task-count'] ?? process.env.CLOUD_RUN_TASK_COUNT ?? process.env.BATCH_TASK_COUNT, 1);
+    if (n === undefined) throw new UsageError(`--stage ${stage} needs --task-count (or CLOUD_RUN_TASK_COUNT / BATCH_TASK_COUNT)`);
+    return n;
+  };
   try {
     log.info(
-      { runId: values['run-id'] ?? null, workers: transformer.description, concurrency: settings.concurrency },
+      { runId: options.runId, stage: stage ?? 'all', workers: transformer.description, concurrency: settings.concurrency },
       'preprocessing started',
     );
-    const summary = await runPreprocessing(
-      { raw: lake.raw, datasets: lake.datasets, warehouse, transformer, log },
-      { runId: values['run-id'] ?? null, settings, limits: config.images, concurrency: settings.concurrency, onProgress },
-    );
+    if (stage === 'plan') {
+      const plan = await stagePlan(deps, options);
+      log.info({ event: 'planned', version: plan.version, items: plan.items.length }, `planned dataset version ${plan.version}`);
+      if (values['out-dataset-version']) await fs.writeFile(values['out-dataset-version'], plan.version);
+      return 0;
+    }
+    if (stage === 'transform') {
+      const count = taskCount();
+      const index =
+        wholeNumber('--task-index', values['task-index'] ?? process.env.CLOUD_RUN_TASK_INDEX ?? process.env.BATCH_TASK_INDEX, 0) ?? 0;
+      const part = await stageTransform(deps, needVersion(), index, count, options);
+      bar?.stop();
+      log.info(
+        { event: 'transformed', task: index, of: count, records: part.records.length, skipped: part.skips.length, seconds: part.seconds },
+        `task ${index} of ${count} done`,
+      );
+      return 0;
+    }
+    const summary =
+      stage === 'commit' ? await stageCommit(deps, needVersion(), taskCount(), options) : await runPreprocessing(deps, options);
     bar?.stop();
     const { skips, ...counts } = summary;
     log.info({ event: 'dataset_version', ...counts, skippedObjects: skips.length }, `dataset version ${summary.version} written`);
@@ -94,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   } finally {
     await transformer.close();
-    await warehouse.close();
+    await warehouse?.close();
   }
 }
 
