@@ -6,3 +6,4 @@
  */
 export * from './dashboard';
 export * from './provisioning';
+export * from './files';

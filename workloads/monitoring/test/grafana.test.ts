@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { parse } from 'yaml';
 import { PANELS } from '../panels';
 import {
@@ -5,7 +6,9 @@ import {
   grafanaDashboard,
   grafanaDashboardProvisioning,
   grafanaDatasourceProvisioning,
+  GRAFANA_PATHS,
   GrafanaPanel,
+  grafanaProvisioningFiles,
   QUERY_FORMAT,
 } from '../grafana';
 
@@ -173,5 +176,24 @@ describe('Grafana provisioning files', () => {
       }),
     ]);
     expect(() => grafanaDashboardProvisioning({ path: 'dashboards' })).toThrow(/must be absolute/);
+  });
+});
+
+describe('grafanaProvisioningFiles', () => {
+  it('gives the VM every file by absolute path, bound to one datasource uid', () => {
+    const files = grafanaProvisioningFiles({
+      project: 'my-project-123',
+      datasetId: 'creature_vision',
+      location: 'EU',
+      datasourceUid: 'cv-bq',
+    });
+    expect(Object.keys(files).sort()).toEqual([GRAFANA_PATHS.dashboardProvider, GRAFANA_PATHS.datasources, GRAFANA_PATHS.dashboard].sort());
+    expect(parse(files[GRAFANA_PATHS.datasources]).datasources[0].uid).toBe('cv-bq');
+    expect(parse(files[GRAFANA_PATHS.dashboardProvider]).providers[0].options.path).toBe(GRAFANA_PATHS.dashboardsDir);
+    expect(path.dirname(GRAFANA_PATHS.dashboard)).toBe(GRAFANA_PATHS.dashboardsDir);
+    const dash = JSON.parse(files[GRAFANA_PATHS.dashboard]) as ReturnType<typeof grafanaDashboard>;
+    for (const p of dash.panels) for (const t of p.targets) expect(t.datasource.uid).toBe('cv-bq');
+    // Instance metadata values are limited (256 KiB); the whole set stays far below it uncompressed.
+    expect(Object.values(files).join('').length).toBeLessThan(128 * 1024);
   });
 });
