@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '../../workloads/core/config/load';
-import { rawKeys } from '../../workloads/core/layout';
+import { modelKeys, rawKeys } from '../../workloads/core/layout';
 import { openDataLake } from '../../workloads/core/storage/data-lake';
-import { writeJson } from '../../workloads/core/storage/object-store';
+import { readJson, writeJson } from '../../workloads/core/storage/object-store';
 import { DuckDbWarehouse } from '../../workloads/core/warehouse/duckdb-warehouse';
 import { loadCompiledSpec, REPO_ROOT, runPipeline } from '../runner';
 import { createHash } from 'node:crypto';
@@ -77,10 +77,17 @@ describe('local runner on the real continual-learning spec', () => {
       const result = await runPipeline({
         spec: await loadCompiledSpec(),
         runId: 'run-real-e2e',
-        env: cleanEnv({ CV_DATA_ROOT: dir, CV_LOG_LEVEL: 'warn', CV_TRIGGER_MIN_NEW_LABELLED: '50', CV_TRAINING_EPOCHS: '4' }),
+        env: cleanEnv({
+          CV_DATA_ROOT: dir,
+          CV_LOG_LEVEL: 'warn',
+          CV_TRIGGER_MIN_NEW_LABELLED: '50',
+          CV_TRAINING_EPOCHS: '4',
+          CV_GATE_MIN_TEST_EXAMPLES: '20',
+        }),
         store: lake.pipeline,
         onEvent: (e) => e.type === 'log' && lines.push(`[${e.task}] ${e.line}`),
       });
+      console.log(result.steps.map((s) => `${s.task}: ${s.status} ${s.durationS.toFixed(1)} s ${JSON.stringify(s.outputs)}`).join('\n'));
       expect(result.error).toBeUndefined();
       expect(result.steps.map((s) => [s.task, s.status])).toEqual([
         ['check-trigger', 'succeeded'],
@@ -90,7 +97,9 @@ describe('local runner on the real continual-learning spec', () => {
         ['promote', 'succeeded'],
       ]);
       expect(result.steps[3].outputs.decision).toBe('promote');
-      console.log(result.steps.map((s) => `${s.task}: ${s.durationS.toFixed(1)} s ${JSON.stringify(s.outputs)}`).join('\n'));
+      expect(result.steps[4].outputs.production_version).toBe(result.steps[2].outputs.model_version);
+      const pointer = await readJson<{ version: string }>(lake.models, modelKeys.pointer('production'));
+      expect(pointer?.version).toBe(result.steps[2].outputs.model_version);
     },
     600_000,
   );
