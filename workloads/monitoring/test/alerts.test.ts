@@ -1,9 +1,12 @@
 import type * as gcp from '@pulumi/gcp';
+import { Parser } from 'node-sql-parser';
 import { PassThrough } from 'node:stream';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
 import { Row } from '../../core/warehouse/tables';
+import { renderTables } from '../../core/warehouse/warehouse';
 import { ALERT_IDS, ALERT_RULES, AlertStatus, DEFAULT_THRESHOLDS, evaluateAlerts, fmtWindow } from '../alerts';
 import { cloudMonitoringAlerts } from '../cloud-alerts';
+import { dialect } from '../dialect';
 import { LOG_FIELDS } from '../log-fields';
 import { RequestLog } from '../request-log';
 
@@ -294,5 +297,23 @@ describe('Cloud Monitoring rendering', () => {
     expect(lat).toMatchObject({ thresholdValue: 250, aggregations: [{ alignmentPeriod: '300s' }] });
     expect(c.metrics.find((m) => m.name === 'cv_predictions_correct')!.filter).not.toContain('service_name');
     expect(() => cloudMonitoringAlerts({ metricPrefix: 'cv-dev' })).toThrow(/metricPrefix "cv-dev" is invalid/);
+  });
+});
+
+describe('alert SQL on BigQuery', () => {
+  it('parses as BigQuery SQL and uses no DuckDB-only functions', () => {
+    const parser = new Parser();
+    for (const r of ALERT_RULES) {
+      if (r.local.source !== 'warehouse') continue;
+      const sql = renderTables(r.local.sql(dialect('bigquery'), DEFAULT_THRESHOLDS), (t) => `\`my-project.creature_vision.${t}\``);
+      expect(sql).not.toMatch(/epoch\(|now\(\)|INTERVAL '/);
+      expect(() => parser.astify(sql, { database: 'bigquery' })).not.toThrow();
+    }
+  });
+
+  it('dialects reject what they cannot render', () => {
+    expect(() => dialect('oracle' as 'duckdb')).toThrow(/unknown SQL dialect "oracle"; accepted: duckdb, bigquery, grafana/);
+    expect(() => dialect('duckdb').quantile('x', 1.5)).toThrow(/strictly between 0 and 1/);
+    expect(() => dialect('bigquery').minutesAgo(0)).toThrow(/whole number greater than 0/);
   });
 });
