@@ -1,6 +1,6 @@
 import type { ObjectStore } from '../core/storage/object-store';
 import { tf } from '../core/tf/backend';
-import type { Checkpoint, LoopState } from './loop';
+import type { Checkpoint, LoopState, NamedTensor } from './loop';
 
 /**
  * Training checkpoints: `checkpoints/<run id>/checkpoint.bin` in the models bucket, ONE
@@ -30,7 +30,7 @@ export class CheckpointMismatchError extends Error {
 }
 
 export async function saveCheckpoint(store: ObjectStore, runId: string, fingerprint: string, cp: Checkpoint): Promise<void> {
-  const named: tf.NamedTensor[] = [
+  const named: NamedTensor[] = [
     ...cp.weights.map((tensor, i) => ({ name: `w/${i}`, tensor })),
     ...cp.best.map((tensor, i) => ({ name: `b/${i}`, tensor })),
     ...cp.optimizer.map((t, i) => ({ name: `o/${i}`, tensor: t.tensor })),

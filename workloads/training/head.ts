@@ -75,8 +75,8 @@ function foldableBatchNorm(top: tf.layers.Layer[], i: number): tf.layers.Layer |
 
 function denseWeights(conv: tf.layers.Layer, bn: tf.layers.Layer | null): tf.Tensor[] {
   const [kernel4d, maybeBias] = conv.getWeights();
-  const out = kernel4d.shape[3];
-  let kernel = kernel4d.reshape([kernel4d.shape[2], out]);
+  const [, , inputs, out] = kernel4d.shape as [number, number, number, number];
+  let kernel = kernel4d.reshape([inputs, out]);
   let bias = maybeBias ?? tf.zeros([out]);
   if (bn) {
     const cfg = bn.getConfig() as { epsilon: number; center: boolean; scale: boolean };

@@ -3,6 +3,12 @@ import { Prng, PrngState } from './features/prng';
 import type { HeadParts } from './head';
 import { cosineDecay } from './schedule';
 
+/** A tensor with a name (optimizer state); tfjs's own type is not exported from the package root. */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
 /**
  * The training loop, on trunk activations already in memory (see features/). A custom
  * loop rather than `model.fit` because it needs: a per-step cosine learning rate, dropout
@@ -71,7 +77,7 @@ export interface Checkpoint {
   state: LoopState;
   weights: tf.Tensor[];
   best: tf.Tensor[];
-  optimizer: tf.NamedTensor[];
+  optimizer: NamedTensor[];
 }
 
 export interface LoopHooks {
@@ -109,7 +115,7 @@ function phasesOf(o: LoopOptions, fineTunable: boolean): PhasePlan[] {
 type AdamInternals = { accBeta1: tf.Variable; accBeta2: tf.Variable };
 const ACC_BETA = ['__accBeta1', '__accBeta2'] as const;
 
-async function optimizerState(opt: tf.AdamOptimizer): Promise<tf.NamedTensor[]> {
+async function optimizerState(opt: tf.AdamOptimizer): Promise<NamedTensor[]> {
   const internals = opt as unknown as AdamInternals;
   return [
     ...(await opt.getWeights()),
@@ -118,7 +124,7 @@ async function optimizerState(opt: tf.AdamOptimizer): Promise<tf.NamedTensor[]> 
   ];
 }
 
-async function restoreOptimizer(opt: tf.AdamOptimizer, saved: tf.NamedTensor[]): Promise<void> {
+async function restoreOptimizer(opt: tf.AdamOptimizer, saved: NamedTensor[]): Promise<void> {
   const internals = opt as unknown as AdamInternals;
   await opt.setWeights(
     saved.filter((w) => !(ACC_BETA as readonly string[]).includes(w.name)).map((w) => ({ name: w.name, tensor: w.tensor.clone() })),

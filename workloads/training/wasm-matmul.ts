@@ -32,7 +32,7 @@ export function installFastTransposedMatMul(): boolean {
         return transposeFn({ inputs: { x: t as tf.Tensor }, backend: args.backend, attrs: { perm } });
       };
       const temps: tf.TensorInfo[] = [];
-      let { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      let { a, b } = args.inputs as unknown as { a: tf.TensorInfo; b: tf.TensorInfo };
       if (transposeA) temps.push((a = swapLast(a)));
       if (transposeB) temps.push((b = swapLast(b)));
       try {

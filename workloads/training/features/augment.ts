@@ -47,7 +47,7 @@ export function applyAugmentations(images: tf.Tensor4D, augs: Augmentation[]): t
       // Fill the corners uncovered by rotation with mid-grey rather than black, which
       // would be a strong, unnatural edge feature.
       if (a.rotation !== 0) x = tf.image.rotateWithOffset(x, a.rotation, 127);
-      if (a.brightness !== 1) x = x.mul(a.brightness).clipByValue(0, 255);
+      if (a.brightness !== 1) x = x.mul(a.brightness).clipByValue(0, 255) as tf.Tensor4D;
       return x;
     });
     return tf.concat(parts, 0) as tf.Tensor4D;
