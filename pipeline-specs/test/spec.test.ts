@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { flagOf, outFlagOf, PIPELINE_STEPS } from '../../workloads/core/pipeline-steps';
 import { COMPILED_SPEC_PATH, compileToJson } from '../compile';
 import { continualLearningPipeline } from '../continual-learning';
+import { bindEnv } from '../deploy';
 import { bindImages, imageToken, unboundImages } from '../images';
 import { PipelineSpec } from '../ir';
 import { validateSpec } from '../validate';
@@ -82,5 +83,22 @@ describe('compiled continual-learning spec', () => {
 
   it('compiles deterministically', () => {
     expect(JSON.stringify(continualLearningPipeline())).toBe(JSON.stringify(continualLearningPipeline()));
+  });
+});
+
+describe('deployable spec', () => {
+  it('adds the step environment to every container without overriding what a container sets', () => {
+    const spec = checkedIn();
+    spec.deploymentSpec.executors['exec-train'].container.env = [{ name: 'CV_TRAINING_EPOCHS', value: '3' }];
+    const bound = bindEnv(spec, { CV_TRAINING_EPOCHS: '12', CV_STORAGE_BACKEND: 'gcs' });
+    expect(bound.deploymentSpec.executors['exec-train'].container.env).toEqual([
+      { name: 'CV_TRAINING_EPOCHS', value: '3' },
+      { name: 'CV_STORAGE_BACKEND', value: 'gcs' },
+    ]);
+    expect(bound.deploymentSpec.executors['exec-preprocess'].container.env).toEqual([
+      { name: 'CV_STORAGE_BACKEND', value: 'gcs' },
+      { name: 'CV_TRAINING_EPOCHS', value: '12' },
+    ]);
+    expect(validateSpec(bound)).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { configToEnv } from '../core/config/load';
 import type { WorkloadConfig } from '../core/config/schema';
 import { pipelineKeys } from '../core/layout';
 import type { DataLake } from '../core/storage/data-lake';
@@ -26,7 +27,9 @@ export function createSubmitter(
       if (!spec) throw new Error(`no pipeline spec at ${lake.pipeline.uri(pipelineKeys.spec)}; the Pulumi pipeline component uploads it`);
       return spec;
     };
-    return new VertexSubmitter({ pipeline: config.pipeline, pipelineBucket: config.storage.buckets.pipeline, loadSpec });
+    // The steps get the trigger's configuration (the stack's), minus what only the trigger uses.
+    const stepEnv = Object.fromEntries(Object.entries(configToEnv(config)).filter(([k]) => !k.startsWith('CV_PIPELINE_')));
+    return new VertexSubmitter({ pipeline: config.pipeline, pipelineBucket: config.storage.buckets.pipeline, loadSpec, stepEnv });
   }
   return new LocalSubmitter(() => loadCompiledSpec(), { store: lake.pipeline, ...local.runOptions }, local.onFinished);
 }

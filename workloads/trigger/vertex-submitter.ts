@@ -1,5 +1,5 @@
 import type { WorkloadConfig } from '../core/config/schema';
-import { bindImages } from '../../pipeline-specs/images';
+import { deployableSpec } from '../../pipeline-specs/deploy';
 import type { PipelineSubmitter, SpecSource, SubmitRequest, Submission } from './submitter';
 
 /**
@@ -34,6 +34,8 @@ export interface VertexSubmitterOptions {
   /** The pipeline bucket's name, for the default pipeline root. */
   pipelineBucket: string;
   loadSpec: SpecSource;
+  /** CV_* environment every step container gets (see pipeline-specs/deploy.ts). */
+  stepEnv?: Record<string, string>;
   tokens?: TokenSource;
   fetch?: typeof fetch;
 }
@@ -68,7 +70,7 @@ export class VertexSubmitter implements PipelineSubmitter {
   /** The request body of a `pipelineJobs.create` call (exported for inspection and tests). */
   async buildRequest(request: SubmitRequest): Promise<Record<string, unknown>> {
     const p = this.options.pipeline;
-    const spec = bindImages(await this.options.loadSpec(), p.images);
+    const spec = deployableSpec(await this.options.loadSpec(), { images: p.images, env: this.options.stepEnv });
     return {
       displayName: spec.pipelineInfo.name,
       pipelineSpec: spec,

@@ -64,6 +64,7 @@ describe('VertexSubmitter', () => {
       }).pipeline,
       pipelineBucket: 'my-proj-pipeline',
       loadSpec: loadCompiledSpec,
+      stepEnv: { CV_STORAGE_BACKEND: 'gcs', CV_WAREHOUSE_BACKEND: 'bigquery' },
       tokens: { getAccessToken: async () => 'tok-123' },
     });
 
@@ -94,6 +95,12 @@ describe('VertexSubmitter', () => {
     const execImages = Object.values(body.pipelineSpec.deploymentSpec.executors).map((e) => e.container.image);
     expect(new Set(execImages)).toEqual(new Set(Object.values(images)));
     expect(JSON.stringify(body.pipelineSpec)).not.toContain('workload-image://');
+    for (const { container } of Object.values(body.pipelineSpec.deploymentSpec.executors)) {
+      expect(container.env).toEqual([
+        { name: 'CV_STORAGE_BACKEND', value: 'gcs' },
+        { name: 'CV_WAREHOUSE_BACKEND', value: 'bigquery' },
+      ]);
+    }
   });
 
   it('uses the configured pipeline root', async () => {
