@@ -3,6 +3,7 @@ import { createWriteStream, WriteStream } from 'node:fs';
 import * as path from 'node:path';
 import type { WorkloadConfig } from '../core/config/schema';
 import { registerDashboard } from '../monitoring/dashboard';
+import { RequestLog } from '../monitoring/request-log';
 import type { RunEvent, RunResult } from '../../pipeline-specs/runner/types';
 import { LocalSubmitter } from '../trigger/local-submitter';
 import { createSubmitter } from '../trigger/open';
@@ -34,13 +35,21 @@ export class LocalLoop {
   /** What the running pipeline is doing, for the status line. */
   pipelineState: string | null = null;
   readonly finishedRuns: RunResult[] = [];
+  /** The inference service's request log lines: the dashboard's local error-rate source. */
+  private readonly requestLog = new RequestLog();
 
   constructor(private readonly options: LocalLoopOptions) {
     this.services = new LocalServices({
       config: options.config,
       hubPort: options.hubPort,
       mountDashboard: async (app, s) => {
-        await registerDashboard(app, { warehouse: s.warehouse, models: s.lake.models, alerts: s.config.monitoring.alerts });
+        await registerDashboard(app, {
+          warehouse: s.warehouse,
+          models: s.lake.models,
+          alerts: s.config.monitoring.alerts,
+          refreshSeconds: s.config.monitoring.refreshSeconds,
+          requestLog: this.requestLog,
+        });
       },
     });
   }
@@ -51,6 +60,7 @@ export class LocalLoop {
 
   async start(): Promise<void> {
     await this.services.start();
+    if (this.services.inference?.child.stdout) this.requestLog.follow(this.services.inference.child.stdout);
     this.pipelineLog = createWriteStream(path.join(this.services.logDir, 'pipeline.log'), { flags: 'a' });
     this.submitter = createSubmitter(this.config, this.services.lake, {
       runOptions: {
