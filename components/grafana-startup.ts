@@ -33,39 +33,6 @@ export function unpackProvisioning(packed: string): Record<string, string> {
   return JSON.parse(gunzipSync(Buffer.from(packed, 'base64')).toString('utf8')) as Record<string, string>;
 }
 
-/** Datasource provisioning for the BigQuery plugin, authenticating as the VM's service account. */
-export function bigQueryDatasourceYaml(project: string, location: string, uid = 'creature-vision-bigquery'): string {
-  return [
-    'apiVersion: 1',
-    'datasources:',
-    '  - name: BigQuery',
-    `    uid: ${uid}`,
-    '    type: grafana-bigquery-datasource',
-    '    access: proxy',
-    '    isDefault: true',
-    '    editable: false',
-    '    jsonData:',
-    '      authenticationType: gce',
-    `      defaultProject: ${project}`,
-    `      processingLocation: ${location}`,
-    '',
-  ].join('\n');
-}
-
-/** Dashboard provider: every JSON file under /var/lib/grafana/dashboards. */
-export const DASHBOARD_PROVIDER_YAML = [
-  'apiVersion: 1',
-  'providers:',
-  '  - name: creature-vision',
-  '    folder: Creature Vision',
-  '    type: file',
-  '    disableDeletion: true',
-  '    allowUiUpdates: false',
-  '    options:',
-  '      path: /var/lib/grafana/dashboards',
-  '',
-].join('\n');
-
 export interface StartupScriptArgs {
   project: string;
   secretId: string;

@@ -243,7 +243,11 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
         allowedSourceRanges: cfg.grafana.allowedSourceRanges,
         serviceAccountEmail: ids.emails.grafana,
         adminPassword: cfg.grafanaAdminPassword,
-        files: warehouse.datasetId.apply((datasetId) => sources.grafanaFiles({ project, datasetId, location: cfg.bigquery.location! })),
+        files: pulumi
+          .all([warehouse.datasetId, lake.bucketNames.models])
+          .apply(([datasetId, modelsBucket]) =>
+            sources.grafanaFiles({ project, datasetId, location: cfg.bigquery.location!, modelsBucket }),
+          ),
         deletionProtection: cfg.deletionProtection,
         labels,
       },

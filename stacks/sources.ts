@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { FlexTemplateMetadata } from '../components/flex-template';
-import { bigQueryDatasourceYaml, DASHBOARD_PROVIDER_YAML } from '../components/grafana-startup';
 import type { PipelineSpec } from '../pipeline-specs/ir';
 import { flagOf, PIPELINE_STEPS } from '../workloads/core/pipeline-steps';
+import { grafanaProvisioningFiles, GrafanaFilesContext } from '../workloads/monitoring/grafana';
 
 /**
  * What the stack ships that other parts of the repo produce: the compiled pipeline spec,
@@ -14,8 +14,8 @@ import { flagOf, PIPELINE_STEPS } from '../workloads/core/pipeline-steps';
 export interface StackSources {
   pipelineSpec: PipelineSpec;
   flexTemplate: FlexTemplateMetadata;
-  /** Grafana files by absolute path on the VM, for a dataset in a project. */
-  grafanaFiles(ctx: { project: string; datasetId: string; location: string }): Record<string, string>;
+  /** Grafana files by absolute path on the VM (datasource, dashboard provider, dashboards). */
+  grafanaFiles(ctx: GrafanaFilesContext): Record<string, string>;
 }
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -50,14 +50,6 @@ export function preprocessingTemplateMetadata(): FlexTemplateMetadata {
   };
 }
 
-/** Datasource and dashboard provider; dashboards themselves come from workloads/monitoring. */
-export function defaultGrafanaFiles(ctx: { project: string; datasetId: string; location: string }): Record<string, string> {
-  return {
-    '/etc/grafana/provisioning/datasources/bigquery.yaml': bigQueryDatasourceYaml(ctx.project, ctx.location),
-    '/etc/grafana/provisioning/dashboards/creature-vision.yaml': DASHBOARD_PROVIDER_YAML,
-  };
-}
-
 export function loadSources(): StackSources {
-  return { pipelineSpec: loadPipelineSpec(), flexTemplate: preprocessingTemplateMetadata(), grafanaFiles: defaultGrafanaFiles };
+  return { pipelineSpec: loadPipelineSpec(), flexTemplate: preprocessingTemplateMetadata(), grafanaFiles: grafanaProvisioningFiles };
 }

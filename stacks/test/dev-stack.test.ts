@@ -286,6 +286,12 @@ describe('dev pipeline, Flex Template and Grafana', () => {
     expect(files['/etc/grafana/provisioning/datasources/bigquery.yaml']).toMatch(
       /authenticationType: gce\n\s+defaultProject: creature-vision-dev/,
     );
+    expect(Object.keys(files).sort()).toEqual([
+      '/etc/grafana/provisioning/dashboards/creature-vision.yaml',
+      '/etc/grafana/provisioning/datasources/bigquery.yaml',
+      '/var/lib/grafana/dashboards/creature-vision.json',
+    ]);
+    expect(files['/var/lib/grafana/dashboards/creature-vision.json']).toContain('creature_vision_dev');
 
     const fw = one(run, 'gcp:compute/firewall:Firewall', 'grafana-ingress').inputs;
     expect(fw).toMatchObject({ sourceRanges: ['35.235.240.0/20'], allows: [{ protocol: 'tcp', ports: ['3000'] }], targetTags: vm.tags });
