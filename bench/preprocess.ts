@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Table from 'cli-table3';
 import sharp from 'sharp';
@@ -58,17 +58,44 @@ async function main(): Promise<void> {
   const images = await seed(raw);
   const settings = preprocessingSchema.parse({});
   const variants: Variant[] = [
-    { name: 'in-process sharp, 4 in flight', workers: 0, concurrency: 4 },
     { name: 'in-process sharp, 8 in flight', workers: 0, concurrency: 8 },
     { name: 'in-process sharp, 16 in flight', workers: 0, concurrency: 16 },
-    { name: `worker_threads pool (${cores}), 8 in flight`, workers: cores, concurrency: 8 },
     { name: `worker_threads pool (${cores}), 16 in flight`, workers: cores, concurrency: 16 },
   ];
   const table = new Table({
     head: ['variant', 'images', 'transform s', 'transform img/s', 'end-to-end s', 'end-to-end img/s', `≥ ${TARGET}/s`],
+    style: process.stdout.isTTY ? {} : { head: [], border: [] },
   });
   const results: { name: string; e2e: number }[] = [];
+  const load = [loadavg()[0]];
+  // Pillow before and after the sharp variants: on a shared machine the spread shows the noise.
+  const pillow = (when: string): void => {
+    const py = spawnSync('/usr/bin/python3', [join(__dirname, 'preprocess-pillow.py'), DOGS, String(cores)], { encoding: 'utf8' });
+    if (py.status === 0) {
+      const r = JSON.parse(py.stdout) as { images: number; seconds: number; pillow: string };
+      table.push([
+        `Python Pillow ${r.pillow}, ${cores} processes, decode-resize-encode only (${when})`,
+        r.images,
+        r.seconds.toFixed(2),
+        (r.images / r.seconds).toFixed(0),
+        '-',
+        '-',
+        '-',
+      ]);
+    } else {
+      table.push([
+        `Python Pillow baseline (${when})`,
+        '-',
+        '-',
+        `not run: ${(py.stderr || py.error?.message || '').trim().split('\n').pop()}`,
+        '-',
+        '-',
+        '-',
+      ]);
+    }
+  };
   try {
+    pillow('first');
     for (const v of variants) {
       const datasets = new LocalObjectStore(join(root, `datasets-${results.length}`));
       const transformer = createTransformer(v.workers);
@@ -92,34 +119,16 @@ async function main(): Promise<void> {
         await transformer.close();
       }
     }
-    const py = spawnSync('/usr/bin/python3', [join(__dirname, 'preprocess-pillow.py'), DOGS, String(cores)], { encoding: 'utf8' });
-    if (py.status === 0) {
-      const r = JSON.parse(py.stdout) as { images: number; seconds: number; pillow: string };
-      table.push([
-        `Python Pillow ${r.pillow}, ${cores} processes (decode-resize-encode only)`,
-        r.images,
-        r.seconds.toFixed(2),
-        (r.images / r.seconds).toFixed(0),
-        '-',
-        '-',
-        '-',
-      ]);
-    } else {
-      table.push([
-        'Python Pillow baseline',
-        '-',
-        '-',
-        `not run: ${(py.stderr || py.error?.message || '').trim().split('\n').pop()}`,
-        '-',
-        '-',
-        '-',
-      ]);
-    }
+    pillow('last');
+    load.push(loadavg()[0]);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
   console.log(
     `Preprocessing: ${images} photos from ${DOGS} → TFRecord dataset version, ${cores} cores, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}`,
+  );
+  console.log(
+    `1-minute load average before / after: ${load.map((l) => l.toFixed(1)).join(' / ')} on ${cores} cores (other processes share the CPU)`,
   );
   console.log(table.toString());
   const best = results.reduce((a, b) => (b.e2e > a.e2e ? b : a));
