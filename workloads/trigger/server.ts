@@ -11,6 +11,16 @@ import type { TriggerService } from './service';
 export function buildTriggerServer(service: TriggerService, options: { logger?: boolean } = {}): FastifyInstance {
   // Reject unknown body fields instead of silently dropping them (ajv's fastify default).
   const app = Fastify({ logger: options.logger ?? false, ajv: { customOptions: { removeAdditional: false } } });
+  // Cloud Scheduler sends its body as application/octet-stream unless told otherwise: read it as JSON too.
+  app.addContentTypeParser(['application/octet-stream', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body).trim();
+    if (!text) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(Object.assign(new Error(`POST /check body is not JSON: ${(err as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
   app.post(
     '/check',
     {

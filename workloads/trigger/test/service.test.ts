@@ -101,7 +101,8 @@ describe('trigger service and HTTP server', () => {
     expect(idle.json().reason).toContain('waiting for data');
 
     await addLabels(lake, 5, new Date(Date.now() - 60_000));
-    const fired = await inject({ method: 'POST', url: '/check' });
+    // As Cloud Scheduler sends it by default: a JSON body typed application/octet-stream.
+    const fired = await inject({ method: 'POST', url: '/check', headers: { 'content-type': 'application/octet-stream' }, payload: '{}' });
     expect(fired.json()).toMatchObject({ fired: true, condition: 'first_run', runId: 'run-t2', submission: { backend: 'local' } });
     const busy = await inject({ method: 'POST', url: '/check', payload: { force: true } });
     expect(busy.json()).toMatchObject({ fired: false });
@@ -156,6 +157,10 @@ describe('trigger service and HTTP server', () => {
     expect((await inject({ method: 'POST', url: '/check', payload: { other: 1 } })).statusCode).toBe(400);
     expect(
       (await inject({ method: 'POST', url: '/check', headers: { 'content-type': 'application/json' }, payload: '{not json' })).statusCode,
+    ).toBe(400);
+    expect(
+      (await inject({ method: 'POST', url: '/check', headers: { 'content-type': 'application/octet-stream' }, payload: 'nope' }))
+        .statusCode,
     ).toBe(400);
     expect((await inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ ok: true });
     expect(await warehouse.query('SELECT * FROM {{trigger_decisions}}')).toEqual([]);
