@@ -11,13 +11,17 @@ export interface FlexTemplateParameter {
   regexes?: string[];
 }
 
-/** What the pipeline's author says about it (exported by workloads/preprocessing). */
-export interface FlexTemplateMetadata {
-  name: string;
-  description: string;
-  parameters: FlexTemplateParameter[];
-  /** SDK of the launcher; Dataflow accepts JAVA, PYTHON or GO. */
-  sdkLanguage?: 'JAVA' | 'PYTHON' | 'GO';
+/** What the pipeline's author produces for a launcher image (workloads/preprocessing/flex-template.ts). */
+export interface FlexTemplateBase {
+  image: string;
+  sdkInfo: { language: string; version?: string };
+  metadata: { name: string; description: string; parameters: FlexTemplateParameter[] };
+  defaultEnvironment?: Record<string, unknown>;
+}
+
+/** The template spec document Dataflow reads at `flexTemplates.launch` (`containerSpecGcsPath`). */
+export interface FlexTemplateSpec extends FlexTemplateBase {
+  defaultEnvironment: Record<string, unknown>;
 }
 
 export interface WorkerEnvironment {
@@ -31,50 +35,39 @@ export interface WorkerEnvironment {
 }
 
 export interface FlexTemplateArgs {
-  metadata: FlexTemplateMetadata;
+  /** Builds the template (image, SDK, parameter metadata) for a launcher image reference. */
+  template: (launcherImage: string) => FlexTemplateBase;
   /** Launcher image, by digest. */
   launcherImage: pulumi.Input<string>;
   /** Worker SDK container (defaults to the launcher image). */
   workerImage?: pulumi.Input<string>;
   environment: WorkerEnvironment;
-  /** Bucket and key of the template spec object. */
+  /** Bucket of the template spec object (key `templates/<metadata.name>.json`). */
   specBucket: pulumi.Input<string>;
-  specKey?: string;
 }
 
-/** The template spec document Dataflow reads at `flexTemplates.launch` (containerSpecGcsPath). */
-export interface FlexTemplateSpec {
-  image: string;
-  sdkInfo: { language: string };
-  metadata: { name: string; description: string; parameters: FlexTemplateParameter[] };
-  defaultEnvironment: Record<string, unknown>;
+export interface ResolvedEnvironment {
+  serviceAccountEmail: string;
+  stagingBucket: string;
+  maxWorkers: number;
+  machineType: string;
+  region: string;
+  labels?: Record<string, string>;
 }
 
-export function flexTemplateSpec(
-  metadata: FlexTemplateMetadata,
-  launcherImage: string,
-  workerImage: string,
-  env: {
-    serviceAccountEmail: string;
-    stagingBucket: string;
-    maxWorkers: number;
-    machineType: string;
-    region: string;
-    labels?: Record<string, string>;
-  },
-): FlexTemplateSpec {
+/** Adds this stack's worker environment to the template; refuses malformed or duplicate parameter names. */
+export function withEnvironment(base: FlexTemplateBase, workerImage: string, env: ResolvedEnvironment): FlexTemplateSpec {
   const names = new Set<string>();
-  for (const p of metadata.parameters) {
+  for (const p of base.metadata.parameters) {
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(p.name))
       throw new Error(`flex template parameter name ${JSON.stringify(p.name)}: letters, digits, _`);
     if (names.has(p.name)) throw new Error(`flex template parameter ${p.name} is declared twice`);
     names.add(p.name);
   }
   return {
-    image: launcherImage,
-    sdkInfo: { language: metadata.sdkLanguage ?? 'PYTHON' },
-    metadata: { name: metadata.name, description: metadata.description, parameters: metadata.parameters },
+    ...base,
     defaultEnvironment: {
+      ...base.defaultEnvironment,
       serviceAccountEmail: env.serviceAccountEmail,
       tempLocation: `gs://${env.stagingBucket}/temp`,
       stagingLocation: `gs://${env.stagingBucket}/staging`,
@@ -82,6 +75,7 @@ export function flexTemplateSpec(
       maxWorkers: env.maxWorkers,
       machineType: env.machineType,
       workerRegion: env.region,
+      // Workers need no public IPs: they read and write GCS and BigQuery through Private Google Access.
       ipConfiguration: 'WORKER_IP_PRIVATE',
       additionalUserLabels: env.labels ?? {},
     },
@@ -105,7 +99,7 @@ export class FlexTemplate extends pulumi.ComponentResource {
     this.spec = pulumi
       .all([args.launcherImage, args.workerImage ?? args.launcherImage, e.serviceAccountEmail, e.stagingBucket, e.region])
       .apply(([launcher, worker, sa, bucket, region]) =>
-        flexTemplateSpec(args.metadata, launcher, worker, {
+        withEnvironment(args.template(launcher), worker, {
           serviceAccountEmail: sa,
           stagingBucket: bucket,
           maxWorkers: e.maxWorkers,
@@ -114,10 +108,14 @@ export class FlexTemplate extends pulumi.ComponentResource {
           labels: e.labels,
         }),
       );
-    const key = args.specKey ?? `templates/${args.metadata.name}.json`;
     this.specObject = new gcp.storage.BucketObject(
       `${name}-spec`,
-      { bucket: args.specBucket, name: key, contentType: 'application/json', content: this.spec.apply((s) => JSON.stringify(s, null, 2)) },
+      {
+        bucket: args.specBucket,
+        name: this.spec.apply((s) => `templates/${s.metadata.name}.json`),
+        contentType: 'application/json',
+        content: this.spec.apply((s) => JSON.stringify(s, null, 2)),
+      },
       childOptions(this, opts),
     );
     this.templatePath = pulumi.interpolate`gs://${this.specObject.bucket}/${this.specObject.name}`;

@@ -136,7 +136,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
   const flex = new FlexTemplate(
     'preprocessing-template',
     {
-      metadata: sources.flexTemplate,
+      template: sources.flexTemplate,
       launcherImage: images.digests.preprocessing,
       environment: {
         serviceAccountEmail: ids.emails.preprocessing,

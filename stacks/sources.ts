@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { FlexTemplateMetadata } from '../components/flex-template';
+import type { FlexTemplateBase } from '../components/flex-template';
 import type { PipelineSpec } from '../pipeline-specs/ir';
-import { flagOf, PIPELINE_STEPS } from '../workloads/core/pipeline-steps';
+import { flexTemplateSpec as preprocessingFlexTemplate } from '../workloads/preprocessing/flex-template';
 import { grafanaProvisioningFiles, GrafanaFilesContext } from '../workloads/monitoring/grafana';
 
 /**
@@ -13,7 +13,8 @@ import { grafanaProvisioningFiles, GrafanaFilesContext } from '../workloads/moni
  */
 export interface StackSources {
   pipelineSpec: PipelineSpec;
-  flexTemplate: FlexTemplateMetadata;
+  /** The preprocessing Flex Template for a launcher image reference. */
+  flexTemplate: (launcherImage: string) => FlexTemplateBase;
   /** Grafana files by absolute path on the VM (datasource, dashboard provider, dashboards). */
   grafanaFiles(ctx: GrafanaFilesContext): Record<string, string>;
 }
@@ -33,23 +34,6 @@ export function loadPipelineSpec(file = PIPELINE_SPEC_PATH): PipelineSpec {
   return JSON.parse(text) as PipelineSpec;
 }
 
-/** The preprocess step's own inputs become the template's launch parameters. */
-export function preprocessingTemplateMetadata(): FlexTemplateMetadata {
-  const step = PIPELINE_STEPS.preprocess;
-  return {
-    name: 'creature-vision-preprocessing',
-    description: 'Raw images and labels to a new versioned TFRecord dataset (train/validation/test splits, replay of earlier versions).',
-    sdkLanguage: 'PYTHON',
-    parameters: step.inputs.map((input) => ({
-      name: input,
-      label: input.replace(/_/g, ' '),
-      helpText: `Passed to ${step.entry} as ${flagOf(input)}`,
-      isOptional: false,
-      regexes: ['^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$'],
-    })),
-  };
-}
-
 export function loadSources(): StackSources {
-  return { pipelineSpec: loadPipelineSpec(), flexTemplate: preprocessingTemplateMetadata(), grafanaFiles: grafanaProvisioningFiles };
+  return { pipelineSpec: loadPipelineSpec(), flexTemplate: preprocessingFlexTemplate, grafanaFiles: grafanaProvisioningFiles };
 }

@@ -7,7 +7,7 @@ import type { PipelineSpec } from '../../pipeline-specs/ir';
 import { bigQuerySchema } from '../../workloads/core/warehouse/schema-dsl';
 import { TABLE_NAMES, tableDef } from '../../workloads/core/warehouse/tables';
 import { lifecycleRules } from '../data-lake';
-import { flexTemplateSpec } from '../flex-template';
+import { withEnvironment } from '../flex-template';
 import { grafanaStartupScript, MAX_METADATA_VALUE, packProvisioning, unpackProvisioning } from '../grafana-startup';
 import { cleanupPolicies } from '../registry';
 import { cronProblem } from '../scheduler';
@@ -77,25 +77,31 @@ describe('Flex Template spec', () => {
     machineType: 'n1-standard-2',
     region: 'europe-west1',
   };
-  const meta = { name: 'pre', description: 'd', parameters: [{ name: 'run_id', label: 'run id', helpText: 'h' }] };
-  test('names the launcher, the worker account and the staging/temp locations', () => {
-    const spec = flexTemplateSpec(meta, DIGEST('preprocessing'), DIGEST('preprocessing'), env);
-    expect(spec).toMatchObject({
-      image: DIGEST('preprocessing'),
-      metadata: meta,
-      defaultEnvironment: {
+  const base = {
+    image: DIGEST('preprocessing'),
+    sdkInfo: { language: 'PYTHON' },
+    metadata: { name: 'pre', description: 'd', parameters: [{ name: 'runId', label: 'run id', helpText: 'h' }] },
+  };
+  test('adds the worker account and the staging/temp locations to the author’s template', () => {
+    expect(withEnvironment(base, DIGEST('preprocessing'), env)).toEqual({
+      ...base,
+      defaultEnvironment: expect.objectContaining({
         serviceAccountEmail: env.serviceAccountEmail,
         tempLocation: 'gs://b/temp',
         stagingLocation: 'gs://b/staging',
+        sdkContainerImage: DIGEST('preprocessing'),
         maxWorkers: 3,
-      },
+        ipConfiguration: 'WORKER_IP_PRIVATE',
+      }),
     });
   });
   test('duplicate or malformed parameter names are refused', () => {
-    expect(() => flexTemplateSpec({ ...meta, parameters: [...meta.parameters, ...meta.parameters] }, 'i', 'i', env)).toThrow(
-      'declared twice',
-    );
-    expect(() => flexTemplateSpec({ ...meta, parameters: [{ name: 'run-id', label: '', helpText: '' }] }, 'i', 'i', env)).toThrow('run-id');
+    const params = (parameters: { name: string; label: string; helpText: string }[]) => ({
+      ...base,
+      metadata: { ...base.metadata, parameters },
+    });
+    expect(() => withEnvironment(params([...base.metadata.parameters, ...base.metadata.parameters]), 'i', env)).toThrow('declared twice');
+    expect(() => withEnvironment(params([{ name: 'run-id', label: '', helpText: '' }]), 'i', env)).toThrow('run-id');
   });
 });
 

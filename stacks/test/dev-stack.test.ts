@@ -3,6 +3,7 @@ import { unpackProvisioning, PROVISIONING_METADATA_KEY } from '../../components/
 import { evaluate } from '../../policy/rules';
 import { loadConfig } from '../../workloads/core/config/load';
 import { pipelineKeys } from '../../workloads/core/layout';
+import { flexTemplateSpec } from '../../workloads/preprocessing/flex-template';
 import { bigQuerySchema } from '../../workloads/core/warehouse/schema-dsl';
 import { TABLE_NAMES, tableDef } from '../../workloads/core/warehouse/tables';
 import { MockRun, runMocked } from '../mock-run';
@@ -262,10 +263,14 @@ describe('dev pipeline, Flex Template and Grafana', () => {
   test('the Flex Template spec names the launcher digest, parameters, worker account and staging/temp locations', () => {
     const obj = one(run, 'gcp:storage/bucketObject:BucketObject', 'preprocessing-template-spec').inputs;
     const staging = outputs().buckets.staging;
-    expect(obj).toMatchObject({ bucket: staging, name: 'templates/creature-vision-preprocessing.json' });
+    expect(obj).toMatchObject({ bucket: staging, name: 'templates/creature-vision-preprocess.json' });
     const spec = JSON.parse(obj.content as string);
     expect(spec.image).toBe(outputs().images.preprocessing);
-    expect(spec.metadata.parameters.map((p: { name: string }) => p.name)).toEqual(['run_id']);
+    // The preprocessing workload's template (its parameters and SDK), for this stack's launcher digest.
+    const authored = flexTemplateSpec(outputs().images.preprocessing);
+    expect(spec.metadata).toEqual(authored.metadata);
+    expect(spec.sdkInfo).toEqual(authored.sdkInfo);
+    expect(spec.metadata.parameters.map((p: { name: string }) => p.name)).toContain('runId');
     expect(spec.defaultEnvironment).toMatchObject({
       serviceAccountEmail: outputs().serviceAccounts.preprocessing,
       tempLocation: `gs://${staging}/temp`,
