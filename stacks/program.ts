@@ -22,6 +22,8 @@ export interface StackOutputs {
   serviceUrl: pulumi.Output<string>;
   triggerUrl: pulumi.Output<string>;
   dashboardUrl: pulumi.Output<string> | string;
+  /** How to reach a Grafana without a public IP (IAP TCP forwarding). */
+  dashboardAccess: pulumi.Output<string> | string;
   buckets: Record<LakeBucket, pulumi.Output<string>>;
   dataset: pulumi.Output<string>;
   registry: pulumi.Output<string>;
@@ -230,6 +232,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
   );
 
   let dashboardUrl: pulumi.Output<string> | string = 'grafana disabled (creature-vision:grafana.enabled = false)';
+  let dashboardAccess: pulumi.Output<string> | string = dashboardUrl;
   if (cfg.grafana.enabled) {
     const grafana = new GrafanaVm(
       'grafana',
@@ -254,6 +257,9 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
       after,
     );
     dashboardUrl = grafana.url;
+    dashboardAccess = cfg.grafana.publicIp
+      ? grafana.url
+      : pulumi.interpolate`gcloud compute start-iap-tunnel ${grafana.instance.name} 3000 --local-host-port=localhost:3000 --zone ${cfg.grafana.zone} --project ${project}  # then open http://localhost:3000`;
   }
 
   if (cfg.alerts.enabled) createAlerts(cfg, inference, after);
@@ -262,6 +268,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
     serviceUrl: inference.uri,
     triggerUrl: trigger.uri,
     dashboardUrl,
+    dashboardAccess,
     buckets: lake.bucketNames,
     dataset: warehouse.datasetId,
     registry: registry.imagePrefix,
