@@ -4,6 +4,10 @@ import { spawn } from 'node:child_process';
  * Runs one step as a child process: streams its output line by line, keeps the last lines
  * for error messages, and stops it on abort (SIGTERM, then SIGKILL after a grace period,
  * the way a container runtime stops a container).
+ *
+ * The step runs in its own process group, and stopping signals the whole group: anything
+ * the step started stops with it, and a Ctrl-C in the terminal reaches only the supervisor,
+ * which then stops the step in order (instead of every process dying at once mid-write).
  */
 
 export interface ProcessOptions {
@@ -42,13 +46,25 @@ export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
       resolve({ exitCode: null, signal: null, aborted: true, tail });
       return;
     }
-    const child = spawn(options.command, options.args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(options.command, options.args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let aborted = false;
     let killTimer: NodeJS.Timeout | undefined;
+    const signalGroup = (sig: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        child.kill(sig); // the group is gone already, or no pid: signal the child itself
+      }
+    };
     const onAbort = (): void => {
       aborted = true;
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      signalGroup('SIGTERM');
+      killTimer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
       killTimer.unref();
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -8,6 +8,16 @@ import { DuckDbWarehouse } from '../../workloads/core/warehouse/duckdb-warehouse
 import { assertSucceeded, PipelineRunError, runPipeline, type RunEvent, type RunResult } from '../runner';
 import { tinyPipeline } from './fixtures/tiny-pipeline';
 
+/** Whether a process is gone or a zombie (its parent exited; PID 1 here may not reap it), within 3 s. */
+async function stopped(pid: number): Promise<boolean> {
+  for (let i = 0; i < 30; i++) {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined || / Z /.test(stat.slice(stat.lastIndexOf(')')))) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
 describe('local runner on a tiny pipeline', () => {
   let dir: string;
   let warehouse: DuckDbWarehouse;
@@ -133,6 +143,10 @@ describe('local runner on a tiny pipeline', () => {
       ['consume', 'cancelled'],
     ]);
     expect(result.steps[1].logTail).toContain('step consume got SIGTERM');
+    // The whole process group was stopped, not just the step's own process.
+    const grandchild = Number(/grandchild (\d+)/.exec(result.steps[1].logTail!.join('\n'))?.[1]);
+    expect(grandchild).toBeGreaterThan(0);
+    expect(await stopped(grandchild)).toBe(true);
     expect((await rowsOf('run-cancel')).find((r) => r[0] === 'consume')).toEqual(['consume', 'failed', 'cancelled']);
   });
 
