@@ -22,6 +22,9 @@ import { runPreprocessing } from '../workloads/preprocessing/run';
 import { sha256Hex } from '../workloads/preprocessing/transform';
 import { createTransformer } from '../workloads/preprocessing/transform-pool';
 import { rawKeys } from '../workloads/core/layout';
+import { tuneForBatchThroughput } from '../workloads/preprocessing/tuning';
+
+tuneForBatchThroughput();
 
 const DOGS = resolve(__dirname, '../../shared/datasets/dogs');
 const TARGET = 400;

@@ -9,6 +9,9 @@ import { NothingToPreprocessError, type Progress, runPreprocessing } from './run
 import { formatSummary } from './summary';
 import { stageCommit, stagePlan, stageTransform } from './staged';
 import { createTransformer } from './transform-pool';
+import { tuneForBatchThroughput } from './tuning';
+
+tuneForBatchThroughput();
 
 /**
  * The preprocessing entry point (pipeline step `preprocess`, image `preprocessing`;

@@ -7,14 +7,15 @@ import type { TransformRequest, TransformResponse } from './transform-worker';
 /**
  * Where the per-element transform runs.
  *
- * `InProcessTransformer` calls sharp on the main thread. sharp does its decode / resize /
- * encode on libuv's thread pool (and libvips threads inside each operation), so several
- * images in flight already keep both cores busy without any worker threads.
- * `WorkerPoolTransformer` runs the same function in N worker threads (each with its own
- * libuv pool), for comparison and for hosts where the main thread's JS work (protobuf
- * encoding, hashing) becomes the bottleneck. `bench/preprocess.ts` measures both; the
- * default (`preprocessing.workers` = 0, in-process) is the faster one here — see the
- * numbers in that benchmark's output and workloads/preprocessing/README.md.
+ * `InProcessTransformer` (the default) calls sharp on the main thread. sharp does its
+ * decode / resize / encode on libuv's thread pool, which is process-wide, so 16 images in
+ * flight already keep both cores busy. `WorkerPoolTransformer` runs the same function in N
+ * worker threads; it only adds JS threads (protobuf encoding, hashing) — the image work
+ * still lands on the same libuv pool — at the cost of copying every image across threads
+ * and a sharp/libvips instance per worker. Measured by `bench:preprocess` on this 2-core
+ * machine (shared, noisy): 16 in flight in-process 245 img/s vs. a 2-worker pool 252
+ * img/s transform throughput, and 226 vs. 228 end to end — no measurable gain, so the
+ * simpler in-process path is the default (`preprocessing.workers` = 0).
  */
 export interface Transformer {
   transform(element: RawElement, options: TransformOptions): Promise<TransformResult>;

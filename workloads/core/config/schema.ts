@@ -100,10 +100,10 @@ export const preprocessingSchema = z
     replayShare: share.default(0.3),
     jpegQuality: z.number().int().min(1).max(100).default(90),
     imageSize: positiveInt.default(224),
-    /** Worker threads for decode/resize/encode; 0 runs sharp in-process (its libuv pool already uses every core; measured faster here). */
+    /** Worker threads for decode/resize/encode; 0 runs sharp in-process (its libuv pool already uses every core; a pool measured no faster). */
     workers: z.number().int().min(0).default(0),
-    /** Images in flight at once. */
-    concurrency: positiveInt.default(8),
+    /** Images in flight at once (16 measured faster than 8 on 2 cores: reads and image work overlap). */
+    concurrency: positiveInt.default(16),
   })
   .prefault({});
 
