@@ -4,6 +4,9 @@ import { isComplete, listModelVersions } from '../core/model/model-version';
 import { movePointer, PointerConflictError, readHistory, readPointer } from '../core/model/registry';
 import { DataLake, openDataLake } from '../core/storage/data-lake';
 import type { Warehouse } from '../core/warehouse/warehouse';
+import { MODEL_FILES, modelKeys } from '../core/layout';
+import { readJson } from '../core/storage/object-store';
+import { EvalMetrics, summarize } from './metrics';
 import { EvaluationRecord, latestEvaluation, readEvaluation } from './records';
 
 /**
@@ -146,6 +149,9 @@ export async function rollback(o: RollbackOptions): Promise<PromoteResult> {
     { version: target, previousVersion: pointer.version, movedAt, event: 'rollback', reason, eventId },
     generation,
   );
+  // The restored model's own test metrics ride along (challenger_metrics.top1), so readers
+  // of the latest promotion-or-rollback event know the baseline of what now serves.
+  const metrics = await readJson<{ test?: EvalMetrics }>(lake.models, modelKeys.file(target, MODEL_FILES.metrics));
   await o.warehouse?.insert('model_events', [
     {
       ts: new Date(movedAt),
@@ -155,7 +161,7 @@ export async function rollback(o: RollbackOptions): Promise<PromoteResult> {
       previous_version: pointer.version,
       dataset_version: null,
       reason,
-      challenger_metrics: null,
+      challenger_metrics: metrics?.test ? JSON.stringify(summarize(metrics.test)) : null,
       champion_metrics: null,
       run_id: o.runId ?? null,
     },

@@ -88,6 +88,35 @@ function hyperparameters(config: WorkloadConfig, cut: string | null): Record<str
 
 export async function trainModel(o: TrainModelOptions): Promise<TrainResult> {
   const started = Date.now();
+  const modelVersion = o.modelVersion ?? newVersionName();
+  try {
+    return await runTraining(o, modelVersion, started);
+  } catch (err) {
+    // A failed run is a row too (the dashboard shows failures next to successes).
+    await o.warehouse
+      ?.insert('training_runs', [
+        {
+          ts: new Date(),
+          run_id: o.runId,
+          model_version: modelVersion,
+          dataset_version: o.datasetVersion ?? '(latest)',
+          parent_model: null,
+          backbone: o.config.model.backbone,
+          hyperparameters: JSON.stringify({ ...o.config.training, error: (err as Error).message }),
+          status: 'failed',
+          epochs: 0,
+          best_epoch: null,
+          val_accuracy: null,
+          val_loss: null,
+          duration_s: (Date.now() - started) / 1000,
+        },
+      ])
+      .catch(() => undefined);
+    throw err;
+  }
+}
+
+async function runTraining(o: TrainModelOptions, modelVersion: string, started: number): Promise<TrainResult> {
   const log = o.log ?? createLogger('training');
   const config = o.config;
   const t = config.training;
@@ -163,7 +192,6 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainResult> {
     .update(JSON.stringify([datasetVersion, spec, parentVersion, loopOptions.headEpochs, hp]))
     .digest('hex')
     .slice(0, 16);
-  const modelVersion = o.modelVersion ?? newVersionName();
   const resume = o.resume !== false ? await loadCheckpoint(lake.models, o.runId, fingerprint) : undefined;
   if (resume) log.info({ runId: o.runId, epochs: resume.state.history.length }, 'resuming from checkpoint');
   const totalEpochs = t.epochs + (spec.cut ? t.fineTuneEpochs : 0);
