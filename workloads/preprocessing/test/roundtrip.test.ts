@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { latestDatasetVersion, listDatasetVersions, readManifest, readSplit } from '../../core/dataset/read-dataset';
 import type { DogExample } from '../../core/dataset/features';
 import { decodeRgb } from '../../core/images/normalize-image';
 import { SPLITS } from '../../core/layout';
+import { LocalObjectStore } from '../../core/storage/local-object-store';
 import { runPreprocessing } from '../run';
+import { WorkerPoolTransformer } from '../transform-pool';
 import { dogPhotos, type Lake, putPhotos, sha256, tempLake, testOptions } from './fixtures';
 
 const photos = dogPhotos(['beagle', 'pug', 'samoyed'], 8);
@@ -69,6 +72,38 @@ describe('a dataset version of real photos, and back', () => {
       let sum = 0;
       for (let i = 0; i < original.length; i++) sum += Math.abs(original[i] - stored[i]);
       expect(sum / original.length).toBeLessThan(4); // mean absolute error in 0-255 levels
+    }
+  });
+});
+
+describe('GZIP shards through the worker-thread pool', () => {
+  let lake: Lake;
+  beforeAll(async () => {
+    lake = tempLake();
+    await putPhotos(lake.raw, photos.slice(0, 9));
+  });
+  afterAll(() => lake.cleanup());
+
+  it('writes .tfrecord.gz shards that read back identically to an uncompressed in-process run', async () => {
+    const pool = new WorkerPoolTransformer(2);
+    try {
+      await runPreprocessing({ ...lake, transformer: pool }, { ...testOptions({ gzip: true }), version: 'vgz' });
+    } finally {
+      await pool.close();
+    }
+    const plainStore = new LocalObjectStore(join(lake.root, 'datasets-plain'));
+    await runPreprocessing({ raw: lake.raw, datasets: plainStore }, { ...testOptions(), version: 'vgz' });
+    const gz = await readManifest(lake.datasets, 'vgz');
+    const plain = await readManifest(plainStore, 'vgz');
+    expect(gz.compression).toBe('GZIP');
+    expect(gz.splits.train.shards[0]).toMatch(/\.tfrecord\.gz$/);
+    expect((await lake.datasets.read(gz.splits.train.shards[0])).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    for (const split of SPLITS) {
+      const a: DogExample[] = [];
+      const b: DogExample[] = [];
+      for await (const ex of readSplit(lake.datasets, gz, split)) a.push(ex);
+      for await (const ex of readSplit(plainStore, plain, split)) b.push(ex);
+      expect(a).toEqual(b);
     }
   });
 });
