@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 import { createLogger } from '../../core/log';
+import { decodeRgb } from '../../core/images/normalize-image';
+import { loadClassifier } from '../../core/model/classifier';
 import { readPointer } from '../../core/model/registry';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
 import { evaluateAndGate } from '../../evaluation/evaluate';
@@ -81,6 +83,18 @@ maybe('model lifecycle (real photos)', () => {
     expect(evaluated.reason).toMatch(/first model: top-1/);
     const p = await promote({ config: root.config, runId: 'r1', modelVersion: 'm-r1', lake: root.lake, warehouse, log });
     expect(p).toMatchObject({ promoted: true, productionVersion: 'm-r1' });
+
+    // The serving path (backbone cut at the fine-tuning layer + head) agrees with training's numbers.
+    const classifier = await loadClassifier(root.lake.models, 'm-r1');
+    expect(classifier.meta.backbone.cut).toBe('block_16_project_BN');
+    const test = splitPhotos(photos(OLD, 25)).test;
+    let hits = 0;
+    for (const photo of test) {
+      const [probs] = await classifier.predict(await decodeRgb(photo.jpeg, 224), 1);
+      if (OLD[Array.from(probs).indexOf(Math.max(...probs))] === photo.label) hits++;
+    }
+    classifier.dispose();
+    expect(Math.abs(hits / test.length - trained.test.top1)).toBeLessThanOrEqual(1 / test.length + 1e-9);
   }, 600_000);
 
   it('rejects a worse challenger and records why, with both models metrics', async () => {
