@@ -5,7 +5,8 @@
  * inventory instead.
  */
 import { parseArgs } from 'node:util';
-import { PlannedResource, runMocked } from '../stacks/mock-run';
+import { DEFAULT_PRODUCTION_STACKS, evaluate } from '../policy/rules';
+import { PlannedResource, policyResources, runMocked } from '../stacks/mock-run';
 
 /** The inputs worth reading per resource type (dotted paths). */
 const KEY_INPUTS: Record<string, string[]> = {
@@ -106,6 +107,13 @@ async function main(): Promise<void> {
   process.stdout.write(`${custom.length} resources in ${run.resources.length - custom.length} components:\n`);
   for (const [type, n] of [...byType].sort()) process.stdout.write(`  ${String(n).padStart(3)}  ${type}\n`);
   process.stdout.write(`\nStack outputs:\n${JSON.stringify(run.outputs, null, 2)}\n`);
+  const production = DEFAULT_PRODUCTION_STACKS.includes(run.stack);
+  const violations = evaluate(policyResources(run), { production });
+  process.stdout.write(
+    `\nPolicy pack (policy/, ${production ? 'production' : 'non-production'} stack): ${violations.length ? `${violations.length} violation(s)` : 'no violations'}\n`,
+  );
+  for (const v of violations) process.stdout.write(`  [${v.policy}] ${v.message}\n`);
+  if (violations.length) process.exitCode = 2;
 }
 
 if (require.main === module) {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse as parseYaml } from 'yaml';
+import type { PolicyResource } from '../policy/rules';
 import { NAMESPACE, readStackConfig } from './config';
 import { createStack } from './program';
 import { loadSources, REPO_ROOT, StackSources } from './sources';
@@ -220,3 +221,10 @@ async function settle(count: () => number): Promise<void> {
 
 /** The config key prefix (for callers building config maps by hand). */
 export const key = (k: string): string => `${NAMESPACE}:${k}`;
+
+/** The declared resources as the policy pack sees them (props are the inputs the program sent). */
+export function policyResources(run: MockRun): PolicyResource[] {
+  return run.resources
+    .filter((r) => r.custom)
+    .map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.inputs, opts: { protect: r.protect } }));
+}

@@ -310,3 +310,17 @@ describe('dev pipeline, Flex Template and Grafana', () => {
 test('the policy pack passes on the dev stack', () => {
   expect(evaluate(asPolicyResources(run), { production: false })).toEqual([]);
 });
+
+test('npm run synth renders the tree: components, their resources nested, key inputs', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- scripts/ is outside the test's module graph otherwise
+  const { renderTree } = require('../../scripts/synth') as typeof import('../../scripts/synth');
+  const lines = renderTree(run.resources).split('\n');
+  const at = (prefix: string) => lines.findIndex((l) => l.startsWith(prefix));
+  expect(lines[0]).toBe('pulumi:pulumi:Stack  creature-vision-dev  [component]');
+  const component = at('  creature-vision:run:WorkloadService  inference  [component]');
+  const service = at('    gcp:cloudrunv2/service:Service  inference-service');
+  expect(component).toBeGreaterThanOrEqual(0);
+  expect(service).toBeGreaterThan(component);
+  expect(lines.slice(service, service + 12).join('\n')).toMatch(/template\.containers\.0\.image: .*inference@sha256:[0-9a-f]{64}/);
+  expect(lines).toContain('  creature-vision:storage:DataLake  lake  [component]');
+});

@@ -1,6 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests read untyped provider inputs */
-import type { PolicyResource } from '../../policy/rules';
-import type { MockRun, PlannedResource } from '../mock-run';
+import { MockRun, PlannedResource, policyResources } from '../mock-run';
 
 /** Test helpers over a mocked run's inventory. */
 export const customs = (run: MockRun): PlannedResource[] => run.resources.filter((r) => r.custom);
@@ -25,9 +24,8 @@ export function countByType(run: MockRun): Record<string, number> {
   return out;
 }
 
-/** The resources as the policy pack sees them: props are the inputs the program sent. */
-export const asPolicyResources = (run: MockRun): PolicyResource[] =>
-  customs(run).map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.inputs, opts: { protect: r.protect } }));
+/** The resources as the policy pack sees them. */
+export const asPolicyResources = policyResources;
 
 /** Env list of a Cloud Run service → record. */
 export function envOf(service: PlannedResource): Record<string, string> {
