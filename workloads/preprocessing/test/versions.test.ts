@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { listDatasetVersions, readManifest, readSplit } from '../../core/dataset/read-dataset';
 import { datasetKeys, rawKeys, SPLITS } from '../../core/layout';
 import type { ObjectStore, WriteOptions } from '../../core/storage/object-store';
+import { readFramedRecords, TFRecordCorruptError } from '../../core/tfrecord/framing';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
 import { runPreprocessing } from '../run';
 import { splitOf } from '../split';
@@ -175,6 +176,36 @@ describe('raw objects', () => {
       expect(s.written).toBe(1);
       expect(s.skipped).toEqual({ missing_image: 1 });
       expect(s.skips[0].uri).toBe(lake.raw.uri('images/ghost.jpg'));
+    } finally {
+      lake.cleanup();
+    }
+  });
+});
+
+describe('a corrupted shard', () => {
+  it('is reported by readSplit with the shard URI and the byte offset of the first bad record', async () => {
+    const lake = tempLake();
+    try {
+      await putPhotos(lake.raw, dogPhotos(['beagle', 'pug'], 8));
+      await runPreprocessing(lake, { ...testOptions(), version: 'v1' });
+      const manifest = await readManifest(lake.datasets, 'v1');
+      const key = manifest.splits.train.shards[0];
+      const body = Buffer.from(await lake.datasets.read(key));
+      const records = Array.from(readFramedRecords(body));
+      expect(records.length).toBeGreaterThan(2);
+      const victim = records[2];
+      body[victim.offset + 12 + 100] ^= 0xff; // one bit pattern inside the third record's JPEG
+      await lake.datasets.write(key, body);
+      const read = async () => {
+        for await (const _ of readSplit(lake.datasets, manifest, 'train')) void _;
+      };
+      await expect(read()).rejects.toThrow(TFRecordCorruptError);
+      await expect(read()).rejects.toMatchObject({
+        kind: 'data_crc_mismatch',
+        offset: victim.offset,
+        recordIndex: 2,
+        source: lake.datasets.uri(key),
+      });
     } finally {
       lake.cleanup();
     }
