@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { loadConfig } from '../core/config/load';
 import { dogCeoClientFromConfig } from '../core/dogapi/dog-ceo-client';
 import { startLocalDogApi } from '../core/dogapi/local-dog-api';
@@ -14,6 +15,8 @@ import { buildInferenceApp } from './app';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Every image is seen once: libvips' operation cache would only hold memory (up to 50 MB).
+  sharp.cache(false);
   const logger = createLogger('inference', config.logLevel);
   const lake = openDataLake(config);
   const warehouse = await openWarehouse(config);

@@ -1,9 +1,8 @@
 import type { Logger } from '../../core/log';
 import { modelKeys, RegistryRole } from '../../core/layout';
-import { isComplete } from '../../core/model/model-version';
-import { readPointer } from '../../core/model/registry';
 import type { ObjectStore } from '../../core/storage/object-store';
 import type { ModelFiles } from './protocol';
+import { isVersionComplete, readPointerState } from './registry-reader';
 import type { LoadedModel, WorkerPool } from './worker-pool';
 
 /**
@@ -136,7 +135,7 @@ export class ModelManager {
   /** The model a role should serve: the current one, a newly loaded one, or none. */
   private async resolveRole(role: RegistryRole, have: LoadedModel | undefined): Promise<LoadedModel | undefined> {
     const { store, logger } = this.options;
-    const { pointer, generation } = await readPointer(store, role);
+    const { pointer, generation } = await readPointerState(store, role);
     if (!pointer) {
       if (role === 'production') this.notReadyReason = 'no model has been promoted yet (the registry has no production pointer)';
       return undefined;
@@ -145,7 +144,7 @@ export class ModelManager {
     if (this.failed.get(role) === generation) return have;
     logger.info({ event: 'model_loading', role, model_version: pointer.version }, `loading ${role} model ${pointer.version}`);
     try {
-      if (!(await isComplete(store, pointer.version))) throw new Error(`model version ${pointer.version} is not complete`);
+      if (!(await isVersionComplete(store, pointer.version))) throw new Error(`model version ${pointer.version} is not complete`);
       const model = await this.options.pool.load(pointer.version, await this.readFiles(pointer.version));
       this.failed.delete(role);
       return model;

@@ -71,7 +71,8 @@ export function workerEntry(): { file: string; execArgv: string[] } {
 }
 
 export class WorkerPool {
-  readonly size: number;
+  size: number;
+  private starting: Promise<string> | undefined;
   private readonly slots: Slot[] = [];
   private readonly queue: QueuedImage[] = [];
   private readonly loaded = new Map<string, { files: ModelFiles; model: LoadedModel }>();
@@ -83,14 +84,25 @@ export class WorkerPool {
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.size = options.workers > 0 ? options.workers : os.availableParallelism();
-    for (let i = 0; i < this.size; i++) this.slots.push(this.spawn(i));
+    // One worker first: it tells which backend this machine has (see ready()).
+    this.slots.push(this.spawn(0));
   }
 
-  /** Resolves when every worker has chosen its backend; returns the backend's name. */
-  async ready(): Promise<string> {
-    const names = await Promise.all(this.slots.map((s) => s.ready));
-    this.backend = names[0];
-    return this.backend;
+  /**
+   * Resolves when every worker has chosen its backend; returns the backend's name. With
+   * `workers: 0` (auto) the pool has one worker per core for WASM/CPU, which are
+   * single-threaded, but only one for native tfjs-node, which threads internally (and whose
+   * native addon is not meant to be loaded once per worker thread).
+   */
+  ready(): Promise<string> {
+    this.starting ??= (async () => {
+      this.backend = await this.slots[0].ready;
+      if (this.options.workers === 0 && this.backend === 'tensorflow') this.size = 1;
+      for (let i = this.slots.length; i < this.size; i++) this.slots.push(this.spawn(i));
+      await Promise.all(this.slots.map((s) => s.ready));
+      return this.backend;
+    })();
+    return this.starting;
   }
 
   /** Loads (and warms up) a model version in every worker. Resolves when all have it. */
@@ -135,6 +147,7 @@ export class WorkerPool {
   /** Stops all workers after the queued and running batches finish. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.starting?.catch(() => undefined);
     while (this.queue.length > 0 || this.slots.some((s) => s.busy)) await new Promise((r) => setTimeout(r, 5));
     if (this.timer) clearTimeout(this.timer);
     await Promise.all(
