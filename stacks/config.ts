@@ -204,6 +204,18 @@ export function parseStackConfig(
       problems.push(`${key(issue.path as (string | number)[])} = ${show(getPath(workloadRaw, issue.path))}: ${issue.message}`);
     }
   } else {
+    // The containers have no ../shared: the backbone must come from a URL they can fetch.
+    // (mobilenet_v2_035's default, in workloads/core/model/backbones.ts, is the offline copy in ../shared.)
+    const { backbone, backboneUrl } = workload.data.model;
+    if (backboneUrl && !/^https:\/\//.test(backboneUrl))
+      problems.push(
+        `${key(['model', 'backboneUrl'])} = ${show(backboneUrl)}: must be an https:// URL on Google Cloud (the model loader fetches https:// or reads local files)`,
+      );
+    if (!backboneUrl && backbone === 'mobilenet_v2_035')
+      problems.push(
+        `${key(['model', 'backbone'])} = "mobilenet_v2_035": its default location is the offline copy in ../shared, which the ` +
+          'containers do not have; use mobilenet_v3_small (loaded from TF Hub) or set model.backboneUrl to an https:// URL',
+      );
     for (const section of ['ingest', 'trigger'] as const) {
       const cron = workload.data[section].cron;
       const problem = cronProblem(cron);

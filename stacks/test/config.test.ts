@@ -3,7 +3,7 @@ import { decodeConfigValue, parseStackConfig, readStackConfig, StackConfigError 
 import { stackConfigFromYaml } from '../mock-run';
 
 const GCP = { project: 'creature-vision-dev', region: 'europe-west1' };
-const INGEST = { ingest: { cron: '*/5 * * * *' }, trigger: { cron: '*/30 * * * *' } };
+const INGEST = { ingest: { cron: '*/5 * * * *' }, trigger: { cron: '*/30 * * * *' }, model: { backbone: 'mobilenet_v3_small' } };
 
 function problems(raw: Record<string, unknown>, provider: { project?: string; region?: string } = GCP): string[] {
   try {
@@ -43,6 +43,20 @@ describe('stack config validation names the key, the value and what is accepted'
     expect(p).toContainEqual(expect.stringMatching(/^creature-vision:cloudrun: unknown key; known keys are .*cloudRun/));
     expect(p).toContain('creature-vision:grafana: unknown key(s) publicIP');
     expect(p).toContain('creature-vision:training.epochz: unknown key');
+  });
+
+  test('the backbone must be reachable from the containers', () => {
+    expect(problems({ model: { backbone: 'mobilenet_v2_035' } })).toEqual([
+      'creature-vision:model.backbone = "mobilenet_v2_035": its default location is the offline copy in ../shared, which the containers do not have; use mobilenet_v3_small (loaded from TF Hub) or set model.backboneUrl to an https:// URL',
+    ]);
+    expect(
+      problems({
+        model: { backbone: 'mobilenet_v2_035', backboneUrl: 'https://storage.googleapis.com/my-models/mobilenet_v2_035/model.json' },
+      }),
+    ).toEqual([]);
+    expect(problems({ model: { backboneUrl: '/tmp/model.json' } })).toEqual([
+      'creature-vision:model.backboneUrl = "/tmp/model.json": must be an https:// URL on Google Cloud (the model loader fetches https:// or reads local files)',
+    ]);
   });
 
   test('sections the stack derives itself cannot be set', () => {
@@ -117,6 +131,7 @@ describe('through Pulumi config, as `pulumi preview` runs it', () => {
         'creature-vision:publicInvoker': 'true',
         'creature-vision:ingest': JSON.stringify({ cron: '*/5 * * * *' }),
         'creature-vision:trigger': JSON.stringify({ cron: '0 * * * *' }),
+        'creature-vision:model': JSON.stringify({ backbone: 'mobilenet_v3_small' }),
         'creature-vision:grafanaAdminPassword': 's3cret-from-config',
       },
       ['creature-vision:grafanaAdminPassword'],
