@@ -140,7 +140,7 @@ export async function toTrainingJpeg(
     const jpeg = await uprightRgb(data, limits)
       .resize(size, size, { fit: 'fill', kernel: 'lanczos3' })
       .removeAlpha()
-      .jpeg({ quality, chromaSubsampling: '4:4:4', mozjpeg: false })
+      .jpeg({ quality, chromaSubsampling: '4:4:4', mozjpeg: false, optimiseCoding: false })
       .toBuffer();
     return { jpeg, info };
   } catch (err) {
