@@ -272,7 +272,7 @@ async function runTraining(o: TrainModelOptions, modelVersion: string, started: 
   await writeJson(store, modelKeys.file(modelVersion, MODEL_FILES.metrics), metricsDoc);
   await store.write(
     modelKeys.file(modelVersion, MODEL_FILES.confusion),
-    await confusionMatrixPng(labels, testMetrics.confusion, `${modelVersion}: test confusion (row-normalised)`),
+    await confusionMatrixPng(labels, testMetrics.confusion, `${modelVersion} on ${datasetVersion}`),
     { contentType: 'image/png' },
   );
   await store.write(

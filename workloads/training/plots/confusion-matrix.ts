@@ -9,12 +9,12 @@ export async function confusionMatrixPng(labels: string[], confusion: number[][]
     row.forEach((count, p) => data.push([p, n - 1 - t, total > 0 ? Math.round((count / total) * 100) / 100 : 0]));
   });
   const cell = Math.max(18, Math.min(40, Math.floor(900 / Math.max(1, n))));
-  const width = 220 + cell * n + 90;
-  const height = 120 + cell * n + 170;
+  const width = Math.max(560, 220 + cell * n + 90);
+  const height = 140 + cell * n + 170;
   return renderChartPng(
     {
-      title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
-      grid: { left: 200, right: 90, top: 50, bottom: 170 },
+      title: { text: 'test confusion matrix (rows: true breed, normalised)', subtext: title, left: 'center', textStyle: { fontSize: 13 } },
+      grid: { left: 200, right: 90, top: 70, bottom: 170 },
       xAxis: {
         type: 'category',
         data: labels,

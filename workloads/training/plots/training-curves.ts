@@ -17,10 +17,10 @@ export async function trainingCurvesPng(history: EpochRecord[], title: string): 
   return renderChartPng(
     {
       title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
-      legend: { top: 26 },
+      legend: { top: 36 },
       grid: [
-        { left: 60, right: 30, top: 70, height: 170 },
-        { left: 60, right: 30, top: 300, height: 170 },
+        { left: 60, right: 30, top: 80, height: 165 },
+        { left: 60, right: 30, top: 305, height: 165 },
       ],
       xAxis: [
         { type: 'category', data: epochs, gridIndex: 0 },
