@@ -78,6 +78,15 @@ export function decide(inputs: TriggerInputs, t: TriggerThresholds): TriggerDeci
   } else if (inputs.hoursSinceLast !== null)
     notHeld.push(`${hours(inputs.hoursSinceLast)} since the last dataset < ${hours(t.maxIntervalHours)}`);
 
+  // Drift or age alone cannot be fixed by retraining on the very same data: preprocessing
+  // would have nothing new to version. Such a check is logged, not fired.
+  if (held.length && newLabelled === 0 && !inputs.force) {
+    return {
+      fire: false,
+      condition: 'none',
+      reason: `${held.map(([c, r]) => `${c}: ${r}`).join('; ')}; but no new labelled examples since ${inputs.lastDataset.version} to retrain on`,
+    };
+  }
   if (held.length) return { fire: true, condition: held[0][0], reason: held.map(([c, r]) => `${c}: ${r}`).join('; ') };
   if (inputs.force) return { fire: true, condition: 'forced', reason: `forced (${notHeld.join('; ')})` };
   return { fire: false, condition: 'none', reason: notHeld.join('; ') };

@@ -73,6 +73,7 @@ describe('trigger on the warehouse and data lake', () => {
   it("drift: fires when the champion's recent accuracy falls below its promotion baseline by the margin", async () => {
     await addDataset(lake, 'v20261123T100000Z-d001', hoursAgo(2));
     await promote(lake, warehouse, 'm1', 0.9, hoursAgo(2));
+    await addLabels(lake, 5, hoursAgo(1)); // some new data to retrain on (fewer than the new-data threshold)
     await addPredictions(warehouse, 'm1', 40, 2, hoursAgo(3)); // outside the 60 min window
     await addPredictions(warehouse, 'm1', 25, 5, hoursAgo(0.5)); // 83% over 30: within the margin
     expect(await check()).toMatchObject({ fire: false });
@@ -97,6 +98,7 @@ describe('trigger on the warehouse and data lake', () => {
 
   it('max interval: fires when the last dataset version is old enough', async () => {
     await addDataset(lake, 'v20261121T000000Z-i001', hoursAgo(47));
+    await addLabels(lake, 5, hoursAgo(1));
     expect(await check()).toMatchObject({ fire: false });
     await addDataset(lake, 'v20261121T000000Z-i000', hoursAgo(49)); // older name sorts first: still 47 h
     expect(await check()).toMatchObject({ fire: false });
