@@ -154,6 +154,9 @@ export class StackConfigError extends Error {
 
 const SECRET_KEYS = ['grafanaAdminPassword'];
 
+/** Each ingestion call per tick is its own Cloud Scheduler job; more than this is a typo or a different design. */
+export const MAX_INGEST_JOBS = 10;
+
 /** Validates raw values (already JSON-decoded) keyed without the namespace. Pure: used by tests too. */
 export function parseStackConfig(
   raw: Record<string, unknown>,
@@ -215,6 +218,10 @@ export function parseStackConfig(
       problems.push(
         `${key(['model', 'backbone'])} = "mobilenet_v2_035": its default location is the offline copy in ../shared, which the ` +
           'containers do not have; use mobilenet_v3_small (loaded from TF Hub) or set model.backboneUrl to an https:// URL',
+      );
+    if (workload.data.ingest.perTick > MAX_INGEST_JOBS)
+      problems.push(
+        `${key(['ingest', 'perTick'])} = ${workload.data.ingest.perTick}: must be ≤ ${MAX_INGEST_JOBS} on Google Cloud (one Cloud Scheduler job per call per tick)`,
       );
     for (const section of ['ingest', 'trigger'] as const) {
       const cron = workload.data[section].cron;

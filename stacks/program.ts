@@ -207,15 +207,16 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
       timeZone: cfg.scheduler.timeZone,
       serviceAccountEmail: ids.emails.scheduler,
       calls: [
-        {
-          name: 'ingest',
-          description: `Ingestion: GET /predict (${cfg.workload.ingest.perTick} per tick) on the inference service`,
+        // One GET /predict per job and tick: `ingest.perTick` jobs on the same cron ingest that many images per tick.
+        ...Array.from({ length: cfg.workload.ingest.perTick }, (_, i) => ({
+          name: cfg.workload.ingest.perTick === 1 ? 'ingest' : `ingest-${i + 1}`,
+          description: `Ingestion ${i + 1}/${cfg.workload.ingest.perTick}: GET /predict on the inference service`,
           cron: cfg.workload.ingest.cron,
-          method: 'GET',
+          method: 'GET' as const,
           uri: pulumi.interpolate`${inference.uri}/predict`,
           audience: inference.uri,
           deadlineSeconds: 120,
-        },
+        })),
         {
           name: 'retrain-check',
           description: 'Retraining check: POST /check on the trigger service',

@@ -34,6 +34,12 @@ describe('stack config validation names the key, the value and what is accepted'
     ]);
   });
 
+  test('ingestion calls per tick are bounded (one scheduler job each)', () => {
+    expect(problems({ ingest: { cron: '* * * * *', perTick: 50 } })).toEqual([
+      'creature-vision:ingest.perTick = 50: must be ≤ 10 on Google Cloud (one Cloud Scheduler job per call per tick)',
+    ]);
+  });
+
   test('the workloads’ own rules apply to workload sections', () => {
     expect(problems({ training: { epochs: 0 } })).toEqual(['creature-vision:training.epochs = 0: must be greater than 0']);
   });

@@ -29,7 +29,7 @@ describe('dev stack inventory', () => {
       'gcp:bigquery/table:Table': TABLE_NAMES.length,
       'gcp:cloudrunv2/service:Service': 2,
       'gcp:cloudrunv2/serviceIamMember:ServiceIamMember': 3,
-      'gcp:cloudscheduler/job:Job': 2,
+      'gcp:cloudscheduler/job:Job': 3, // ingest.perTick = 2, plus the retraining check
       'gcp:compute/firewall:Firewall': 1,
       'gcp:compute/instance:Instance': 1,
       'gcp:compute/router:Router': 1,
@@ -221,7 +221,12 @@ describe('dev services', () => {
 
   test('Cloud Scheduler calls /predict and /check with the scheduler account’s OIDC token, audience = service URL', () => {
     const o = outputs();
-    const ingest = one(run, 'gcp:cloudscheduler/job:Job', 'schedules-ingest').inputs;
+    expect(
+      ofType(run, 'gcp:cloudscheduler/job:Job')
+        .map((j) => j.name)
+        .sort(),
+    ).toEqual(['schedules-ingest-1', 'schedules-ingest-2', 'schedules-retrain-check']);
+    const ingest = one(run, 'gcp:cloudscheduler/job:Job', 'schedules-ingest-2').inputs;
     expect(ingest).toMatchObject({ schedule: '*/5 * * * *', region: 'europe-west1' });
     expect(ingest.httpTarget).toMatchObject({
       httpMethod: 'GET',
