@@ -30,7 +30,8 @@ export const PROJECT_ROLES: Record<WorkloadIdentity, readonly string[]> = {
   trigger: ['roles/bigquery.jobUser', 'roles/aiplatform.user', 'roles/logging.logWriter'],
   pipeline: ['roles/bigquery.jobUser', 'roles/aiplatform.user', 'roles/dataflow.developer', 'roles/logging.logWriter'],
   preprocessing: ['roles/dataflow.worker', 'roles/bigquery.jobUser', 'roles/logging.logWriter'],
-  grafana: ['roles/bigquery.jobUser', 'roles/logging.logWriter', 'roles/monitoring.metricWriter'],
+  // Reads the warehouse only (dataViewer on the dataset is granted there) and its one secret.
+  grafana: ['roles/bigquery.jobUser'],
   scheduler: [],
 };
 

@@ -34,7 +34,7 @@ describe('dev stack inventory', () => {
       'gcp:compute/instance:Instance': 1,
       'gcp:compute/router:Router': 1,
       'gcp:compute/routerNat:RouterNat': 1,
-      'gcp:projects/iAMMember:IAMMember': 16,
+      'gcp:projects/iAMMember:IAMMember': 14,
       'gcp:projects/service:Service': 14,
       'gcp:secretmanager/secret:Secret': 1,
       'gcp:secretmanager/secretIamMember:SecretIamMember': 1,
@@ -70,6 +70,15 @@ describe('dev identities and IAM', () => {
   test('no project-level storage or BigQuery data roles: those are granted on the bucket and dataset', () => {
     const roles = ofType(run, 'gcp:projects/iAMMember:IAMMember').map((r) => r.inputs.role as string);
     expect(roles.filter((r) => /storage|bigquery\.data/.test(r))).toEqual([]);
+  });
+
+  test('Grafana’s account can run BigQuery jobs and nothing else at project level; the scheduler has no project role', () => {
+    const byMember = (w: string) =>
+      ofType(run, 'gcp:projects/iAMMember:IAMMember')
+        .filter((r) => r.inputs.member === SA(w))
+        .map((r) => r.inputs.role);
+    expect(byMember('grafana')).toEqual(['roles/bigquery.jobUser']);
+    expect(byMember('scheduler')).toEqual([]);
   });
 
   test('bucket-level grants follow who reads and who writes', () => {
