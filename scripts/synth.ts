@@ -103,7 +103,9 @@ async function main(): Promise<void> {
   const custom = run.resources.filter((r) => r.custom);
   const byType = new Map<string, number>();
   for (const r of custom) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
-  process.stdout.write(`Planned resources for stack ${run.stack} (mocked run of the stack program with Pulumi.${run.stack}.yaml)\n\n${renderTree(run.resources)}\n\n`);
+  process.stdout.write(
+    `Planned resources for stack ${run.stack} (mocked run of the stack program with Pulumi.${run.stack}.yaml)\n\n${renderTree(run.resources)}\n\n`,
+  );
   process.stdout.write(`${custom.length} resources in ${run.resources.length - custom.length} components:\n`);
   for (const [type, n] of [...byType].sort()) process.stdout.write(`  ${String(n).padStart(3)}  ${type}\n`);
   process.stdout.write(`\nStack outputs:\n${JSON.stringify(run.outputs, null, 2)}\n`);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse as parseYaml } from 'yaml';
@@ -39,7 +39,16 @@ export const PROJECT = 'creature-vision';
 
 /** Stack config from `Pulumi.<stack>.yaml`, as the flat `namespace:key` → string map Pulumi hands programs. */
 export function stackConfigFromYaml(stack: string, file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`)): Record<string, string> {
-  const doc = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as { config?: Record<string, unknown> };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const stacks = readdirSync(REPO_ROOT)
+      .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+      .filter(Boolean);
+    throw new Error(`no stack config ${file} (${(err as Error).message}); stacks here: ${stacks.join(', ')}`, { cause: err });
+  }
+  const doc = (parseYaml(text) ?? {}) as { config?: Record<string, unknown> };
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc.config ?? {})) {
     // Encrypted values cannot be read without the stack's secrets provider; leave them unset.
