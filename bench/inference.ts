@@ -15,8 +15,8 @@
  *
  * Env: BENCH_SECONDS (20), BENCH_WARMUP_SECONDS (3), BENCH_CLIENTS (8), BENCH_SINGLE_SECONDS (5),
  * BENCH_TSX=1 (run the service through tsx instead of compiled JavaScript), BENCH_TORCH_THREADS
- * (torch intra-op threads, default 1: measured faster than 2 with 8 concurrent requests on
- * 2 cores), BENCH_PYTHON (/usr/bin/python3).
+ * (torch intra-op threads, default 1: 8 concurrent requests already occupy both cores),
+ * BENCH_PYTHON (/usr/bin/python3), MALLOC_ARENA_MAX (passed to the service when set).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
@@ -204,6 +204,8 @@ async function main(): Promise<void> {
         CV_DATA_ROOT: root,
         CV_INFERENCE_PORT: String(port),
         CV_DOG_API_DATASET_DIR: DOGS_DIR,
+        // glibc malloc arenas (one per thread by default) inflate RSS; the container may cap them.
+        ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
       },
     });
     children.push(svc);
