@@ -1,0 +1,31 @@
+import { runProgramMocked, stackConfigFromYaml } from '../mock-run';
+
+/** The real entry point (Pulumi.yaml `main: stacks/`), loaded the way `pulumi up` loads it. */
+test('stacks/index.ts reads the stack config, builds the stack and exports its outputs', async () => {
+  const run = await runProgramMocked('dev', stackConfigFromYaml('dev'), () => {
+    let outputs: unknown;
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after mocks and config, like Pulumi does
+      outputs = require('../index');
+    });
+    return outputs;
+  });
+  expect(Object.keys(run.outputs).sort()).toEqual(
+    [
+      'buckets',
+      'dashboardAccess',
+      'dashboardUrl',
+      'dataset',
+      'flexTemplatePath',
+      'images',
+      'pipelineRoot',
+      'pipelineSpecUri',
+      'registry',
+      'serviceAccounts',
+      'serviceUrl',
+      'triggerUrl',
+    ].sort(),
+  );
+  expect(run.outputs.serviceUrl).toMatch(/^https:\/\/cv-dev-inference-/);
+  expect(run.resources.filter((r) => r.type === 'gcp:cloudrunv2/service:Service')).toHaveLength(2);
+});
