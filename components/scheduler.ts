@@ -24,6 +24,8 @@ export interface ScheduledCallsArgs {
   region: pulumi.Input<string>;
   prefix: string;
   timeZone: string;
+  /** Create the jobs paused (e.g. a stack that should not ingest yet). */
+  paused?: boolean;
   /** The account whose OIDC token authenticates every call (it holds `roles/run.invoker`). */
   serviceAccountEmail: pulumi.Input<string>;
   calls: ScheduledCall[];
@@ -70,6 +72,7 @@ export class ScheduledCalls extends pulumi.ComponentResource {
           description: call.description,
           schedule: call.cron.trim(),
           timeZone: args.timeZone,
+          paused: args.paused ?? false,
           attemptDeadline: `${call.deadlineSeconds ?? 180}s`,
           retryConfig: { retryCount: 1, minBackoffDuration: '10s', maxBackoffDuration: '60s' },
           httpTarget: {

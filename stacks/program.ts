@@ -205,6 +205,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
       region,
       prefix,
       timeZone: cfg.scheduler.timeZone,
+      paused: cfg.scheduler.paused,
       serviceAccountEmail: ids.emails.scheduler,
       calls: [
         // One GET /predict per job and tick: `ingest.perTick` jobs on the same cron ingest that many images per tick.

@@ -236,7 +236,7 @@ describe('dev services', () => {
         .sort(),
     ).toEqual(['schedules-ingest-1', 'schedules-ingest-2', 'schedules-retrain-check']);
     const ingest = one(run, 'gcp:cloudscheduler/job:Job', 'schedules-ingest-2').inputs;
-    expect(ingest).toMatchObject({ schedule: '*/5 * * * *', region: 'europe-west1' });
+    expect(ingest).toMatchObject({ schedule: '*/5 * * * *', region: 'europe-west1', timeZone: 'Etc/UTC', paused: false });
     expect(ingest.httpTarget).toMatchObject({
       httpMethod: 'GET',
       uri: `${o.serviceUrl}/predict`,
