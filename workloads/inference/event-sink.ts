@@ -1,6 +1,7 @@
 import type { Logger } from '../core/log';
 import type { Row, TableName } from '../core/warehouse/tables';
 import { checkRows, Warehouse } from '../core/warehouse/warehouse';
+import { withTimeout } from './http-errors';
 
 /**
  * Warehouse writes off the request path: rows are queued, written in batches every
@@ -19,6 +20,8 @@ export interface EventSinkOptions {
   maxRows?: number;
   /** Attempts per flush during shutdown before rows are given up (and logged in full). */
   closeAttempts?: number;
+  /** A write that takes longer counts as failed and is retried (a hung warehouse must not hang shutdown). */
+  insertTimeoutMs?: number;
 }
 
 type AnyRows = { [T in TableName]?: Row<T>[] };
@@ -67,7 +70,9 @@ export class EventSink {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     const attempts = this.options.closeAttempts ?? 6;
-    for (let i = 0; i < attempts && (this.count > 0 || this.flushing); i++) {
+    // Bounded, so the rows are logged before the process's own last-resort exit (main.ts).
+    const deadline = Date.now() + 40_000;
+    for (let i = 0; i < attempts && (this.count > 0 || this.flushing) && Date.now() < deadline; i++) {
       await this.flush();
       if (this.count > 0) await sleep(Math.min(200 * 2 ** i, 3000));
     }
@@ -93,7 +98,8 @@ export class EventSink {
     this.count = 0;
     for (const [table, rows] of Object.entries(batch) as [TableName, Row<TableName>[]][]) {
       try {
-        await this.options.warehouse.insert(table, rows);
+        const ms = this.options.insertTimeoutMs ?? 10_000;
+        await withTimeout(this.options.warehouse.insert(table, rows), ms, () => new Error(`warehouse insert timed out after ${ms} ms`));
         this.written += rows.length;
         this.failures = 0;
       } catch (err) {

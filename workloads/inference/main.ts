@@ -45,6 +45,12 @@ async function main(): Promise<void> {
       app.server.closeAllConnections();
     }, config.inference.shutdownGraceMs);
     force.unref();
+    // Last resort: whatever hangs, the process ends (queued rows are logged by the sink first).
+    const hard = setTimeout(() => {
+      logger.error('shutdown did not complete in time; exiting');
+      process.exit(1);
+    }, config.inference.shutdownGraceMs + 60_000);
+    hard.unref();
     let code = 0;
     try {
       await app.close();

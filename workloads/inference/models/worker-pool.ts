@@ -148,7 +148,14 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.closed = true;
     await this.starting?.catch(() => undefined);
-    while (this.queue.length > 0 || this.slots.some((s) => s.busy)) await new Promise((r) => setTimeout(r, 5));
+    while (this.queue.length > 0 || this.slots.some((s) => s.busy && s.alive)) {
+      if (!this.slots.some((s) => s.alive)) {
+        // Every worker is gone and none will be replaced now: fail what is left, don't wait forever.
+        for (const q of this.queue.splice(0)) q.reject(new Error('the inference worker pool shut down with no live worker'));
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
     if (this.timer) clearTimeout(this.timer);
     await Promise.all(
       this.slots.map(async (s) => {
