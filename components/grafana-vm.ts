@@ -56,6 +56,7 @@ export class GrafanaVm extends pulumi.ComponentResource {
         project: args.project,
         secretId: resourceId(255, args.prefix, 'grafana-admin-password'),
         replication: { auto: {} },
+        deletionProtection: args.deletionProtection,
         labels: gcpLabels(args.labels),
       },
       child,
