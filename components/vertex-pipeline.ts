@@ -1,6 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
-import { bindImages } from '../pipeline-specs/images';
+import { deployableSpec } from '../pipeline-specs/deploy';
 import type { PipelineSpec } from '../pipeline-specs/ir';
 import { pipelineKeys } from '../workloads/core/layout';
 import type { WorkloadImage } from '../workloads/core/pipeline-steps';
@@ -22,20 +22,6 @@ export interface VertexPipelineArgs {
   env: pulumi.Input<Record<string, string>>;
 }
 
-/** Binds the image tokens and adds the stack's environment to every executor (names the spec sets itself win). */
-export function deployableSpec(spec: PipelineSpec, images: Record<WorkloadImage, string>, env: Record<string, string>): PipelineSpec {
-  const bound = bindImages(spec, images);
-  for (const { container } of Object.values(bound.deploymentSpec.executors)) {
-    const own = new Set((container.env ?? []).map((e) => e.name));
-    const added = Object.keys(env)
-      .sort()
-      .filter((name) => !own.has(name))
-      .map((name) => ({ name, value: env[name] }));
-    container.env = [...(container.env ?? []), ...added];
-  }
-  return bound;
-}
-
 /**
  * Vertex AI Pipelines has no Pulumi resource for jobs or schedules: this component puts
  * the compiled spec, its image tokens bound to this stack's digests and the stack's CV_*
@@ -55,7 +41,9 @@ export class VertexPipeline extends pulumi.ComponentResource {
     super('creature-vision:pipeline:VertexPipeline', name, {}, opts);
     const bound = pulumi
       .all([pulumi.all(args.images as Record<string, pulumi.Input<string>>), args.env])
-      .apply(([digests, env]) => JSON.stringify(deployableSpec(args.spec, digests as Record<WorkloadImage, string>, env), null, 2));
+      .apply(([digests, env]) =>
+        JSON.stringify(deployableSpec(args.spec, { images: digests as Record<WorkloadImage, string>, env }), null, 2),
+      );
     this.specObject = new gcp.storage.BucketObject(
       `${name}-spec`,
       { bucket: args.bucket, name: pipelineKeys.spec, contentType: 'application/json', content: bound },

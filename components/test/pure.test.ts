@@ -11,7 +11,7 @@ import { withEnvironment } from '../flex-template';
 import { grafanaStartupScript, MAX_METADATA_VALUE, packProvisioning, unpackProvisioning } from '../grafana-startup';
 import { cleanupPolicies } from '../registry';
 import { cronProblem } from '../scheduler';
-import { deployableSpec } from '../vertex-pipeline';
+import { deployableSpec } from '../../pipeline-specs/deploy';
 import { tableSchemaJson } from '../warehouse';
 import { assertDigest } from '../workload-images';
 
@@ -117,7 +117,7 @@ describe('Vertex pipeline spec', () => {
   };
 
   test('every image token is bound to a digest and every step gets the stack environment', () => {
-    const spec = deployableSpec(compiled, digests, { CV_STORAGE_BACKEND: 'gcs' });
+    const spec = deployableSpec(compiled, { images: digests, env: { CV_STORAGE_BACKEND: 'gcs' } });
     expect(JSON.stringify(spec)).not.toContain(IMAGE_TOKEN_PREFIX);
     for (const { container } of Object.values(spec.deploymentSpec.executors)) {
       expect(Object.values(digests)).toContain(container.image);
@@ -130,7 +130,7 @@ describe('Vertex pipeline spec', () => {
     const own: PipelineSpec = JSON.parse(JSON.stringify(compiled));
     const first = Object.values(own.deploymentSpec.executors)[0].container;
     first.env = [{ name: 'CV_LOG_LEVEL', value: 'debug' }];
-    const spec = deployableSpec(own, digests, { CV_LOG_LEVEL: 'info', CV_STORAGE_BACKEND: 'gcs' });
+    const spec = deployableSpec(own, { images: digests, env: { CV_LOG_LEVEL: 'info', CV_STORAGE_BACKEND: 'gcs' } });
     const env = Object.values(spec.deploymentSpec.executors)[0].container.env!;
     expect(env.filter((e) => e.name === 'CV_LOG_LEVEL')).toEqual([{ name: 'CV_LOG_LEVEL', value: 'debug' }]);
   });
