@@ -14,7 +14,16 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; backend: string }
-  | { type: 'loaded'; id: number; version: string; labels: string[]; inputSize: number; loadMs: number; warmupMs: number }
+  | {
+      type: 'loaded';
+      id: number;
+      version: string;
+      labels: string[];
+      inputSize: number;
+      loadMs: number;
+      warmupMs: number;
+      fusedTrunk: boolean;
+    }
   | { type: 'unloaded'; id: number }
   /** `probs[v]`: n × labels(v) probabilities for versions[v], row-major. */
   | { type: 'predicted'; id: number; probs: ArrayBuffer[]; computeMs: number }

@@ -121,6 +121,7 @@ export class WorkerPool {
         workers: this.size,
         load_ms: Math.round(first.loadMs),
         warmup_ms: Math.round(first.warmupMs),
+        fused_trunk: first.fusedTrunk,
       },
       `model ${version} loaded and warmed up in ${this.size} workers`,
     );

@@ -1,6 +1,8 @@
 import { parentPort } from 'node:worker_threads';
+import type { BackboneSpec, Trunk } from '../../core/model/backbones';
 import { Classifier, loadClassifier, TrunkCache } from '../../core/model/classifier';
 import { selectBackend } from '../../core/tf/backend';
+import { fuseTrunkChecked } from './fused-trunk';
 import { MemoryObjectStore } from './memory-store';
 import type { FromWorker, ToWorker } from './protocol';
 
@@ -14,7 +16,35 @@ import type { FromWorker, ToWorker } from './protocol';
 if (!parentPort) throw new Error('workloads/inference/models/worker.ts must run as a worker thread');
 const port = parentPort;
 
-const trunks = new TrunkCache();
+/** Serves each backbone with batch-norm folded into its convolutions (fused-trunk.ts): ~3× faster on WASM. */
+class ServingTrunkCache extends TrunkCache {
+  private readonly served = new Map<string, Promise<{ trunk: Trunk; fused: boolean }>>();
+  readonly fusedKeys = new Set<string>();
+
+  override get(spec: BackboneSpec): Promise<Trunk> {
+    const key = JSON.stringify([spec.name, spec.url, spec.cut]);
+    let t = this.served.get(key);
+    if (!t) {
+      t = super.get(spec).then((plain) => fuseTrunkChecked(plain));
+      t.then((r) => r.fused && this.fusedKeys.add(key)).catch(() => this.served.delete(key));
+      this.served.set(key, t);
+    }
+    return t.then((r) => r.trunk);
+  }
+
+  override retainOnly(keep: BackboneSpec[]): void {
+    const keys = new Set(keep.map((s) => JSON.stringify([s.name, s.url, s.cut])));
+    for (const [k, t] of this.served) {
+      if (keys.has(k)) continue;
+      this.served.delete(k);
+      this.fusedKeys.delete(k);
+      void t.then((r) => r.fused && r.trunk.dispose()).catch(() => undefined);
+    }
+    super.retainOnly(keep);
+  }
+}
+
+const trunks = new ServingTrunkCache();
 const classifiers = new Map<string, Classifier>();
 const send = (msg: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(msg, transfer);
 
@@ -39,6 +69,9 @@ async function handle(msg: ToWorker): Promise<void> {
         inputSize: size,
         loadMs,
         warmupMs: performance.now() - warmStart,
+        fusedTrunk: trunks.fusedKeys.has(
+          JSON.stringify([classifier.meta.backbone.name, classifier.meta.backbone.url, classifier.meta.backbone.cut]),
+        ),
       });
       return;
     }

@@ -1,5 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { parseRawLabel } from '../../core/dataset/raw-label';
+import { toModelInput } from '../../core/images/normalize-image';
+import { loadClassifier } from '../../core/model/classifier';
 import { rawKeys } from '../../core/layout';
 import type { UploadRecord } from '../records';
 import { bytesBody, eventually, formWith, startTestService, TestService } from './fixtures/service';
@@ -94,6 +96,18 @@ describe('inference service endpoints', () => {
     expect(record.prediction.predictedLabel).toBe(a.prediction.label);
     expect((await svc.lake.raw.read(record.imageKey)).equals(bytes)).toBe(true);
     expect(await svc.lake.raw.stat(rawKeys.label(a.predictionId))).toBeUndefined();
+  });
+
+  test('served probabilities equal the plain model (batch-norm folding in the workers changes nothing)', async () => {
+    expect(svc.logs.find((l) => l.event === 'model_loaded_in_workers')).toMatchObject({ fused_trunk: true });
+    const [photo] = await photosOf('beagle', 2).then((p) => p.slice(1));
+    const bytes = await fs.readFile(photo);
+    const served = await (await classify(bytes)).json();
+    const plain = await loadClassifier(svc.lake.models, model.version);
+    const { pixels } = await toModelInput(bytes, 224, svc.config.images);
+    const [probs] = await plain.predict(pixels, 1);
+    for (const t of served.topK) expect(Math.abs(t.probability - probs[model.labels.indexOf(t.label)])).toBeLessThan(1e-3);
+    plain.dispose();
   });
 
   test('POST /feedback: correction labels the upload; confirmation labels it; every error case', async () => {
