@@ -15,8 +15,8 @@
  *
  * Env: BENCH_SECONDS (20), BENCH_WARMUP_SECONDS (3), BENCH_CLIENTS (8), BENCH_SINGLE_SECONDS (5),
  * BENCH_TSX=1 (run the service through tsx instead of compiled JavaScript), BENCH_TORCH_THREADS
- * (torch intra-op threads, default 1: 8 concurrent requests already occupy both cores),
- * BENCH_PYTHON (/usr/bin/python3), MALLOC_ARENA_MAX (passed to the service when set).
+ * (torch intra-op threads; default one per core: faster than Debian torch's default of 1 here),
+ * BENCH_PYTHON (/usr/bin/python3); MALLOC_ARENA_MAX and CV_INFERENCE_* are passed to the service.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
@@ -33,7 +33,7 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
 const SINGLE = Number(process.env.BENCH_SINGLE_SECONDS ?? 5);
 /** Run the service through tsx (as `npm run serve`) instead of compiled JavaScript. */
 const VIA_TSX = process.env.BENCH_TSX === '1';
-const TORCH_THREADS = Number(process.env.BENCH_TORCH_THREADS ?? 1);
+const TORCH_THREADS = Number(process.env.BENCH_TORCH_THREADS ?? os.availableParallelism());
 const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 
 interface Result {
@@ -206,6 +206,8 @@ async function main(): Promise<void> {
         CV_DOG_API_DATASET_DIR: DOGS_DIR,
         // glibc malloc arenas (one per thread by default) inflate RSS; the container may cap them.
         ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
+        // Service tuning under test (CV_INFERENCE_WORKERS, CV_INFERENCE_MAX_BATCH, ...).
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('CV_INFERENCE_') && k !== 'CV_INFERENCE_PORT')),
       },
     });
     children.push(svc);

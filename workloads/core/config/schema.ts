@@ -80,8 +80,8 @@ export const inferenceSchema = z
     pointerPollMs: positiveInt.default(3000),
     /** Inference worker threads; 0 means one per core. */
     workers: z.number().int().min(0).default(0),
-    /** Images per worker batch. 8: bigger batches gain little on CPU and grow each worker's WASM heap for good. */
-    maxBatch: positiveInt.default(8),
+    /** Images per worker batch. 4: larger batches gained nothing measurable (bench:inference) and grow each worker's WASM heap for good. */
+    maxBatch: positiveInt.default(4),
     maxBatchDelayMs: z.number().min(0).default(2),
     warehouseFlushMs: positiveInt.default(1000),
     /** An image that takes longer to decode is refused (400), so one bad upload cannot stall a request. */
