@@ -214,8 +214,9 @@ async function main(): Promise<void> {
     const svcUrl = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await fetch(`${svcUrl}/readyz`)).status === 200, 'the inference service');
     const ready = (await (await fetch(`${svcUrl}/readyz`)).json()) as { backend: string; workers: number };
+    const arenas = process.env.MALLOC_ARENA_MAX ? `, MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}` : '';
     const ours = await load(
-      `tfjs ${ready.backend} ×${ready.workers} workers (fastify, ${VIA_TSX ? 'tsx' : 'compiled JS'})`,
+      `tfjs ${ready.backend} ×${ready.workers} workers (fastify, ${VIA_TSX ? 'tsx' : 'compiled JS'}${arenas})`,
       svcUrl,
       svc.pid!,
       images,
