@@ -10,23 +10,20 @@
  * Numbers are noisy on a shared machine: run it when the machine is quiet.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Table from 'cli-table3';
+import { seedRawBucket, SHARED_DOGS } from './seed-raw-bucket';
 import sharp from 'sharp';
 import { imagesSchema, preprocessingSchema } from '../workloads/core/config/schema';
 import { LocalObjectStore } from '../workloads/core/storage/local-object-store';
-import { mapConcurrent } from '../workloads/preprocessing/concurrency';
 import { runPreprocessing } from '../workloads/preprocessing/run';
-import { sha256Hex } from '../workloads/preprocessing/transform';
 import { createTransformer } from '../workloads/preprocessing/transform-pool';
-import { rawKeys } from '../workloads/core/layout';
 import { tuneForBatchThroughput } from '../workloads/preprocessing/tuning';
 
 tuneForBatchThroughput();
 
-const DOGS = resolve(__dirname, '../../shared/datasets/dogs');
 const TARGET = 400;
 
 interface Variant {
@@ -35,30 +32,11 @@ interface Variant {
   concurrency: number;
 }
 
-async function seed(raw: LocalObjectStore): Promise<number> {
-  const files = readdirSync(DOGS).flatMap((label) =>
-    readdirSync(join(DOGS, label))
-      .filter((f) => f.endsWith('.jpg'))
-      .map((f) => ({ label, file: join(DOGS, label, f), id: `${label}-${f.replace(/\.jpg$/, '')}` })),
-  );
-  await mapConcurrent(files, 16, async (p, i) => {
-    const bytes = readFileSync(p.file);
-    const imageKey = rawKeys.image(p.id, 'jpg');
-    await raw.write(imageKey, bytes);
-    const labelledAt = new Date(Date.UTC(2026, 10, 1) + i * 1000).toISOString();
-    await raw.write(
-      rawKeys.label(p.id),
-      JSON.stringify({ id: p.id, imageKey, label: p.label, source: 'dogapi', labelledAt, sha256: sha256Hex(bytes) }),
-    );
-  });
-  return files.length;
-}
-
 async function main(): Promise<void> {
   const cores = availableParallelism();
   const root = mkdtempSync(join(tmpdir(), 'cv-bench-preprocess-'));
   const raw = new LocalObjectStore(join(root, 'raw'));
-  const images = await seed(raw);
+  const images = (await seedRawBucket(raw)).length;
   const settings = preprocessingSchema.parse({});
   const variants: Variant[] = [
     { name: 'in-process sharp, 8 in flight', workers: 0, concurrency: 8 },
@@ -73,7 +51,7 @@ async function main(): Promise<void> {
   const load = [loadavg()[0]];
   // Pillow before and after the sharp variants: on a shared machine the spread shows the noise.
   const pillow = (when: string): void => {
-    const py = spawnSync('/usr/bin/python3', [join(__dirname, 'preprocess-pillow.py'), DOGS, String(cores)], { encoding: 'utf8' });
+    const py = spawnSync('/usr/bin/python3', [join(__dirname, 'preprocess-pillow.py'), SHARED_DOGS, String(cores)], { encoding: 'utf8' });
     if (py.status === 0) {
       const r = JSON.parse(py.stdout) as { images: number; seconds: number; pillow: string };
       table.push([
@@ -128,7 +106,7 @@ async function main(): Promise<void> {
     rmSync(root, { recursive: true, force: true });
   }
   console.log(
-    `Preprocessing: ${images} photos from ${DOGS} → TFRecord dataset version, ${cores} cores, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}`,
+    `Preprocessing: ${images} photos from ${SHARED_DOGS} → TFRecord dataset version, ${cores} cores, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}`,
   );
   console.log(
     `1-minute load average before / after: ${load.map((l) => l.toFixed(1)).join(' / ')} on ${cores} cores (other processes share the CPU)`,

@@ -17,12 +17,12 @@
  * BENCH_ROOT (a data root to use instead of a temp dir), any CV_* config variable.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Table from 'cli-table3';
+import { seedRawBucket, SHARED_DOGS } from './seed-raw-bucket';
 import { loadConfig } from '../workloads/core/config/load';
-import { rawKeys } from '../workloads/core/layout';
 import { createLogger } from '../workloads/core/log';
 import { baseSpec } from '../workloads/core/model/backbones';
 import { openDataLake } from '../workloads/core/storage/data-lake';
@@ -30,9 +30,7 @@ import { selectBackend } from '../workloads/core/tf/backend';
 import { DuckDbWarehouse } from '../workloads/core/warehouse/duckdb-warehouse';
 import { evaluateAndGate } from '../workloads/evaluation/evaluate';
 import { promote } from '../workloads/evaluation/promote';
-import { mapConcurrent } from '../workloads/preprocessing/concurrency';
 import { runPreprocessing } from '../workloads/preprocessing/run';
-import { sha256Hex } from '../workloads/preprocessing/transform';
 import { loadDataset } from '../workloads/training/data';
 import { IDENTITY } from '../workloads/training/features/augment';
 import { computeFeatureSets } from '../workloads/training/features/compute';
@@ -42,31 +40,11 @@ import { balancedClassWeights, FeatureSet, predictProbs, runTrainingLoop } from 
 import { trainModel } from '../workloads/training/train';
 import { tf } from '../workloads/core/tf/backend';
 
-const DOGS = resolve(__dirname, '../../shared/datasets/dogs');
 const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 const CYCLE_TARGET_S = 300;
 
 const rssMb = (): number => process.resourceUsage().maxRSS / 1024;
 const secs = (t0: number): number => (Date.now() - t0) / 1000;
-
-async function seed(raw: ReturnType<typeof openDataLake>['raw']): Promise<string[]> {
-  const files = readdirSync(DOGS).flatMap((label) =>
-    readdirSync(join(DOGS, label))
-      .filter((f) => f.endsWith('.jpg'))
-      .map((f) => ({ label, file: join(DOGS, label, f), id: `${label}-${f.replace(/\.jpg$/, '')}` })),
-  );
-  await mapConcurrent(files, 16, async (p, i) => {
-    const bytes = readFileSync(p.file);
-    const imageKey = rawKeys.image(p.id, 'jpg');
-    await raw.write(imageKey, bytes);
-    const labelledAt = new Date(Date.UTC(2026, 10, 1) + i * 1000).toISOString();
-    await raw.write(
-      rawKeys.label(p.id),
-      JSON.stringify({ id: p.id, imageKey, label: p.label, source: 'dogapi', labelledAt, sha256: sha256Hex(bytes) }),
-    );
-  });
-  return files.map((f) => f.file);
-}
 
 function top1Of(probs: Float32Array, labels: Int32Array, k: number): number {
   let hit = 0;
@@ -88,8 +66,8 @@ async function main(): Promise<void> {
   const backend = await selectBackend((m) => process.stderr.write(`${m}\n`));
   const table = new Table({ head: ['measurement', 'TensorFlow.js (this project)', 'PyTorch', 'target'] });
   try {
-    process.stderr.write(`seeding ${root} with ${DOGS} …\n`);
-    const files = await seed(lake.raw);
+    process.stderr.write(`seeding ${root} with ${SHARED_DOGS} …\n`);
+    const files = await seedRawBucket(lake.raw);
 
     // ---- cycle 1: cold ----
     const c1 = Date.now();
