@@ -44,6 +44,10 @@ export function fuseTrunk(trunk: Trunk): Trunk | undefined {
   const owned: tf.Tensor[] = [];
   const skip = new Set<string>();
   let inputName = '';
+  const bail = (...extra: tf.Tensor[]): undefined => {
+    [...owned, ...extra].forEach((t) => t.dispose());
+    return undefined;
+  };
   for (const layer of layers) {
     if (skip.has(layer.name)) continue;
     const cls = layer.getClassName();
@@ -72,26 +76,30 @@ export function fuseTrunk(trunk: Trunk): Trunk | undefined {
       case 'DepthwiseConv2D': {
         const depthwise = cls === 'DepthwiseConv2D';
         const [kernel, convBias] = layer.getWeights();
-        let filter = kernel;
+        // Copies only: the plain trunk may be disposed once this one is checked.
+        let filter = kernel.clone();
         let bias: tf.Tensor1D = convBias ? (convBias.clone() as tf.Tensor1D) : tf.zeros([depthwise ? kernel.shape[2]! : kernel.shape[3]!]);
         let out = layer.name;
         const bn = only(layer.name);
         if (bn?.getClassName() === 'BatchNormalization') {
           const bcfg = bn.getConfig();
-          if (bcfg.center === false || bcfg.scale === false) return undefined;
+          if (bcfg.center === false || bcfg.scale === false) return bail(filter, bias);
           const [gamma, beta, mean, variance] = bn.getWeights();
           const scale = tf.tidy(() => gamma.div(variance.add(Number(bcfg.epsilon ?? 1e-3)).sqrt()));
+          filter.dispose();
           filter = tf.tidy(() => kernel.mul(depthwise ? scale.reshape([1, 1, -1, 1]) : scale.reshape([1, 1, 1, -1])));
-          bias = tf.tidy(() => beta.add(bias.sub(mean).mul(scale))) as tf.Tensor1D;
+          const convOnly = bias;
+          bias = tf.tidy(() => beta.add(convOnly.sub(mean).mul(scale))) as tf.Tensor1D;
+          convOnly.dispose();
           scale.dispose();
           skip.add(bn.name);
           out = bn.name;
-        } else if (cfg.activation !== 'linear') return undefined;
+        } else if (cfg.activation !== 'linear') return bail(filter, bias);
         let activation: 'linear' | 'relu6' | 'relu' = 'linear';
         const act = only(out);
         if (act?.getClassName() === 'ReLU') {
           const acfg = act.getConfig();
-          if ((acfg.negative_slope ?? acfg.negativeSlope ?? 0) !== 0 || (acfg.threshold ?? 0) !== 0) return undefined;
+          if ((acfg.negative_slope ?? acfg.negativeSlope ?? 0) !== 0 || (acfg.threshold ?? 0) !== 0) return bail(filter, bias);
           const max = acfg.max_value ?? acfg.maxValue;
           activation = max === 6 ? 'relu6' : max == null ? 'relu' : 'linear';
           if (activation !== 'linear') {
@@ -128,8 +136,7 @@ export function fuseTrunk(trunk: Trunk): Trunk | undefined {
         ops.push((v) => v.set(layer.name, tf.mean(v.get(src)!, [1, 2])));
         break;
       default:
-        owned.forEach((t) => t.dispose());
-        return undefined;
+        return bail();
     }
   }
   const finalName = model.outputs[0].sourceLayer.name;

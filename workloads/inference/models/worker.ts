@@ -25,7 +25,12 @@ class ServingTrunkCache extends TrunkCache {
     const key = JSON.stringify([spec.name, spec.url, spec.cut]);
     let t = this.served.get(key);
     if (!t) {
-      t = super.get(spec).then((plain) => fuseTrunkChecked(plain));
+      t = super.get(spec).then((plain) => {
+        const served = fuseTrunkChecked(plain);
+        // Serving never needs the plain trunk again: free its weights (the cache's later dispose is a no-op).
+        if (served.fused) plain.dispose();
+        return served;
+      });
       t.then((r) => r.fused && this.fusedKeys.add(key)).catch(() => this.served.delete(key));
       this.served.set(key, t);
     }
