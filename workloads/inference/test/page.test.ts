@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { chromium, Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../../../test/support/chromium';
 import { eventually, startTestService, TestService } from './fixtures/service';
 import { buildTestModel, photosOf, REPO_ROOT } from './fixtures/test-model';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.join(REPO_ROOT, 'test-results', 'inference-page.png');
 
 /**
@@ -18,18 +18,7 @@ describe('upload page in a browser', () => {
   beforeAll(async () => {
     svc = await startTestService({ beforeStart: async (lake) => void (await buildTestModel({ store: lake.models })) });
     await svc.app.inference.models.whenReady();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,5 +1,5 @@
 import Fastify, { FastifyInstance } from 'fastify';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -9,6 +9,7 @@ import { Row } from '../../core/warehouse/tables';
 import { registerDashboard } from '../dashboard';
 import { DEMO_VERSIONS, populateDemoModels, populateDemoWarehouse } from '../demo-data';
 import { PANELS } from '../panels';
+import { CHROMIUM_PATH, hasChromium, launchChromium } from '../../../test/support/chromium';
 
 /**
  * The dashboard page in headless Chromium (Debian's /usr/bin/chromium through
@@ -17,11 +18,9 @@ import { PANELS } from '../panels';
  * test-results/dashboard.png and test-results/dashboard-phone.png.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const RESULTS = path.resolve(__dirname, '../../../test-results');
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium)
-  console.warn(`skipping the dashboard browser test: ${CHROMIUM} is missing (install it with: apt-get install -y chromium)`);
+  console.warn(`skipping the dashboard browser test: ${CHROMIUM_PATH} is missing (install it with: apt-get install -y chromium)`);
 const maybe = hasChromium ? describe : describe.skip;
 
 let n = 0;
@@ -67,19 +66,7 @@ maybe('dashboard page in Chromium', () => {
     app = Fastify();
     await registerDashboard(app, { warehouse: w, models, refreshSeconds: 1 });
     url = (await app.listen({ port: 0, host: '127.0.0.1' })) + '/dashboard';
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     mkdirSync(RESULTS, { recursive: true });
   });
 
