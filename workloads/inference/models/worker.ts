@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import type { BackboneSpec, Trunk } from '../../core/model/backbones';
 import { Classifier, loadClassifier, TrunkCache } from '../../core/model/classifier';
 import { selectBackend } from '../../core/tf/backend';
-import { fuseTrunkChecked } from './fused-trunk';
+import { fuseTrunkChecked } from '../../core/model/fused-trunk';
 import { MemoryObjectStore } from './memory-store';
 import type { FromWorker, ToWorker } from './protocol';
 

@@ -1,8 +1,9 @@
-import { scaleInput, Trunk } from '../../core/model/backbones';
-import { tf } from '../../core/tf/backend';
+import { scaleInput, Trunk } from './backbones';
+import { tf } from '../tf/backend';
 
 /**
- * Serving-only speed-up for layers backbones (MobileNetV2): a Keras model run layer by
+ * Inference-time speed-up for layers backbones (MobileNetV2), used by the inference workers
+ * and the training feature extractor (frozen trunk): a Keras model run layer by
  * layer executes Conv → BatchNormalization → ReLU6 as three kernels. At inference the
  * batch-norm is an affine map, so it folds into the convolution's weights and bias, and
  * the ReLU6 into the fused kernel's activation: one tf.fused.conv2d / depthwiseConv2d per
