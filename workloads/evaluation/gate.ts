@@ -51,7 +51,7 @@ export function decide(
     );
     const championRecall = new Map(champion.perClass.filter((c) => c.support > 0).map((c) => [c.label, c.recall]));
     const drops = challenger.perClass
-      .filter((c) => c.support > 0 && championRecall.has(c.label))
+      .filter((c) => c.support >= gate.minClassSupport && championRecall.has(c.label))
       .map((c) => ({ label: c.label, drop: championRecall.get(c.label)! - c.recall }))
       .sort((a, b) => b.drop - a.drop);
     const worst = drops[0];
@@ -60,7 +60,7 @@ export function decide(
       !worst || worst.drop <= gate.maxClassDrop + 1e-12,
       worst
         ? `largest per-class recall drop: ${worst.label} ${pct(Math.max(0, worst.drop))} (limit ${pct(gate.maxClassDrop)})`
-        : 'no class in common to compare',
+        : `no class in common with at least ${gate.minClassSupport} test examples to compare`,
     );
   }
   if (gate.requireShadow && champion) {

@@ -144,6 +144,11 @@ export const gateSchema = z
     minTestExamples: positiveInt.default(30),
     /** No class's recall may fall by more than this. */
     maxClassDrop: share.default(0.15),
+    /**
+     * The class-drop rule only judges classes with at least this many test examples: with
+     * 3 examples one image moves a class's recall by 33%, which is noise, not forgetting.
+     */
+    minClassSupport: positiveInt.default(10),
     /** Absolute floor for the first model of a stack. */
     floorTop1: share.default(0.3),
     requireShadow: z.boolean().default(false),

@@ -75,6 +75,18 @@ describe('gate', () => {
     expect(r.reason).toMatch(/largest per-class recall drop: c 20\.0% \(limit 15\.0%\)/);
   });
 
+  it('judges class drops only on classes with enough test examples', () => {
+    // 5 examples per class: class c falls from 5/5 to 3/5 (40%), but 5 < minClassSupport (10).
+    const few = decide(metricsOf([5, 5, 3], 5), metricsOf([2, 2, 5], 5), { ...gate, minTestExamples: 10 }, null);
+    expect(few.checks.find((c) => c.rule === 'max_class_drop')).toMatchObject({
+      passed: true,
+      detail: 'no class in common with at least 10 test examples to compare',
+    });
+    expect(few.decision).toBe('promote');
+    const enough = decide(metricsOf([5, 5, 3], 5), metricsOf([2, 2, 5], 5), { ...gate, minTestExamples: 10, minClassSupport: 5 }, null);
+    expect(enough.decision).toBe('reject');
+  });
+
   it('rejects on too few test examples', () => {
     const r = decide(metricsOf([5, 5, 5], 6), metricsOf([1, 1, 1], 6), gate, null);
     expect(r.decision).toBe('reject');
