@@ -26,6 +26,7 @@ import { openDataLake } from '../workloads/core/storage/data-lake';
 import { modelKeys } from '../workloads/core/layout';
 import { freePort } from '../workloads/inference/test/fixtures/process';
 import { BACKBONE_URL, buildTestModel, DOGS_DIR, REPO_ROOT } from '../workloads/inference/test/fixtures/test-model';
+import { compileInferenceService } from '../workloads/inference/compile';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
@@ -145,29 +146,9 @@ async function top1(url: string, images: Buffer[]): Promise<string[]> {
 async function compile(root: string): Promise<string> {
   log('compiling the inference service with tsc');
   const outDir = path.join(REPO_ROOT, 'dist', `bench-inference-${path.basename(root)}`);
-  const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const args = [
-    tsc,
-    '--outDir',
-    outDir,
-    '--rootDir',
-    REPO_ROOT,
-    '--module',
-    'commonjs',
-    '--target',
-    'ES2022',
-    '--esModuleInterop',
-    '--strict',
-  ];
-  args.push('--skipLibCheck', '--resolveJsonModule', '--lib', 'ES2023,DOM', '--sourceMap', 'false');
-  args.push(path.join(REPO_ROOT, 'workloads/inference/main.ts'), path.join(REPO_ROOT, 'workloads/inference/models/worker.ts'));
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: 'ignore' });
-    // Exit code 2 = type errors elsewhere in the project; the files are emitted anyway.
-    p.on('exit', (code) => (code === 0 || code === 2 ? resolve() : reject(new Error(`tsc exited with ${code}`))));
-  });
+  const main = await compileInferenceService(outDir);
   compiledDirs.push(outDir);
-  return path.join(outDir, 'workloads/inference/main.js');
+  return main;
 }
 const compiledDirs: string[] = [];
 

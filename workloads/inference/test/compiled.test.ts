@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { openDataLake } from '../../core/storage/data-lake';
+import { compileInferenceService } from '../compile';
 import { startServiceProcess } from './fixtures/process';
 import { bytesBody, tempRoot } from './fixtures/service';
 import { buildTestModel, photosOf, REPO_ROOT } from './fixtures/test-model';
@@ -22,36 +21,7 @@ maybe('compiled JavaScript', () => {
   });
 
   test('main.js serves predictions from worker.js threads', async () => {
-    const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    // Other areas' type errors must not stop this check: tsc emits anyway (exit code 2).
-    await promisify(execFile)(
-      process.execPath,
-      [
-        tsc,
-        '--outDir',
-        outDir,
-        '--rootDir',
-        REPO_ROOT,
-        '--module',
-        'commonjs',
-        '--target',
-        'ES2022',
-        '--esModuleInterop',
-        '--strict',
-        '--skipLibCheck',
-        '--resolveJsonModule',
-        '--lib',
-        'ES2023,DOM',
-        '--sourceMap',
-        'false',
-        path.join(REPO_ROOT, 'workloads/inference/main.ts'),
-        path.join(REPO_ROOT, 'workloads/inference/models/worker.ts'),
-      ],
-      { cwd: REPO_ROOT },
-    ).catch((err: { code?: number; stdout?: string }) => {
-      if (err.code !== 2) throw err;
-    });
-    const entry = path.join(outDir, 'workloads/inference/main.js');
+    const entry = await compileInferenceService(outDir);
     await fs.access(path.join(outDir, 'workloads/inference/models/worker.js'));
 
     root = await tempRoot();
