@@ -1,10 +1,12 @@
 import { SingleBar, Presets } from 'cli-progress';
 import { promises as fs } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../core/config/load';
+import { ConfigError, loadConfig } from '../core/config/load';
 import { createLogger } from '../core/log';
 import { openDataLake } from '../core/storage/data-lake';
 import { openWarehouse } from '../core/warehouse/open-warehouse';
+import { ENGINES, openTaskEngine } from './engines/open-engine';
+import { runWithEngine } from './engines/run-with-engine';
 import { NothingToPreprocessError, type Progress, runPreprocessing } from './run';
 import { formatSummary } from './summary';
 import { stageCommit, stagePlan, stageTransform } from './staged';
@@ -17,22 +19,26 @@ tuneForBatchThroughput();
  * The preprocessing entry point (pipeline step `preprocess`, image `preprocessing`;
  * by hand: `npm run preprocess -- [--run-id ID]`):
  *
- *   cli.ts [--run-id ID] [--out-dataset-version FILE] [--workers N] [--concurrency N] [--no-progress]
+ *   cli.ts [--run-id ID] [--out-dataset-version FILE] [--engine E] [--tasks N] [--workers N] [--concurrency N] [--no-progress]
  *   cli.ts --stage plan [--run-id ID] [--version V] [--out-dataset-version FILE]
  *   cli.ts --stage transform --version V [--task-index I --task-count N]
  *   cli.ts --stage commit --version V --task-count N [--out-dataset-version FILE]
  *
- * Without --stage the whole run happens in this process. The stages let a batch engine
- * run the transform as N parallel tasks (see staged.ts); the task index and count default
- * to Cloud Run Jobs' CLOUD_RUN_TASK_INDEX/COUNT or Cloud Batch's BATCH_TASK_INDEX/COUNT.
+ * Without --stage this process runs the whole run: plan, transform, commit. Where the
+ * transform runs is `preprocessing.engine` (or --engine): `in-process` (here),
+ * `local-tasks` (N child processes of this CLI) or `cloud-run-job` (N tasks of the
+ * stack's Cloud Run job); see engines/. The stages let an engine run the transform as N
+ * parallel tasks (see staged.ts); the task index and count default to Cloud Run Jobs'
+ * CLOUD_RUN_TASK_INDEX/COUNT or Cloud Batch's BATCH_TASK_INDEX/COUNT.
  *
  * Reads labelled images from the raw bucket, writes a new dataset version, records it in
  * the warehouse, prints a summary and writes the version name to --out-dataset-version.
  * Buckets, warehouse and preprocessing settings come from the CV_* environment.
- * Exit codes: 0 written, 1 failed, 2 usage error, 3 nothing new to preprocess.
+ * Exit codes: 0 written, 1 failed, 2 usage or configuration error, 3 nothing new to preprocess.
  */
 const USAGE =
-  'usage: cli.ts [--run-id ID] [--out-dataset-version FILE] [--workers N] [--concurrency N] [--no-progress]\n' +
+  'usage: cli.ts [--run-id ID] [--out-dataset-version FILE] [--engine in-process|local-tasks|cloud-run-job] [--tasks N]\n' +
+  '              [--workers N] [--concurrency N] [--no-progress]\n' +
   '       cli.ts --stage plan|transform|commit [--version V] [--task-index I] [--task-count N] (see cli.ts)';
 
 class UsageError extends Error {}
@@ -57,16 +63,33 @@ async function main(argv: string[]): Promise<number> {
       version: { type: 'string' },
       'task-index': { type: 'string' },
       'task-count': { type: 'string' },
+      engine: { type: 'string' },
+      tasks: { type: 'string' },
     },
     strict: true,
   });
-  const config = loadConfig();
+  if (values.engine !== undefined && !(ENGINES as readonly string[]).includes(values.engine))
+    throw new UsageError(`--engine must be one of ${ENGINES.join(', ')}, got ${JSON.stringify(values.engine)}`);
+  if (values.stage !== undefined && (values.engine !== undefined || values.tasks !== undefined))
+    throw new UsageError('--engine and --tasks apply to a whole run, not to --stage (a stage is one step of an engine run)');
+  const tasks = wholeNumber('--tasks', values.tasks, 1);
+  const loaded = loadConfig();
+  const config = {
+    ...loaded,
+    preprocessing: {
+      ...loaded.preprocessing,
+      engine: (values.engine as (typeof ENGINES)[number] | undefined) ?? loaded.preprocessing.engine,
+      tasks: tasks ?? loaded.preprocessing.tasks,
+    },
+  };
   const settings = {
     ...config.preprocessing,
     workers: wholeNumber('--workers', values.workers, 0) ?? config.preprocessing.workers,
     concurrency: wholeNumber('--concurrency', values.concurrency, 1) ?? config.preprocessing.concurrency,
   };
   const log = createLogger('preprocessing', config.logLevel);
+  // Checked before anything is opened: a missing job coordinate is a configuration error, not a failed run.
+  const scaleOut = values.stage === undefined ? openTaskEngine(config, { log }) : { taskCount: 1 };
   const lake = openDataLake(config);
   // Only commit (and a whole run) reads the prediction log and records the version; parallel
   // transform tasks must not contend for the warehouse (locally a DuckDB file has one owner).
@@ -111,7 +134,14 @@ async function main(argv: string[]): Promise<number> {
   };
   try {
     log.info(
-      { runId: options.runId, stage: stage ?? 'all', workers: transformer.description, concurrency: settings.concurrency },
+      {
+        runId: options.runId,
+        stage: stage ?? 'all',
+        engine: stage ? undefined : config.preprocessing.engine,
+        tasks: scaleOut.engine ? scaleOut.taskCount : undefined,
+        workers: transformer.description,
+        concurrency: settings.concurrency,
+      },
       'preprocessing started',
     );
     if (stage === 'plan') {
@@ -133,7 +163,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const summary =
-      stage === 'commit' ? await stageCommit(deps, needVersion(), taskCount(), options) : await runPreprocessing(deps, options);
+      stage === 'commit'
+        ? await stageCommit(deps, needVersion(), taskCount(), options)
+        : scaleOut.engine
+          ? (await runWithEngine(deps, options, scaleOut.engine, scaleOut.taskCount)).summary
+          : await runPreprocessing(deps, options);
     bar?.stop();
     const { skips, ...counts } = summary;
     log.info({ event: 'dataset_version', ...counts, skippedObjects: skips.length }, `dataset version ${summary.version} written`);
@@ -160,6 +194,10 @@ if (require.main === module) {
     (err: Error) => {
       if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
         process.stderr.write(`${err.message}\n${USAGE}\n`);
+        process.exit(2);
+      }
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
         process.exit(2);
       }
       process.stderr.write(`preprocessing failed: ${err.stack ?? err.message}\n`);

@@ -105,6 +105,27 @@ export const preprocessingSchema = z
     workers: z.number().int().min(0).default(0),
     /** Images in flight at once (16 measured faster than 8 on 2 cores: reads and image work overlap). */
     concurrency: positiveInt.default(16),
+    /**
+     * Who runs the transform stage of a whole run (workloads/preprocessing/engines/):
+     * `in-process` (this process), `local-tasks` (N child processes of the same CLI, one per
+     * task index) or `cloud-run-job` (N tasks of the Cloud Run job below). Plan and commit
+     * always run in the calling process.
+     */
+    engine: z.enum(['in-process', 'local-tasks', 'cloud-run-job']).default('in-process'),
+    /** Transform tasks for `local-tasks` / `cloud-run-job`; 0 = one per core of this machine (local-tasks only). */
+    tasks: z.number().int().min(0).default(0),
+    /** The Cloud Run job that runs the transform tasks (engine `cloud-run-job`; the stack sets it). */
+    cloudRunJob: z
+      .object({
+        project: z.string().default(''),
+        region: z.string().default(''),
+        name: z.string().default(''),
+        /** Base URL of the Cloud Run Admin API; empty = https://run.googleapis.com (tests point it at a stand-in). */
+        apiEndpoint: z.string().default(''),
+        /** Seconds between polls of the execution's long-running operation. */
+        pollSeconds: z.number().positive().default(10),
+      })
+      .prefault({}),
   })
   .prefault({});
 
