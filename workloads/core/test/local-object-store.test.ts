@@ -110,8 +110,16 @@ describe('LocalObjectStore', () => {
     const winner = (won[0] as PromiseFulfilledResult<{ generation: string }>).value;
     expect((await store.stat('registry/production.json'))!.generation).toBe(winner.generation);
 
-    const absent = await Promise.allSettled([1, 2].map((i) => store.write(rawKeys.label('img0'), `label${i}`, { ifGenerationMatch: '0' })));
-    expect(absent.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    // Create-only writers (link(2), no lock) into a folder that does not exist yet.
+    const absent = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => store.write(`fresh/${rawKeys.label('img0')}`, `label${i}`, { ifGenerationMatch: '0' })),
+    );
+    const created = absent.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ generation: string }>[];
+    expect(created).toHaveLength(1);
+    for (const r of absent) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(PreconditionFailedError);
+    expect((await store.stat(`fresh/${rawKeys.label('img0')}`))!.generation).toBe(created[0].value.generation);
+    // The losers' temp files are gone.
+    expect(await fs.readdir(path.dirname(path.join(root, 'fresh', rawKeys.label('img0'))))).toEqual([path.basename(rawKeys.label('img0'))]);
   });
 
   it('lets exactly one of two conditional writers in different processes win', async () => {
