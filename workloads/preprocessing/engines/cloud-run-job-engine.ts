@@ -137,7 +137,11 @@ export class CloudRunJobEngine implements TaskEngine {
         continue;
       }
       const succeeded = op.metadata?.succeededCount ?? 0;
-      while (reported < Math.min(succeeded, taskCount)) request.onTaskDone?.(++reported, taskCount);
+      // (++ outside the optional call: `f?.(++x)` skips the increment when f is absent.)
+      while (reported < Math.min(succeeded, taskCount)) {
+        reported++;
+        request.onTaskDone?.(reported, taskCount);
+      }
     }
 
     const result = op.response ?? op.metadata ?? {};
@@ -158,7 +162,10 @@ export class CloudRunJobEngine implements TaskEngine {
         logUri,
       );
     }
-    while (reported < taskCount) request.onTaskDone?.(++reported, taskCount);
+    while (reported < taskCount) {
+      reported++;
+      request.onTaskDone?.(reported, taskCount);
+    }
     return { engine: 'cloud-run-job', taskCount, seconds: (Date.now() - started) / 1000, execution: name, logUri };
   }
 

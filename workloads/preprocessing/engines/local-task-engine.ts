@@ -68,7 +68,10 @@ export class LocalTaskEngine implements TaskEngine {
       async (index) => {
         const failure = await this.runTask(version, index, taskCount);
         if (failure) failures.push(failure);
-        else request.onTaskDone?.(++done, taskCount);
+        else {
+          done++;
+          request.onTaskDone?.(done, taskCount);
+        }
       },
     );
     if (failures.length > 0) throw new TaskEngineError('local-tasks', describeFailures(failures, taskCount), failures);

@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../core/config/load';
 import { listDatasetVersions } from '../../core/dataset/read-dataset';
 import type { DatasetManifest } from '../../core/dataset/manifest';
 import { LocalObjectStore } from '../../core/storage/local-object-store';
 import { readJson } from '../../core/storage/object-store';
-import { LocalTaskEngine } from '../engines/local-task-engine';
+import { defaultCliCommand, LocalTaskEngine } from '../engines/local-task-engine';
 import { runWithEngine } from '../engines/run-with-engine';
 import { TaskEngineError } from '../engines/task-engine';
 import { runPreprocessing } from '../run';
@@ -87,8 +87,30 @@ describe('LocalTaskEngine (plan here → N child-process tasks → commit here)'
     }
   }, 120_000);
 
-  it('reads its configuration the way the CLI does', () => {
-    const config = loadConfig({ env: { CV_PREPROCESSING_ENGINE: 'local-tasks', CV_PREPROCESSING_TASKS: '3' } });
-    expect(config.preprocessing).toMatchObject({ engine: 'local-tasks', tasks: 3 });
-  });
+  it('is what the pipeline step runs when preprocessing.engine is local-tasks (same flags, same output file)', async () => {
+    const lake3 = tempLake();
+    try {
+      await putPhotos(lake3.raw, dogPhotos(['pug', 'boxer'], 3));
+      const out = join(lake3.root, 'dataset_version');
+      const [node, ...pre] = defaultCliCommand();
+      const env = {
+        ...taskEnv(),
+        CV_DATA_ROOT: lake3.root,
+        CV_LOG_LEVEL: 'info',
+        CV_PREPROCESSING_ENGINE: 'local-tasks',
+        CV_PREPROCESSING_TASKS: '2',
+      };
+      const r = spawnSync(node, [...pre, '--run-id', 'step-run', '--out-dataset-version', out], { env, encoding: 'utf8' });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      const version = readFileSync(out, 'utf8');
+      expect(await listDatasetVersions(lake3.datasets)).toEqual([version]);
+      // Both tasks really ran, as separate processes with their Cloud Run task index.
+      expect(r.stdout.match(/"event":"transformed","task":\d,"of":2/g)?.sort()).toEqual([
+        '"event":"transformed","task":0,"of":2',
+        '"event":"transformed","task":1,"of":2',
+      ]);
+    } finally {
+      lake3.cleanup();
+    }
+  }, 120_000);
 });
