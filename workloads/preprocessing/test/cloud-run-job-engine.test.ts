@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../../core/config/load';
@@ -156,7 +157,7 @@ describe('openTaskEngine (preprocessing.engine)', () => {
   });
 
   it('local-tasks: one task per core unless tasks is set', () => {
-    const cores = require('node:os').availableParallelism() as number;
+    const cores = availableParallelism();
     expect(open({ engine: 'local-tasks' })).toMatchObject({ taskCount: cores });
     const o = open({ engine: 'local-tasks', tasks: 5 });
     expect(o.engine).toBeInstanceOf(LocalTaskEngine);
