@@ -99,6 +99,24 @@ export const infraSchema = z
       .object({ platform: z.enum(['linux/amd64', 'linux/arm64']).default('linux/amd64') })
       .strict()
       .prefault({}),
+    /**
+     * The Cloud Run job that runs preprocessing's transform stage as N tasks
+     * (components/preprocessing-job.ts). When enabled, the pipeline's preprocess step uses it
+     * (preprocessing.engine = cloud-run-job, preprocessing.tasks = tasks).
+     */
+    preprocessingJob: z
+      .object({
+        enabled: z.boolean().default(true),
+        tasks: int(1).max(10_000, 'must be ≤ 10000').default(4),
+        /** Tasks running at once; 0 = all of them. */
+        parallelism: int(0).default(0),
+        cpu: cpu.default('2'),
+        memory: memory.default('2Gi'),
+        taskTimeoutSeconds: int(60).max(604_800, 'must be ≤ 604800 (7 days)').default(3600),
+        maxRetries: int(0).max(10, 'must be ≤ 10').default(2),
+      })
+      .strict()
+      .prefault({}),
     dataflow: z
       .object({ maxWorkers: int(1).max(100, 'must be ≤ 100').default(2), machineType: z.string().min(1).default('n1-standard-2') })
       .strict()
@@ -222,6 +240,17 @@ export function parseStackConfig(
     if (workload.data.ingest.perTick > MAX_INGEST_JOBS)
       problems.push(
         `${key(['ingest', 'perTick'])} = ${workload.data.ingest.perTick}: must be ≤ ${MAX_INGEST_JOBS} on Google Cloud (one Cloud Scheduler job per call per tick)`,
+      );
+    // The job coordinates come from what the stack creates; the engine needs the job to exist.
+    const engine = workload.data.preprocessing.engine;
+    const jobEnabled = infra.success ? infra.data.preprocessingJob.enabled : true;
+    if (engine === 'cloud-run-job' && !jobEnabled)
+      problems.push(
+        `${key(['preprocessing', 'engine'])} = "cloud-run-job": the stack creates no preprocessing job (preprocessingJob.enabled = false); enable it or use in-process`,
+      );
+    if (engine === 'local-tasks')
+      problems.push(
+        `${key(['preprocessing', 'engine'])} = "local-tasks": on Google Cloud the step scales out with the Cloud Run job (preprocessingJob.enabled, the default) or runs in-process`,
       );
     for (const section of ['ingest', 'trigger'] as const) {
       const cron = workload.data[section].cron;

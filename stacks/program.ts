@@ -5,6 +5,7 @@ import { DataLake, LakeBucket } from '../components/data-lake';
 import { FlexTemplate } from '../components/flex-template';
 import { GrafanaVm } from '../components/grafana-vm';
 import { WorkloadIdentities } from '../components/identity';
+import { PreprocessingJob, preprocessingJobName } from '../components/preprocessing-job';
 import { ProjectServices } from '../components/project-services';
 import { ContainerRegistry } from '../components/registry';
 import { ScheduledCalls } from '../components/scheduler';
@@ -31,6 +32,8 @@ export interface StackOutputs {
   pipelineSpecUri: pulumi.Output<string>;
   pipelineRoot: pulumi.Output<string>;
   flexTemplatePath: pulumi.Output<string>;
+  /** The Cloud Run job that runs preprocessing's transform tasks (or why there is none). */
+  preprocessingJob: pulumi.Output<string> | string;
   serviceAccounts: Record<string, pulumi.Output<string>>;
 }
 
@@ -118,6 +121,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
           dataset,
           pipelineServiceAccount: pipelineSa,
           images: digests as Record<WorkloadImage, string>,
+          preprocessingJob: cfg.preprocessingJob.enabled ? preprocessingJobName(prefix) : undefined,
         }),
       ),
     );
@@ -152,6 +156,33 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
     },
     after,
   );
+
+  // The preprocess step plans, runs the transform as N tasks of this job, and commits.
+  let preprocessingJob: pulumi.Output<string> | string = 'none (creature-vision:preprocessingJob.enabled = false)';
+  if (cfg.preprocessingJob.enabled) {
+    const job = new PreprocessingJob(
+      'preprocessing-job',
+      {
+        project,
+        region,
+        prefix,
+        image: images.digests.preprocessing,
+        serviceAccountEmail: ids.emails.preprocessing,
+        env: workloadEnv,
+        taskCount: cfg.preprocessingJob.tasks,
+        parallelism: cfg.preprocessingJob.parallelism,
+        cpu: cfg.preprocessingJob.cpu,
+        memory: cfg.preprocessingJob.memory,
+        taskTimeoutSeconds: cfg.preprocessingJob.taskTimeoutSeconds,
+        maxRetries: cfg.preprocessingJob.maxRetries,
+        deletionProtection: cfg.deletionProtection,
+        executors: [m.pipeline],
+        labels,
+      },
+      after,
+    );
+    preprocessingJob = job.job.name;
+  }
 
   const invokers = [m.scheduler];
   const inference = new WorkloadService(
@@ -278,6 +309,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
     pipelineSpecUri: pipeline.specUri,
     pipelineRoot: pipeline.pipelineRoot,
     flexTemplatePath: flex.templatePath,
+    preprocessingJob,
     serviceAccounts: ids.emails,
   };
 }
@@ -288,6 +320,8 @@ export interface CreatedResources {
   dataset: string;
   pipelineServiceAccount: string;
   images: Record<WorkloadImage, string>;
+  /** The preprocessing Cloud Run job's name, when the stack creates one. */
+  preprocessingJob?: string;
 }
 
 /** The workload config every service and step runs with on Google Cloud. */
@@ -317,6 +351,15 @@ export function workloadConfig(cfg: StackConfig, created: CreatedResources): Par
       apiEndpoint: '',
       images: created.images,
     },
+    // With the job, the preprocess step scales out: plan, N tasks of the job, commit (workloads/preprocessing/engines).
+    preprocessing: created.preprocessingJob
+      ? {
+          ...w.preprocessing,
+          engine: 'cloud-run-job',
+          tasks: cfg.preprocessingJob.tasks,
+          cloudRunJob: { ...w.preprocessing.cloudRunJob, project: cfg.project, region: cfg.region, name: created.preprocessingJob },
+        }
+      : w.preprocessing,
     // Cloud Run sends traffic to 0.0.0.0:8080; the local dog-image server does not exist in the cloud.
     inference: { ...w.inference, host: '0.0.0.0', port: 8080 },
     dogApi: { ...w.dogApi, baseUrl: w.dogApi.baseUrl || 'https://dog.ceo' },

@@ -2,6 +2,7 @@ import { runProgramMocked } from '../../stacks/mock-run';
 import { WorkloadService, WorkloadServiceArgs } from '../cloud-run-service';
 import { DataLake } from '../data-lake';
 import { GrafanaVm, GrafanaVmArgs } from '../grafana-vm';
+import { DEFAULT_JOB_ARGS, PreprocessingJob, PreprocessingJobArgs } from '../preprocessing-job';
 import { ScheduledCalls } from '../scheduler';
 
 /** Components on their own, under the same recording mocks the stack tests use. */
@@ -111,4 +112,58 @@ test('a scheduled call with a seconds field is refused before anything is create
         calls: [{ name: 'ingest', description: 'd', cron: '* * * * * *', method: 'GET', uri: 'https://x/predict', audience: 'https://x' }],
       }),
   ).toThrow('scheduled call ingest: schedule "* * * * * *" must be a 5-field cron');
+});
+
+const jobArgs: PreprocessingJobArgs = {
+  project: 'p-123456',
+  region: 'europe-west1',
+  prefix: 'cv-x',
+  image: `r/preprocessing@sha256:${'b'.repeat(64)}`,
+  serviceAccountEmail: 'pre@p-123456.iam.gserviceaccount.com',
+  env: { CV_STORAGE_BACKEND: 'gcs', CV_PREPROCESSING_GZIP: 'false' },
+  taskCount: 8,
+  parallelism: 4,
+  cpu: '2',
+  memory: '2Gi',
+  taskTimeoutSeconds: 1800,
+  maxRetries: 1,
+  deletionProtection: true,
+  executors: ['serviceAccount:pipeline@p-123456.iam.gserviceaccount.com'],
+};
+
+test('the preprocessing job: digest image, its own account, env, tasks, limits; only the executor may run it with overrides', async () => {
+  const { resources } = await run(() => new PreprocessingJob('pre', jobArgs));
+  const component = resources.find((r) => r.type === 'creature-vision:preprocessing:PreprocessingJob')!;
+  const job = resources.find((r) => r.type === 'gcp:cloudrunv2/job:Job')!;
+  expect(job.parent).toBe(component.urn);
+  expect(job.inputs).toMatchObject({ name: 'cv-x-preprocess', location: 'europe-west1', project: 'p-123456', deletionProtection: true });
+  const t = job.inputs.template as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  expect(t).toMatchObject({ taskCount: 8, parallelism: 4 });
+  expect(t.template).toMatchObject({ serviceAccount: 'pre@p-123456.iam.gserviceaccount.com', timeout: '1800s', maxRetries: 1 });
+  expect(t.template.containers).toEqual([
+    {
+      name: 'transform',
+      image: jobArgs.image,
+      commands: ['node', '--import', 'tsx', 'workloads/preprocessing/cli.ts'],
+      args: DEFAULT_JOB_ARGS,
+      envs: [
+        { name: 'CV_PREPROCESSING_GZIP', value: 'false' },
+        { name: 'CV_STORAGE_BACKEND', value: 'gcs' },
+      ],
+      resources: { limits: { cpu: '2', memory: '2Gi' } },
+    },
+  ]);
+  const grants = resources.filter((r) => r.type === 'gcp:cloudrunv2/jobIamMember:JobIamMember');
+  expect(grants.map((g) => [g.inputs.name, g.inputs.role, g.inputs.member])).toEqual([
+    ['cv-x-preprocess', 'roles/run.jobsExecutorWithOverrides', 'serviceAccount:pipeline@p-123456.iam.gserviceaccount.com'],
+    ['cv-x-preprocess', 'roles/run.viewer', 'serviceAccount:pipeline@p-123456.iam.gserviceaccount.com'],
+  ]);
+  // Job-scoped only: nothing at project level, no basic roles.
+  expect(resources.filter((r) => r.type.includes('projects/iAMMember'))).toEqual([]);
+});
+
+test('a preprocessing job with impossible settings is refused before anything is registered', () => {
+  expect(() => new PreprocessingJob('pre', { ...jobArgs, taskCount: 0, maxRetries: 11 })).toThrow(
+    'preprocessing job pre: taskCount must be 1-10000; maxRetries must be 0-10',
+  );
 });

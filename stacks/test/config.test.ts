@@ -34,6 +34,18 @@ describe('stack config validation names the key, the value and what is accepted'
     ]);
   });
 
+  test('the preprocessing job: bad sizes, and engines the stack cannot honour', () => {
+    expect(problems({ preprocessingJob: { tasks: 0, memory: '2GB' } })).toEqual([
+      'creature-vision:preprocessingJob.tasks = 0: must be ≥ 1',
+      'creature-vision:preprocessingJob.memory = "2GB": must be a memory quantity like 512Mi or 2Gi',
+    ]);
+    expect(problems({ preprocessingJob: { enabled: false }, preprocessing: { engine: 'cloud-run-job' } })).toEqual([
+      'creature-vision:preprocessing.engine = "cloud-run-job": the stack creates no preprocessing job (preprocessingJob.enabled = false); enable it or use in-process',
+    ]);
+    expect(problems({ preprocessing: { engine: 'local-tasks' } })).toHaveLength(1);
+    expect(problems({ preprocessingJob: { enabled: false } })).toEqual([]);
+  });
+
   test('ingestion calls per tick are bounded (one scheduler job each)', () => {
     expect(problems({ ingest: { cron: '* * * * *', perTick: 50 } })).toEqual([
       'creature-vision:ingest.perTick = 50: must be ≤ 10 on Google Cloud (one Cloud Scheduler job per call per tick)',

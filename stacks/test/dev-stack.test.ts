@@ -27,6 +27,8 @@ describe('dev stack inventory', () => {
       'gcp:bigquery/dataset:Dataset': 1,
       'gcp:bigquery/datasetIamMember:DatasetIamMember': 5,
       'gcp:bigquery/table:Table': TABLE_NAMES.length,
+      'gcp:cloudrunv2/job:Job': 1,
+      'gcp:cloudrunv2/jobIamMember:JobIamMember': 2,
       'gcp:cloudrunv2/service:Service': 2,
       'gcp:cloudrunv2/serviceIamMember:ServiceIamMember': 3,
       'gcp:cloudscheduler/job:Job': 3, // ingest.perTick = 2, plus the retraining check
@@ -271,6 +273,51 @@ describe('dev pipeline, Flex Template and Grafana', () => {
       'exec-train': 'training',
       'exec-preprocess': 'preprocessing',
       'exec-check-trigger': 'trigger',
+    });
+  });
+
+  test('the preprocess step scales out on the stack’s Cloud Run job, which only the pipeline account may run', () => {
+    const job = one(run, 'gcp:cloudrunv2/job:Job', 'preprocessing-job-job').inputs as Record<string, any>;
+    expect(job).toMatchObject({ name: 'cv-dev-preprocess', location: 'europe-west1', deletionProtection: false });
+    expect(job.template).toMatchObject({ taskCount: 4, parallelism: 0 });
+    expect(job.template.template).toMatchObject({
+      serviceAccount: outputs().serviceAccounts.preprocessing,
+      maxRetries: 2,
+      timeout: '3600s',
+    });
+    const c = job.template.template.containers[0];
+    expect(c.image).toBe(outputs().images.preprocessing);
+    expect(c.commands).toEqual(['node', '--import', 'tsx', 'workloads/preprocessing/cli.ts']);
+    expect(Object.fromEntries(c.envs.map((e: { name: string; value: string }) => [e.name, e.value]))).toMatchObject({
+      CV_STORAGE_BACKEND: 'gcs',
+      CV_STORAGE_BUCKETS_RAW: outputs().buckets.raw,
+      CV_STORAGE_BUCKETS_DATASETS: outputs().buckets.datasets,
+    });
+    const grants = ofType(run, 'gcp:cloudrunv2/jobIamMember:JobIamMember').map(
+      (g) => `${g.inputs.name} ${g.inputs.role} ${g.inputs.member}`,
+    );
+    expect(grants.sort()).toEqual([
+      `cv-dev-preprocess roles/run.jobsExecutorWithOverrides ${SA('pipeline')}`,
+      `cv-dev-preprocess roles/run.viewer ${SA('pipeline')}`,
+    ]);
+    expect(outputs().preprocessingJob).toBe('cv-dev-preprocess');
+    // The step (and only config, no flag) selects the engine: the compiled spec is unchanged.
+    const spec = JSON.parse(one(run, 'gcp:storage/bucketObject:BucketObject', 'pipeline-spec').inputs.content as string);
+    const env = Object.fromEntries(
+      (spec.deploymentSpec.executors['exec-preprocess'].container.env as { name: string; value: string }[]).map((e) => [e.name, e.value]),
+    );
+    expect(env).toMatchObject({
+      CV_PREPROCESSING_ENGINE: 'cloud-run-job',
+      CV_PREPROCESSING_TASKS: '4',
+      CV_PREPROCESSING_CLOUD_RUN_JOB_PROJECT: 'creature-vision-dev',
+      CV_PREPROCESSING_CLOUD_RUN_JOB_REGION: 'europe-west1',
+      CV_PREPROCESSING_CLOUD_RUN_JOB_NAME: 'cv-dev-preprocess',
+    });
+    // …and it parses as the workloads' configuration.
+    expect(loadConfig({ env }).preprocessing).toMatchObject({
+      engine: 'cloud-run-job',
+      tasks: 4,
+      cloudRunJob: { name: 'cv-dev-preprocess' },
     });
   });
 

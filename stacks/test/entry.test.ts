@@ -20,6 +20,7 @@ test('stacks/index.ts reads the stack config, builds the stack and exports its o
       'images',
       'pipelineRoot',
       'pipelineSpecUri',
+      'preprocessingJob',
       'registry',
       'serviceAccounts',
       'serviceUrl',

@@ -26,6 +26,8 @@ test('stateful resources are protected: buckets, dataset, tables, services', () 
   expect([dataset.protect, dataset.inputs.deleteContentsOnDestroy]).toEqual([true, false]);
   for (const t of ofType(run, 'gcp:bigquery/table:Table')) expect(t.inputs.deletionProtection).toBe(true);
   for (const s of ofType(run, 'gcp:cloudrunv2/service:Service')) expect(s.inputs.deletionProtection).toBe(true);
+  for (const j of ofType(run, 'gcp:cloudrunv2/job:Job')) expect(j.inputs.deletionProtection).toBe(true);
+  expect(ofType(run, 'gcp:cloudrunv2/job:Job')).toHaveLength(1);
   // Partitions are kept forever in prod (partitionExpirationDays: 0).
   expect(
     (one(run, 'gcp:bigquery/table:Table', 'warehouse-feedback').inputs.timePartitioning as Record<string, unknown>).expirationMs,

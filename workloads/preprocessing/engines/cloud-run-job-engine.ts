@@ -57,6 +57,8 @@ interface Operation {
 interface Execution {
   name?: string;
   logUri?: string;
+  /** Set once every task has finished (succeeded, failed or cancelled). */
+  completionTime?: string;
   taskCount?: number;
   succeededCount?: number;
   failedCount?: number;
@@ -76,6 +78,13 @@ class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/** An Execution read directly, in the shape of the operation that would report it. */
+function executionAsOperation(e: Execution, taskCount: number): Operation {
+  const finished = (e.succeededCount ?? 0) + (e.failedCount ?? 0) + (e.cancelledCount ?? 0);
+  const done = Boolean(e.completionTime) || finished >= (e.taskCount ?? taskCount);
+  return { done, metadata: e, response: done ? e : undefined };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,12 +129,26 @@ export class CloudRunJobEngine implements TaskEngine {
 
     let pollErrors = 0;
     let reported = 0;
+    let followExecution = false;
+    const operationName = op.name;
     while (!op.done) {
       await sleep((this.options.pollSeconds ?? 10) * 1000);
       try {
-        op = await this.call<Operation>('GET', `${this.base}/v2/${op.name}`);
+        op = followExecution
+          ? executionAsOperation(await this.call<Execution>('GET', `${this.base}/v2/${execution}`), taskCount)
+          : await this.call<Operation>('GET', `${this.base}/v2/${operationName}`);
         pollErrors = 0;
       } catch (err) {
+        // Reading the operation needs run.operations.get, which a job-scoped grant may not carry; the
+        // execution itself is a child of the job (run.executions.get, roles/run.viewer on the job): follow that instead.
+        if (!followExecution && execution && err instanceof HttpError && (err.status === 403 || err.status === 404)) {
+          this.options.log?.warn(
+            { operation: operationName, execution, status: err.status },
+            'cannot read the operation; following the execution',
+          );
+          followExecution = true;
+          continue;
+        }
         const retriable = !(err instanceof HttpError) || err.status === 429 || err.status >= 500;
         if (!retriable || ++pollErrors > (this.options.maxPollErrors ?? 5))
           throw new TaskEngineError(

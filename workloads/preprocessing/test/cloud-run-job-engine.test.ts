@@ -134,6 +134,30 @@ describe('CloudRunJobEngine', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('follows the execution itself when the operation cannot be read (job-scoped IAM)', async () => {
+    let execGets = 0;
+    respond = (req) => {
+      if (req.method === 'POST') return [200, { name: OPERATION, metadata: { name: EXECUTION }, done: false }];
+      if (req.url === `/v2/${OPERATION}`) return [403, { error: { code: 403, message: "Permission 'run.operations.get' denied" } }];
+      if (req.url === `/v2/${EXECUTION}`) {
+        execGets++;
+        return [
+          200,
+          execGets < 2
+            ? { name: EXECUTION, taskCount: 2, succeededCount: 1 }
+            : { name: EXECUTION, taskCount: 2, succeededCount: 2, completionTime: '2026-11-23T19:00:00Z' },
+        ];
+      }
+      return [404, {}];
+    };
+    const done: number[] = [];
+    await expect(engine().runTransform({ version: 'v1', taskCount: 2, onTaskDone: (d) => done.push(d) })).resolves.toMatchObject({
+      execution: EXECUTION,
+    });
+    expect(seen.map((r) => r.url)).toEqual([`/v2/${JOB}:run`, `/v2/${OPERATION}`, `/v2/${EXECUTION}`, `/v2/${EXECUTION}`]);
+    expect(done).toEqual([1, 2]);
+  });
+
   it('rides out transient poll errors, but not a permanent one', async () => {
     let gets = 0;
     respond = (req) => {
