@@ -2,6 +2,7 @@ import { BACKBONES, BackboneSpec, baseSpec, extractLayersBackbone } from '../cor
 import { handlerFor } from '../core/model/model-io';
 import type { BackboneName } from '../core/config/schema';
 import { tf } from '../core/tf/backend';
+import { depthwiseTrainable } from './wasm-depthwise-gradient';
 
 /**
  * The trainable part of a model version. Input: the trunk's output (see BackboneSpec.cut).
@@ -73,22 +74,56 @@ function foldableBatchNorm(top: tf.layers.Layer[], i: number): tf.layers.Layer |
   return readers.length === 1 ? next : null;
 }
 
+/** BatchNormalization weights as the per-channel affine map y = x·scale + shift (inference mode). */
+function batchNormAffine(bn: tf.layers.Layer, channels: number): { scale: tf.Tensor1D; shift: tf.Tensor1D; mean: tf.Tensor1D } {
+  const cfg = bn.getConfig() as { epsilon: number; center: boolean; scale: boolean };
+  const w = bn.getWeights();
+  let k = 0;
+  const gamma = cfg.scale ? w[k++] : tf.ones([channels]);
+  const beta = cfg.center ? w[k++] : tf.zeros([channels]);
+  const mean = w[k] as tf.Tensor1D;
+  const variance = w[k + 1];
+  const scale = gamma.div(variance.add(cfg.epsilon).sqrt()) as tf.Tensor1D;
+  return { scale, shift: beta as tf.Tensor1D, mean };
+}
+
+/**
+ * A depthwise convolution followed only by its BatchNormalization, as one depthwise
+ * convolution with a bias: the same function in inference mode, half the ops, and no
+ * BatchNorm gradient (slow on WASM) in the fine-tuning step.
+ */
+function foldedDepthwise(conv: tf.layers.Layer, bn: tf.layers.Layer): { layer: tf.layers.Layer; weights: () => tf.Tensor[] } {
+  const c = conv.getConfig() as unknown as ConvConfig & { padding: 'same' | 'valid'; depthMultiplier: number };
+  const layer = tf.layers.depthwiseConv2d({
+    kernelSize: c.kernelSize as [number, number],
+    strides: c.strides as [number, number],
+    padding: c.padding,
+    depthMultiplier: c.depthMultiplier,
+    dilationRate: c.dilationRate as number,
+    useBias: true,
+    activation: c.activation as 'linear',
+    name: conv.name,
+  });
+  const weights = (): tf.Tensor[] =>
+    tf.tidy(() => {
+      const [kernel, maybeBias] = conv.getWeights();
+      const [, , inChannels, multiplier] = kernel.shape as [number, number, number, number];
+      const { scale, shift, mean } = batchNormAffine(bn, inChannels * multiplier);
+      const bias = maybeBias ?? tf.zeros([inChannels * multiplier]);
+      return [kernel.mul(scale.reshape([1, 1, inChannels, multiplier])), bias.sub(mean).mul(scale).add(shift)];
+    });
+  return { layer, weights };
+}
+
 function denseWeights(conv: tf.layers.Layer, bn: tf.layers.Layer | null): tf.Tensor[] {
   const [kernel4d, maybeBias] = conv.getWeights();
   const [, , inputs, out] = kernel4d.shape as [number, number, number, number];
   let kernel = kernel4d.reshape([inputs, out]);
   let bias = maybeBias ?? tf.zeros([out]);
   if (bn) {
-    const cfg = bn.getConfig() as { epsilon: number; center: boolean; scale: boolean };
-    const w = bn.getWeights();
-    let k = 0;
-    const gamma = cfg.scale ? w[k++] : tf.ones([out]);
-    const beta = cfg.center ? w[k++] : tf.zeros([out]);
-    const mean = w[k];
-    const variance = w[k + 1];
-    const s = gamma.div(variance.add(cfg.epsilon).sqrt());
-    kernel = kernel.mul(s);
-    bias = bias.sub(mean).mul(s).add(beta);
+    const { scale, shift, mean } = batchNormAffine(bn, out);
+    kernel = kernel.mul(scale);
+    bias = bias.sub(mean).mul(scale).add(shift);
   }
   return [kernel, bias];
 }
@@ -97,7 +132,8 @@ function denseWeights(conv: tf.layers.Layer, bn: tf.layers.Layer | null): tf.Ten
 function trainableHere(layer: tf.layers.Layer): boolean {
   const cls = layer.getClassName();
   if (cls === 'Conv2D' && !isPointwiseConv(layer)) return tf.getKernel('Conv2DBackpropFilter', tf.getBackend()) !== undefined;
-  if (cls === 'DepthwiseConv2D') return tf.getKernel('DepthwiseConv2dNativeBackpropFilter', tf.getBackend()) !== undefined;
+  // Native kernels (tfjs-node, cpu) or the composed WASM gradient (wasm-depthwise-gradient.ts).
+  if (cls === 'DepthwiseConv2D') return depthwiseTrainable();
   return true;
 }
 
@@ -191,6 +227,16 @@ export async function buildHead(spec: BackboneSpec, numClasses: number, seed: nu
           return t;
         });
         const x = inbound.length === 1 ? inbound[0] : inbound;
+        const bnAfter = foldableBatchNorm(top, i);
+        if (layer.getClassName() === 'DepthwiseConv2D' && bnAfter) {
+          const folded = foldedDepthwise(layer, bnAfter);
+          last = folded.layer.apply(x) as tf.SymbolicTensor;
+          folded.layer.setWeights(folded.weights());
+          outputs.set(layer.name, last);
+          outputs.set(bnAfter.name, last);
+          i++;
+          continue;
+        }
         const dense = asDense(layer);
         if (dense) {
           // A 1×1 conv followed only by its BatchNormalization folds into one Dense layer.

@@ -18,6 +18,7 @@ import { balancedClassWeights, EpochRecord, evaluateLogits, LoopOptions, predict
 import { renderModelCard } from './model-card';
 import { confusionMatrixPng } from './plots/confusion-matrix';
 import { trainingCurvesPng } from './plots/training-curves';
+import { installDepthwiseGradient } from './wasm-depthwise-gradient';
 import { installFastTransposedMatMul } from './wasm-matmul';
 
 /**
@@ -123,6 +124,7 @@ async function runTraining(o: TrainModelOptions, modelVersion: string, started: 
   const lake = o.lake ?? openDataLake(config);
   const backend = await selectBackend((m) => log.info(m));
   installFastTransposedMatMul();
+  installDepthwiseGradient();
 
   const datasetVersion = o.datasetVersion ?? (await latestDatasetVersion(lake.datasets));
   if (!datasetVersion) throw new Error(`no complete dataset version in ${lake.datasets.uri('versions/')}: run preprocessing first`);

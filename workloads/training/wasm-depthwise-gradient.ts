@@ -22,9 +22,9 @@ type Pad = 'same' | 'valid' | number | number[][];
 interface Attrs {
   strides: number | [number, number];
   pad: Pad;
-  dilations?: number | [number, number];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  dataFormat?: string;
+  dilations?: number | [number, number] | null;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil' | null;
+  dataFormat?: string | null;
 }
 
 export function installDepthwiseGradient(): void {
@@ -37,7 +37,12 @@ export function installDepthwiseGradient(): void {
       const g = dy as tf.Tensor4D;
       const a = attrs as unknown as Attrs;
       if (hasNativeKernels()) {
-        const common = { strides: a.strides, pad: a.pad, dilations: a.dilations ?? 1, dimRoundingMode: a.dimRoundingMode };
+        const common = {
+          strides: a.strides,
+          pad: a.pad,
+          dilations: a.dilations ?? 1,
+          ...(a.dimRoundingMode ? { dimRoundingMode: a.dimRoundingMode } : {}),
+        } as unknown as tf.NamedAttrMap;
         return {
           x: () =>
             tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: g, filter }, { ...common, inputShape: x.shape }) as tf.Tensor,
@@ -84,7 +89,7 @@ function geometryOf(xShape: number[], filterShape: number[], dyShape: number[], 
   const [kH, kW, , multiplier] = filterShape;
   const [, outH, outW] = dyShape;
   const strides = typeof a.strides === 'number' ? [a.strides, a.strides] : a.strides;
-  const dilations = a.dilations === undefined ? [1, 1] : typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations;
+  const dilations = a.dilations == null ? [1, 1] : typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations;
   const unsupported = (what: string) =>
     new Error(
       `depthwise convolution gradient on the ${tf.getBackend()} backend: ${what} is not supported (supported: channel multiplier 1, dilation 1, equal strides, NHWC)`,
@@ -92,7 +97,7 @@ function geometryOf(xShape: number[], filterShape: number[], dyShape: number[], 
   if (multiplier !== 1) throw unsupported(`channel multiplier ${multiplier}`);
   if (dilations[0] !== 1 || dilations[1] !== 1) throw unsupported(`dilation ${dilations.join('×')}`);
   if (strides[0] !== strides[1]) throw unsupported(`strides ${strides.join('×')}`);
-  if (a.dataFormat !== undefined && a.dataFormat !== 'NHWC') throw unsupported(`data format ${a.dataFormat}`);
+  if (a.dataFormat != null && a.dataFormat !== 'NHWC') throw unsupported(`data format ${a.dataFormat}`);
   const stride = strides[0];
   let pads: [number, number, number, number];
   if (a.pad === 'valid') pads = [0, 0, 0, 0];

@@ -1,6 +1,7 @@
 import { baseSpec } from '../../core/model/backbones';
 import { selectBackend, tf } from '../../core/tf/backend';
 import { buildHead, loadLayersBackbone, LOGITS_LAYER, resolveCut, trunkSpecFor, warmStart } from '../head';
+import { installDepthwiseGradient } from '../wasm-depthwise-gradient';
 
 /** Heads on the real MobileNetV2 backbone: cutting, copying the top, warm starts with a grown label set. */
 beforeAll(async () => {
@@ -31,12 +32,46 @@ describe('head with the fine-tunable top of the backbone', () => {
 
   it('never puts layers the backend cannot train into the head', async () => {
     const backbone = await loadLayersBackbone(baseSpec('mobilenet_v2_035'));
-    const cut = resolveCut(backbone, 20)!;
+    const cut = resolveCut(backbone, 1000)!;
     const idx = backbone.layers.findIndex((l) => l.name === cut);
-    const above = backbone.layers.slice(idx + 1).map((l) => l.getClassName());
-    if (tf.getBackend() === 'wasm') expect(above).not.toContain('DepthwiseConv2D');
+    const above = backbone.layers.slice(idx + 1);
+    // The stem's 3×3 convolution has no WASM gradient: the deepest cut stays above it.
+    if (tf.getBackend() === 'wasm') expect(above.map((l) => l.name)).not.toContain('Conv1');
     expect(resolveCut(backbone, 0)).toBeNull();
     backbone.dispose();
+  });
+});
+
+describe('head with depthwise layers (composed WASM gradient installed)', () => {
+  it('cuts below block 13 and reproduces the backbone exactly (depthwise BatchNorm folded); every top layer gets a gradient', async () => {
+    installDepthwiseGradient();
+    const spec = await trunkSpecFor('mobilenet_v2_035', '', 39, true);
+    expect(spec.cut).toBe('block_12_add');
+    expect(spec.outputShape).toEqual([14, 14, 32]);
+    const parts = await buildHead(spec, 5, 1);
+    const classes = parts.head.layers.map((l) => l.getClassName());
+    expect(classes).toContain('DepthwiseConv2D');
+    expect(classes).not.toContain('BatchNormalization');
+
+    const backbone = await loadLayersBackbone(spec);
+    const trunk = tf.model({ inputs: backbone.inputs, outputs: backbone.getLayer(spec.cut!).output as tf.SymbolicTensor });
+    const x = tf.randomUniform([2, 224, 224, 3], -1, 1, 'float32', 3);
+    const expected = backbone.predict(x) as tf.Tensor;
+    const activations = trunk.predict(x) as tf.Tensor;
+    const got = parts.pooled.predict(activations) as tf.Tensor;
+    expect(tf.max(tf.abs(expected.sub(got))).dataSync()[0]).toBeLessThan(1e-4);
+
+    const vars = parts.head.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { grads } = tf.variableGrads(() => tf.sum(tf.square(parts.head.apply(activations) as tf.Tensor)) as tf.Scalar, vars);
+    const depthwise = parts.head.layers.filter((l) => l.getClassName() === 'DepthwiseConv2D');
+    expect(depthwise.map((l) => l.name)).toEqual(['block_13_depthwise', 'block_14_depthwise', 'block_15_depthwise', 'block_16_depthwise']);
+    for (const l of depthwise) {
+      const g = grads[(l.trainableWeights[0].read() as tf.Variable).name];
+      expect(g).toBeDefined();
+      expect(tf.max(tf.abs(g)).dataSync()[0]).toBeGreaterThan(0);
+    }
+    backbone.dispose();
+    parts.head.dispose();
   });
 });
 
