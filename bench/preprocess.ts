@@ -5,7 +5,9 @@
  * Every variant runs the real pipeline (`runPreprocessing`: read, hash, validate, decode,
  * resize, JPEG-encode, tf.train.Example, shards, manifest) on a local data root; only the
  * seeding of the raw bucket is outside the timing. Variants compare in-process sharp (libuv
- * pool) with a worker_threads pool, and a Python/Pillow baseline does the same
+ * pool) with a worker_threads pool and with the local-tasks engine (plan → one child process
+ * per core running `cli.ts --stage transform` → commit; its transform time includes process
+ * start-up), and a Python/Pillow baseline does the same
  * decode-resize-encode (without TFRecord writing) on as many processes.
  * Numbers are noisy on a shared machine: run it when the machine is quiet.
  */
@@ -18,6 +20,8 @@ import { seedRawBucket, SHARED_DOGS } from './seed-raw-bucket';
 import sharp from 'sharp';
 import { imagesSchema, preprocessingSchema } from '../workloads/core/config/schema';
 import { LocalObjectStore } from '../workloads/core/storage/local-object-store';
+import { LocalTaskEngine } from '../workloads/preprocessing/engines/local-task-engine';
+import { runWithEngine } from '../workloads/preprocessing/engines/run-with-engine';
 import { runPreprocessing } from '../workloads/preprocessing/run';
 import { createTransformer } from '../workloads/preprocessing/transform-pool';
 import { tuneForBatchThroughput } from '../workloads/preprocessing/tuning';
@@ -30,6 +34,8 @@ interface Variant {
   name: string;
   workers: number;
   concurrency: number;
+  /** Run the transform as this many child-process tasks (the local-tasks engine) instead of in-process. */
+  tasks?: number;
 }
 
 async function main(): Promise<void> {
@@ -42,6 +48,7 @@ async function main(): Promise<void> {
     { name: 'in-process sharp, 8 in flight', workers: 0, concurrency: 8 },
     { name: 'in-process sharp, 16 in flight', workers: 0, concurrency: 16 },
     { name: `worker_threads pool (${cores}), 16 in flight`, workers: cores, concurrency: 16 },
+    { name: `local-tasks engine: ${cores} child-process tasks, 16 in flight each`, workers: 0, concurrency: 16, tasks: cores },
   ];
   const table = new Table({
     head: ['variant', 'images', 'transform s', 'transform img/s', 'end-to-end s', 'end-to-end img/s', `≥ ${TARGET}/s`],
@@ -78,13 +85,14 @@ async function main(): Promise<void> {
   try {
     pillow('first');
     for (const v of variants) {
-      const datasets = new LocalObjectStore(join(root, `datasets-${results.length}`));
+      const bucket = `datasets-${results.length}`;
+      const datasets = new LocalObjectStore(join(root, bucket));
       const transformer = createTransformer(v.workers);
       try {
-        const s = await runPreprocessing(
-          { raw, datasets, transformer },
-          { runId: null, settings, limits: imagesSchema.parse({}), concurrency: v.concurrency, version: 'bench' },
-        );
+        const options = { runId: null, settings, limits: imagesSchema.parse({}), concurrency: v.concurrency, version: 'bench' };
+        const s = v.tasks
+          ? (await runWithEngine({ raw, datasets }, options, localTasks(root, bucket, v.concurrency), v.tasks)).summary
+          : await runPreprocessing({ raw, datasets, transformer }, options);
         const e2e = s.newExamples / s.totalSeconds;
         results.push({ name: v.name, e2e });
         table.push([
@@ -114,6 +122,21 @@ async function main(): Promise<void> {
   console.log(table.toString());
   const best = results.reduce((a, b) => (b.e2e > a.e2e ? b : a));
   console.log(`fastest: ${best.name} at ${best.e2e.toFixed(0)} images/s end to end (target ≥ ${TARGET}/s)`);
+}
+
+/** The local-tasks engine over the benchmark's data root: each task is `cli.ts --stage transform` in its own process. */
+function localTasks(root: string, datasetsBucket: string, concurrency: number): LocalTaskEngine {
+  return new LocalTaskEngine({
+    env: {
+      ...process.env,
+      CV_DATA_ROOT: root,
+      CV_STORAGE_BUCKETS_RAW: 'raw',
+      CV_STORAGE_BUCKETS_DATASETS: datasetsBucket,
+      CV_PREPROCESSING_CONCURRENCY: String(concurrency),
+      CV_LOG_LEVEL: 'warn',
+    },
+    forwardOutput: false,
+  });
 }
 
 main().catch((err) => {
