@@ -15,7 +15,7 @@ export const IDENTITY_PURPOSE: Record<WorkloadIdentity, string> = {
   inference: 'Cloud Run inference service',
   trigger: 'Cloud Run retraining trigger; submits Vertex AI pipeline jobs',
   pipeline: 'Vertex AI Pipelines steps (preprocess, train, evaluate, promote)',
-  preprocessing: 'Dataflow workers of the preprocessing Flex Template',
+  preprocessing: 'Preprocessing: Cloud Run job tasks and Dataflow Flex Template workers',
   grafana: 'Grafana VM: reads the warehouse, reads its admin password',
   scheduler: 'Cloud Scheduler OIDC identity that invokes the Cloud Run services',
 };

@@ -117,6 +117,9 @@ export const deletionProtectionInProd: Rule = (r, ctx) => {
     case 'gcp:cloudrunv2/service:Service':
       if (r.props.deletionProtection === false) v.push(`service ${r.name}: deletionProtection must be on in production`);
       break;
+    case 'gcp:cloudrunv2/job:Job':
+      if (r.props.deletionProtection === false) v.push(`job ${r.name}: deletionProtection must be on in production`);
+      break;
     case 'gcp:bigquery/table:Table':
       if (r.props.deletionProtection === false) v.push(`table ${r.name}: deletionProtection must be on in production`);
       break;
@@ -167,7 +170,7 @@ export const RULES: Record<string, { description: string; rule: Rule }> = {
   'no-service-account-keys': { description: 'No service account keys (or HMAC keys).', rule: noServiceAccountKeys },
   'no-primitive-roles': { description: 'No basic roles: roles/owner, roles/editor, roles/viewer.', rule: noPrimitiveRoles },
   'deletion-protection-in-prod': {
-    description: 'Production stacks protect Cloud Run services, BigQuery datasets and tables, and buckets against deletion.',
+    description: 'Production stacks protect Cloud Run services and jobs, BigQuery datasets and tables, and buckets against deletion.',
     rule: deletionProtectionInProd,
   },
   'images-by-digest': { description: 'Cloud Run container images are referenced by digest.', rule: imagesByDigest },

@@ -127,6 +127,10 @@ describe('deletion-protection-in-prod', () => {
     expect(deletionProtectionInProd(res('gcp:bigquery/dataset:Dataset', { deleteContentsOnDestroy: true }, true), PROD)).toHaveLength(1);
     expect(deletionProtectionInProd(res('gcp:bigquery/table:Table', { deletionProtection: false }), PROD)).toHaveLength(1);
     expect(deletionProtectionInProd(res('gcp:cloudrunv2/service:Service', { deletionProtection: false }), PROD)).toHaveLength(1);
+    expect(deletionProtectionInProd(res('gcp:cloudrunv2/job:Job', { deletionProtection: false }), PROD)).toEqual([
+      'job r: deletionProtection must be on in production',
+    ]);
+    expect(deletionProtectionInProd(res('gcp:cloudrunv2/job:Job', { deletionProtection: false }), DEV)).toEqual([]);
     // The provider's default for both is on.
     expect(deletionProtectionInProd(res('gcp:cloudrunv2/service:Service', {}), PROD)).toEqual([]);
   });

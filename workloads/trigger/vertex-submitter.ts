@@ -1,5 +1,6 @@
 import type { WorkloadConfig } from '../core/config/schema';
 import { deployableSpec } from '../../pipeline-specs/deploy';
+import { googleTokenSource, type TokenSource } from '../core/gcp/token-source';
 import type { PipelineSubmitter, SpecSource, SubmitRequest, Submission } from './submitter';
 
 /**
@@ -9,25 +10,6 @@ import type { PipelineSubmitter, SpecSource, SubmitRequest, Submission } from '.
  * and the pipeline service account, authenticated with the trigger service's own
  * service-account token (metadata server on Cloud Run; no key files).
  */
-
-export interface TokenSource {
-  getAccessToken(): Promise<string>;
-}
-
-/** Application Default Credentials with the cloud-platform scope. */
-export function googleTokenSource(): TokenSource {
-  // Loaded lazily: local runs and tests never pay for google-auth-library's start-up.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { GoogleAuth } = require('google-auth-library') as typeof import('google-auth-library');
-  const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
-  return {
-    async getAccessToken() {
-      const token = await auth.getAccessToken();
-      if (!token) throw new Error('google-auth-library returned no access token (are Application Default Credentials configured?)');
-      return token;
-    },
-  };
-}
 
 export interface VertexSubmitterOptions {
   pipeline: WorkloadConfig['pipeline'];

@@ -1,5 +1,5 @@
 import type { Logger } from '../../core/log';
-import { googleTokenSource, type TokenSource } from '../../trigger/vertex-submitter';
+import { googleTokenSource, type TokenSource } from '../../core/gcp/token-source';
 import {
   describeFailures,
   type TaskEngine,
