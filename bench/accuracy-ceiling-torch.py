@@ -205,8 +205,9 @@ def load_dataset():
 def to_input(u8, size=224):
     """uint8 NHWC -> float NCHW in [-1, 1], bilinearly resized to size (no-op at 224)."""
     x = torch.from_numpy(np.ascontiguousarray(u8)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    if size != x.shape[-1]:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    hw = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+    if hw != tuple(x.shape[-2:]):
+        x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False)
     return x
 
 
@@ -231,7 +232,8 @@ def crop_flip(x, gen, size=224, scale=(0.35, 1.0), ratio=(3 / 4, 4 / 3), flip=Tr
         if flip and float(torch.rand(1, generator=gen)) < 0.5:
             sx = -sx
         theta[i, 0, 0], theta[i, 0, 2], theta[i, 1, 1], theta[i, 1, 2] = sx, cx, sy, cy
-    grid = F.affine_grid(theta, (n, x.shape[1], size, size), align_corners=False)
+    h, w = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+    grid = F.affine_grid(theta, (n, x.shape[1], h, w), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
@@ -437,16 +439,15 @@ def rows_c(ctx, results):
                 fit_head(*ctx.split3([by[size][0], by[size][1]], [by[size][0], by[size][1]]), k),
                 s + sf,
             )
-    for combo in ((224, 288), (224, 320), (256, 320), (224, 256, 288, 320)):
+    for combo in ((224, 288), (224, 320), (224, 256, 288, 320)):
         cat = torch.cat([by[z][0] for z in combo], 1)
         catf = torch.cat([by[z][1] for z in combo], 1)
         sec = sum(by[z][2] + by[z][3] for z in combo)
         row(
             results,
             f"c: concat {'+'.join(map(str, combo))} + flip aug/TTA",
-            fit_head(*ctx.split3([cat, catf], [cat, catf]), k, standardize=True),
+            fit_head(*ctx.split3([cat, catf], [cat, catf]), k),
             sec,
-            "standardized",
         )
         avg = sum(by[z][0] for z in combo) / len(combo)
         avgf = sum(by[z][1] for z in combo) / len(combo)
@@ -456,6 +457,17 @@ def rows_c(ctx, results):
             fit_head(*ctx.split3([avg, avgf], [avg, avgf]), k),
             sec,
         )
+
+
+def rows_g(ctx, results):
+    """The photos were squashed from (mostly 4:3 landscape) originals to 224x224; stretch
+    them back to 4:3 (height x width) before the frozen backbone (GAP takes any size)."""
+    k = len(ctx.classes)
+    for h, w in ((224, 298), (256, 342), (288, 384)):
+        f, s = ctx.feats(f"{h}x{w}", size=(h, w))
+        ff, sf = ctx.feats(f"{h}x{w}-flip", size=(h, w), flip=True)
+        a0, a1 = f["out_relu"], ff["out_relu"]
+        row(results, f"g: frozen @ {h}x{w} (aspect 4:3 restored) + flip aug/TTA", fit_head(*ctx.split3([a0, a1], [a0, a1]), k), s + sf)
 
 
 def rows_d(ctx, results):
@@ -469,18 +481,16 @@ def rows_d(ctx, results):
         row(
             results,
             f"d: 1280 + pooled {'+'.join(combo)} + flip aug/TTA",
-            fit_head(*ctx.split3([cat, catf], [cat, catf]), k, standardize=True),
+            fit_head(*ctx.split3([cat, catf], [cat, catf]), k),
             s + sf,
-            "standardized",
         )
     g, sg = ctx.feats("224-gapgmp", pool="avgmax")
     gf, sgf = ctx.feats("224-gapgmp-flip", pool="avgmax", flip=True)
     row(
         results,
         "d: GAP+GMP of out_relu (2560) + flip aug/TTA",
-        fit_head(*ctx.split3([g["out_relu"], gf["out_relu"]], [g["out_relu"], gf["out_relu"]]), k, standardize=True),
+        fit_head(*ctx.split3([g["out_relu"], gf["out_relu"]], [g["out_relu"], gf["out_relu"]]), k),
         sg + sgf,
-        "standardized",
     )
 
 
@@ -561,6 +571,7 @@ def cut_activations(ctx, lo, crops):
     t0 = time.perf_counter()
     if lo > 14:
         base, s0 = cut_activations(ctx, 14, crops)
+        t0 = time.perf_counter()  # s0 already counts the base views, cached or not
         with torch.no_grad():
             views = [torch.cat([run_features(ctx.net, v[s : s + 256], 14, lo)[0] for s in range(0, len(v), 256)]) for v in base]
         out = (views, s0 + time.perf_counter() - t0)
@@ -662,7 +673,7 @@ def rows_f(ctx, results):
         order = torch.randperm(len(tr), generator=g)
         for s in range(0, len(tr), 32):
             o = order[s : s + 32]
-            x = crop_flip(to_input(ctx.images[tr[o.numpy()]]), g, size=size, scale=(0.35, 1.0))
+            x = crop_flip(to_input(ctx.images[tr[o.numpy()]]), g, size=size, scale=(args.f_scale, 1.0))
             yield x, ytr[o]
 
     def eval_fn(m, split):
@@ -685,10 +696,10 @@ def rows_f(ctx, results):
     te, _ = eval_fn(model, "test")
     row(
         results,
-        f"f: full fine-tune @ {size}, Adam lr {args.f_lr:g} (head {args.f_lr * 3:g})",
+        f"f: full fine-tune @ {'x'.join(map(str, size))}, Adam lr {args.f_lr:g} (head {args.f_lr * 3:g})",
         {"val": va, "test": te, "head_s": train_s, "epochs": best_epoch, "hist": hist},
         0.0,
-        f"RRC 0.35-1 + flip, flip TTA, BN {'train' if args.f_bn_train else 'frozen'}, best epoch {best_epoch}",
+        f"RRC {args.f_scale:g}-1 + flip, flip TTA, BN {'train' if args.f_bn_train else 'frozen'}, best epoch {best_epoch}",
     )
 
 
@@ -718,7 +729,7 @@ def verify(ctx, results):
         )
 
 
-ROWS = {"verify": verify, "a": rows_a, "b": rows_b, "c": rows_c, "d": rows_d, "e": rows_e, "f": rows_f}
+ROWS = {"verify": verify, "a": rows_a, "b": rows_b, "c": rows_c, "d": rows_d, "e": rows_e, "f": rows_f, "g": rows_g}
 
 
 def main():
@@ -733,7 +744,8 @@ def main():
     ap.add_argument("--e-crops", type=int, default=4)
     ap.add_argument("--f-epochs", type=int, default=12)
     ap.add_argument("--f-lr", type=float, default=1e-4)
-    ap.add_argument("--f-size", type=int, default=224)
+    ap.add_argument("--f-size", type=lambda s: tuple(int(v) for v in s.split("x")) if "x" in s else (int(s), int(s)), default=(224, 224), help="HxW or N")
+    ap.add_argument("--f-scale", type=float, default=0.35, help="random-resized-crop minimum area")
     ap.add_argument("--f-bn-train", action="store_true")
     ap.add_argument("--json", help="also write the rows as JSON here")
     args = ap.parse_args()
