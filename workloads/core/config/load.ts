@@ -21,6 +21,12 @@ export class ConfigError extends Error {
 }
 
 export const ENV_PREFIX = 'CV_';
+/**
+ * CV_ variables that are not configuration keys: the config file's path, and the test
+ * suite's switch for its slow end-to-end tests (set in CI, inherited by every process the
+ * tests start). Any other unknown CV_ name is refused as a likely misspelling.
+ */
+export const NON_CONFIG_ENV = ['CV_CONFIG_FILE', 'CV_E2E'] as const;
 
 export function envNameOf(keyPath: string[]): string {
   return ENV_PREFIX + keyPath.map((k) => k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
@@ -90,7 +96,7 @@ export function loadConfig(options: LoadOptions = {}): WorkloadConfig {
 
   const byEnv = new Map(leafPaths(workloadConfigSchema).map((p) => [envNameOf(p), p]));
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || name === 'CV_CONFIG_FILE' || value === undefined) continue;
+    if (!name.startsWith(ENV_PREFIX) || (NON_CONFIG_ENV as readonly string[]).includes(name) || value === undefined) continue;
     const keyPath = byEnv.get(name);
     if (!keyPath) {
       problems.push(`unknown environment variable ${name}; configuration variables are ${[...byEnv.keys()].join(', ')}`);

@@ -77,6 +77,26 @@ describe('loadConfig', () => {
     expect(msg).toContain('CV_TRAINING_EPOCHS');
   });
 
+  it('accepts the CV_ variables that are not configuration (the test switch CV_E2E, CV_CONFIG_FILE)', () => {
+    expect(loadConfig({ env: { CV_E2E: '1', CV_TRAINING_EPOCHS: '3' } }).training.epochs).toBe(3);
+  });
+
+  it('the container image sets no CV_ variable the configuration would refuse', async () => {
+    const dockerfile = await fs.readFile(path.resolve(__dirname, '../../Dockerfile'), 'utf8');
+    const names = [...dockerfile.matchAll(/\b(CV_[A-Z0-9_]+)=/g)].map((m) => m[1]);
+    const refusedName = (n: string): boolean => {
+      try {
+        loadConfig({ env: { [n]: '1' } });
+        return false;
+      } catch (err) {
+        return (err as Error).message.includes(`unknown environment variable ${n}`);
+      }
+    };
+    const refused = names.filter(refusedName);
+    expect(refused).toEqual([]);
+    expect(problemsOf({ CV_WORKLOAD: 'inference' })).toContain('unknown environment variable CV_WORKLOAD');
+  });
+
   it('reads CV_CONFIG_FILE, with environment variables taking precedence', async () => {
     const file = path.join(dir, 'ok.json');
     await fs.writeFile(file, JSON.stringify({ training: { epochs: 7, batchSize: 8 }, storage: { backend: 'gcs' } }));
