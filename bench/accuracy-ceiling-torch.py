@@ -41,7 +41,10 @@ Measured 2026-11-23 (train 1678 / validation 358 / test 348; one test photo = 0.
 standard error at 85% = 1.9 points, so differences under ~3 points are noise):
   conversion: 4 photos, 1280-d features vs TF.js (wasm, workloads/core/model/backbones.ts):
     max |diff| 1.3e-5 (mean |feature| 0.31), cosine 1.000000; with torchvision's symmetric
-    padding instead of Keras' (0,1) pad: max |diff| 1.78, cosine 0.863.
+    padding instead of Keras' (0,1) pad: max |diff| 1.78, cosine 0.863. At 256x342 the TF.js
+    model also matches (max |diff| 1.5e-5) once its topology's batch_input_shape is relaxed
+    to [null,null,null,3] and the resize is tf.image.resizeBilinear(x, [256, 342], false,
+    true) (halfPixelCenters = torch's align_corners=False; without it cosine drops to 0.998).
   row                                                          val    test
   a  frozen 224 GAP + head (product recipe)                    78.5   82.2
   b1 + flip TTA                                                79.1   84.8
