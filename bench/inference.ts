@@ -148,7 +148,9 @@ function medianRound(rounds: Result[], tput: (r: Result) => number): Result {
 
 /** CPU time (user + system, all threads) a process has used so far, in ms, from /proc. */
 function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   // After the command name: state is field 3, utime field 14, stime field 15 (1-based, man 5 proc).
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
@@ -272,7 +274,17 @@ async function main(): Promise<void> {
     const ours = medianRound(oursRounds, tput);
     const theirs = medianRound(theirsRounds, tput);
     const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-    const header = ['server (median round)', 'img/s', 'rounds img/s', 'CPU ms/img', 'p50 ms', 'p99 ms', 'p50 1 client', 'peak RSS MB', 'errors'];
+    const header = [
+      'server (median round)',
+      'img/s',
+      'rounds img/s',
+      'CPU ms/img',
+      'p50 ms',
+      'p99 ms',
+      'p50 1 client',
+      'peak RSS MB',
+      'errors',
+    ];
     const table = [
       [ours, oursRounds],
       [theirs, theirsRounds],
