@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type RestStandIn, type SeenRequest as Seen, startRestStandIn } from '../../core/test/rest-stand-in';
 import { ConfigError, loadConfig } from '../../core/config/load';
 import { CloudRunJobEngine } from '../engines/cloud-run-job-engine';
 import { openTaskEngine } from '../engines/open-engine';
@@ -8,12 +7,6 @@ import { LocalTaskEngine } from '../engines/local-task-engine';
 import { TaskEngineError } from '../engines/task-engine';
 
 /** The Cloud Run job engine against a local HTTP stand-in of the Cloud Run Admin API v2. */
-interface Seen {
-  method: string;
-  url: string;
-  authorization?: string;
-  body: unknown;
-}
 
 const JOB = 'projects/my-proj/locations/europe-west4/jobs/cv-dev-preprocess';
 const EXECUTION = `${JOB}/executions/cv-dev-preprocess-x7k2p`;
@@ -21,30 +14,15 @@ const OPERATION = 'projects/my-proj/locations/europe-west4/operations/op-123';
 const LOGS = 'https://console.cloud.google.com/logs/viewer?project=my-proj&advancedFilter=x7k2p';
 
 describe('CloudRunJobEngine', () => {
-  let server: Server;
+  let api: RestStandIn;
   let base: string;
   const seen: Seen[] = [];
   let respond: (req: Seen) => [number, unknown];
   beforeAll(async () => {
-    server = createServer((req: IncomingMessage, res) => {
-      let data = '';
-      req.on('data', (c) => (data += c));
-      req.on('end', () => {
-        const s: Seen = {
-          method: req.method!,
-          url: req.url!,
-          authorization: req.headers.authorization,
-          body: data ? JSON.parse(data) : undefined,
-        };
-        seen.push(s);
-        const [status, body] = respond(s);
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    api = await startRestStandIn(seen, (req) => respond(req));
+    base = api.base;
   });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  afterAll(() => api.close());
   beforeEach(() => (seen.length = 0));
 
   const engine = () =>

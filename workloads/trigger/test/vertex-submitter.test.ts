@@ -1,5 +1,4 @@
-import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { type RestStandIn, type SeenRequest as Seen, startRestStandIn } from '../../core/test/rest-stand-in';
 import { loadConfig } from '../../core/config/load';
 import { imageToken } from '../../../pipeline-specs/images';
 import type { PipelineSpec } from '../../../pipeline-specs/ir';
@@ -7,38 +6,17 @@ import { loadCompiledSpec } from '../../../pipeline-specs/runner';
 import { VertexSubmitter } from '../vertex-submitter';
 
 /** The Vertex submitter against a local HTTP stand-in of the Vertex AI REST API. */
-interface Seen {
-  method: string;
-  url: string;
-  authorization?: string;
-  body: unknown;
-}
 
 describe('VertexSubmitter', () => {
-  let server: Server;
+  let api: RestStandIn;
   let base: string;
   const seen: Seen[] = [];
   let respond: (req: Seen) => [number, unknown] = () => [200, {}];
   beforeAll(async () => {
-    server = createServer((req: IncomingMessage, res) => {
-      let data = '';
-      req.on('data', (c) => (data += c));
-      req.on('end', () => {
-        const s: Seen = {
-          method: req.method!,
-          url: req.url!,
-          authorization: req.headers.authorization,
-          body: data ? JSON.parse(data) : undefined,
-        };
-        seen.push(s);
-        const [status, body] = respond(s);
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    api = await startRestStandIn(seen, (req) => respond(req));
+    base = api.base;
   });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  afterAll(() => api.close());
   beforeEach(() => (seen.length = 0));
 
   const images = {
