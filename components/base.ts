@@ -49,3 +49,14 @@ export interface RoleGrant {
   role: string;
   member: pulumi.Input<string>;
 }
+
+/** Container env vars for Cloud Run (services and jobs), sorted by name so a diff shows real changes only. */
+export function containerEnv(
+  env: pulumi.Input<Record<string, pulumi.Input<string>>>,
+): pulumi.Output<Array<{ name: string; value: string }>> {
+  return pulumi.output(env).apply((e) =>
+    Object.entries(e)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, value]) => ({ name, value })),
+  );
+}

@@ -1,6 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
-import { childOptions, gcpLabels, resourceId } from './base';
+import { childOptions, containerEnv, gcpLabels, resourceId } from './base';
 
 export interface ScalingArgs {
   minInstances: number;
@@ -95,11 +95,7 @@ export class WorkloadService extends pulumi.ComponentResource {
               image: args.image,
               commands: args.command,
               ports: { containerPort: CONTAINER_PORT, name: 'http1' },
-              envs: pulumi.output(args.env).apply((env) =>
-                Object.entries(env)
-                  .sort(([a], [b]) => a.localeCompare(b))
-                  .map(([k, value]) => ({ name: k, value })),
-              ),
+              envs: containerEnv(args.env),
               resources: { limits: { cpu: s.cpu, memory: s.memory }, cpuIdle: s.cpuIdle, startupCpuBoost: true },
               startupProbe: {
                 httpGet: { path: args.probes.startupPath, port: CONTAINER_PORT },

@@ -1,7 +1,7 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { PIPELINE_STEPS } from '../workloads/core/pipeline-steps';
-import { childOptions, gcpLabels, resourceId } from './base';
+import { childOptions, containerEnv, gcpLabels, resourceId } from './base';
 
 export interface PreprocessingJobArgs {
   project: pulumi.Input<string>;
@@ -98,11 +98,7 @@ export class PreprocessingJob extends pulumi.ComponentResource {
                 // The same entry point as the pipeline step (the image's default command is a service's main.ts).
                 commands: ['node', '--import', 'tsx', step.entry],
                 args: DEFAULT_JOB_ARGS,
-                envs: pulumi.output(args.env).apply((env) =>
-                  Object.entries(env)
-                    .sort(([a], [b]) => a.localeCompare(b))
-                    .map(([k, value]) => ({ name: k, value })),
-                ),
+                envs: containerEnv(args.env),
                 resources: { limits: { cpu: args.cpu, memory: args.memory } },
               },
             ],
