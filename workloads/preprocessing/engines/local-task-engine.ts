@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { mapConcurrent } from '../concurrency';
+import { mapConcurrent } from '../../core/concurrency';
 import {
   describeFailures,
   type TaskEngine,
