@@ -27,6 +27,7 @@ import { modelKeys } from '../workloads/core/layout';
 import { freePort } from '../workloads/inference/test/fixtures/process';
 import { BACKBONE_URL, buildTestModel, DOGS_DIR, REPO_ROOT } from '../workloads/inference/test/fixtures/test-model';
 import { compileInferenceService } from '../workloads/inference/compile';
+import { cpuMs, median, quantile, rssMb } from './proc-stats';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
@@ -65,16 +66,6 @@ async function photos(n: number): Promise<Buffer[]> {
     }
   }
   return files.slice(0, n).map((f) => readFileSync(f));
-}
-
-/** Resident set of a process (all its threads), from /proc. */
-function rssMb(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
@@ -138,27 +129,10 @@ async function load(name: string, url: string, pid: number, images: Buffer[]): P
   };
 }
 
-const median = (xs: number[]): number => quantile(xs, 0.5);
-
 /** The round whose throughput is the median (an odd number of rounds gives a real round). */
 function medianRound(rounds: Result[], tput: (r: Result) => number): Result {
   const sorted = [...rounds].sort((a, b) => tput(a) - tput(b));
   return sorted[Math.floor((sorted.length - 1) / 2)];
-}
-
-/** CPU time (user + system, all threads) a process has used so far, in ms, from /proc. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    .replace(/^.*\) /, '')
-    .split(' ');
-  // After the command name: state is field 3, utime field 14, stime field 15 (1-based, man 5 proc).
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
-const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
-
-function quantile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 }
 
 async function top1(url: string, images: Buffer[]): Promise<string[]> {

@@ -9,15 +9,20 @@
  * per core running `cli.ts --stage transform` → commit; its transform time includes process
  * start-up), and a Python/Pillow baseline does the same
  * decode-resize-encode (without TFRecord writing) on as many processes.
- * Numbers are noisy on a shared machine: run it when the machine is quiet.
+ *
+ * Numbers are noisy on a shared machine, so the variants run in BENCH_ROUNDS (3) alternating
+ * rounds, and the table gives each variant's median round, every round, and the CPU it used
+ * per image (user + system, all threads and child processes, from /proc), which the
+ * neighbours' load moves far less than the wall clock.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
-import { seedRawBucket, SHARED_DOGS } from './seed-raw-bucket';
 import sharp from 'sharp';
+import { cpuMs, median } from './proc-stats';
+import { seedRawBucket, SHARED_DOGS } from './seed-raw-bucket';
 import { imagesSchema, preprocessingSchema } from '../workloads/core/config/schema';
 import { LocalObjectStore } from '../workloads/core/storage/local-object-store';
 import { LocalTaskEngine } from '../workloads/preprocessing/engines/local-task-engine';
@@ -29,6 +34,7 @@ import { tuneForBatchThroughput } from '../workloads/preprocessing/tuning';
 tuneForBatchThroughput();
 
 const TARGET = 400;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface Variant {
   name: string;
@@ -51,61 +57,28 @@ async function main(): Promise<void> {
     { name: `local-tasks engine: ${cores} child-process tasks, 16 in flight each`, workers: 0, concurrency: 16, tasks: cores },
   ];
   const table = new Table({
-    head: ['variant', 'images', 'transform s', 'transform img/s', 'end-to-end s', 'end-to-end img/s', `≥ ${TARGET}/s`],
+    head: ['variant', 'images', 'transform img/s', 'end-to-end img/s (median)', 'rounds', 'CPU ms/img', `≥ ${TARGET}/s`],
     style: process.stdout.isTTY ? {} : { head: [], border: [] },
   });
-  const results: { name: string; e2e: number }[] = [];
+  const rounds = variants.map(() => [] as Round[]);
   const load = [loadavg()[0]];
   // Pillow before and after the sharp variants: on a shared machine the spread shows the noise.
   const pillow = (when: string): void => {
     const py = spawnSync('/usr/bin/python3', [join(__dirname, 'preprocess-pillow.py'), SHARED_DOGS, String(cores)], { encoding: 'utf8' });
+    const name = `Python Pillow, ${cores} processes, decode-resize-encode only (${when})`;
     if (py.status === 0) {
       const r = JSON.parse(py.stdout) as { images: number; seconds: number; pillow: string };
-      table.push([
-        `Python Pillow ${r.pillow}, ${cores} processes, decode-resize-encode only (${when})`,
-        r.images,
-        r.seconds.toFixed(2),
-        (r.images / r.seconds).toFixed(0),
-        '-',
-        '-',
-        '-',
-      ]);
+      table.push([name.replace('Pillow', `Pillow ${r.pillow}`), r.images, (r.images / r.seconds).toFixed(0), '-', '-', '-', '-']);
     } else {
-      table.push([
-        `Python Pillow baseline (${when})`,
-        '-',
-        '-',
-        `not run: ${(py.stderr || py.error?.message || '').trim().split('\n').pop()}`,
-        '-',
-        '-',
-        '-',
-      ]);
+      table.push([name, '-', `not run: ${(py.stderr || py.error?.message || '').trim().split('\n').pop()}`, '-', '-', '-', '-']);
     }
   };
   try {
     pillow('first');
-    for (const v of variants) {
-      const bucket = `datasets-${results.length}`;
-      const datasets = new LocalObjectStore(join(root, bucket));
-      const transformer = createTransformer(v.workers);
-      try {
-        const options = { runId: null, settings, limits: imagesSchema.parse({}), concurrency: v.concurrency, version: 'bench' };
-        const s = v.tasks
-          ? (await runWithEngine({ raw, datasets }, options, localTasks(root, bucket, v.concurrency), v.tasks)).summary
-          : await runPreprocessing({ raw, datasets, transformer }, options);
-        const e2e = s.newExamples / s.totalSeconds;
-        results.push({ name: v.name, e2e });
-        table.push([
-          v.name,
-          s.newExamples,
-          s.transformSeconds.toFixed(2),
-          s.imagesPerSecond.toFixed(0),
-          s.totalSeconds.toFixed(2),
-          e2e.toFixed(0),
-          e2e >= TARGET ? 'yes' : 'no',
-        ]);
-      } finally {
-        await transformer.close();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, v] of variants.entries()) {
+        rounds[i].push(await runVariant(root, raw, settings, v, `datasets-${round}-${i}`));
+        process.stderr.write(`round ${round + 1}/${ROUNDS}: ${v.name}: ${rounds[i].at(-1)!.e2e.toFixed(0)} img/s end to end\n`);
       }
     }
     pillow('last');
@@ -113,15 +86,64 @@ async function main(): Promise<void> {
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+  const medians = variants.map((v, i) => {
+    const rs = rounds[i];
+    const mid = [...rs].sort((a, b) => a.e2e - b.e2e)[Math.floor((rs.length - 1) / 2)];
+    table.splice(table.length - 1, 0, [
+      v.name,
+      mid.images,
+      mid.transform.toFixed(0),
+      mid.e2e.toFixed(0),
+      rs.map((r) => r.e2e.toFixed(0)).join(' / '),
+      median(rs.map((r) => r.cpuMsPerImage)).toFixed(2),
+      mid.e2e >= TARGET ? 'yes' : 'no',
+    ]);
+    return { name: v.name, e2e: mid.e2e };
+  });
   console.log(
-    `Preprocessing: ${images} photos from ${SHARED_DOGS} → TFRecord dataset version, ${cores} cores, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}`,
+    `Preprocessing: ${images} photos from ${SHARED_DOGS} → TFRecord dataset version, ${cores} cores, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}, ${ROUNDS} alternating rounds`,
   );
   console.log(
     `1-minute load average before / after: ${load.map((l) => l.toFixed(1)).join(' / ')} on ${cores} cores (other processes share the CPU)`,
   );
   console.log(table.toString());
-  const best = results.reduce((a, b) => (b.e2e > a.e2e ? b : a));
-  console.log(`fastest: ${best.name} at ${best.e2e.toFixed(0)} images/s end to end (target ≥ ${TARGET}/s)`);
+  const best = medians.reduce((a, b) => (b.e2e > a.e2e ? b : a));
+  console.log(`fastest: ${best.name} at ${best.e2e.toFixed(0)} images/s end to end, median of ${ROUNDS} rounds (target ≥ ${TARGET}/s)`);
+}
+
+interface Round {
+  images: number;
+  /** Images per second through the transform stage, and through the whole run. */
+  transform: number;
+  e2e: number;
+  cpuMsPerImage: number;
+}
+
+/** One whole preprocessing run of a variant into a fresh datasets bucket. */
+async function runVariant(
+  root: string,
+  raw: LocalObjectStore,
+  settings: ReturnType<typeof preprocessingSchema.parse>,
+  v: Variant,
+  bucket: string,
+): Promise<Round> {
+  const datasets = new LocalObjectStore(join(root, bucket));
+  const transformer = createTransformer(v.workers);
+  const cpuBefore = cpuMs('self', { children: true });
+  try {
+    const options = { runId: null, settings, limits: imagesSchema.parse({}), concurrency: v.concurrency, version: 'bench' };
+    const s = v.tasks
+      ? (await runWithEngine({ raw, datasets }, options, localTasks(root, bucket, v.concurrency), v.tasks)).summary
+      : await runPreprocessing({ raw, datasets, transformer }, options);
+    return {
+      images: s.newExamples,
+      transform: s.imagesPerSecond,
+      e2e: s.newExamples / s.totalSeconds,
+      cpuMsPerImage: (cpuMs('self', { children: true }) - cpuBefore) / s.newExamples,
+    };
+  } finally {
+    await transformer.close();
+  }
 }
 
 /** The local-tasks engine over the benchmark's data root: each task is `cli.ts --stage transform` in its own process. */
