@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { RawLabel } from '../workloads/core/dataset/raw-label';
 import { rawKeys } from '../workloads/core/layout';
 import type { ObjectStore } from '../workloads/core/storage/object-store';
-import { mapConcurrent } from '../workloads/core/concurrency';
+import { mapConcurrent } from '../workloads/preprocessing/concurrency';
 import { sha256Hex } from '../workloads/preprocessing/transform';
 
 /** The shared photos, one folder per breed (never copied into the repository). */

@@ -1,7 +1,7 @@
 import { parseRawLabel, type RawLabel, RawLabelError } from '../core/dataset/raw-label';
 import { rawKeys } from '../core/layout';
 import type { ObjectStore } from '../core/storage/object-store';
-import { mapConcurrent } from '../core/concurrency';
+import { mapConcurrent } from './concurrency';
 import type { KnownExample } from './lineage';
 import type { SkipLog } from './skips';
 

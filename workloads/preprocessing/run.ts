@@ -6,7 +6,7 @@ import type { Logger } from '../core/log';
 import { NotFoundError, type ObjectStore, writeJson } from '../core/storage/object-store';
 import type { Row } from '../core/warehouse/tables';
 import type { Warehouse } from '../core/warehouse/warehouse';
-import { mapConcurrent } from '../core/concurrency';
+import { mapConcurrent } from './concurrency';
 import { extendLabelMap, type Lineage, readLineage } from './lineage';
 import { readLabels } from './raw-inputs';
 import { selectFresh } from './raw-inputs';

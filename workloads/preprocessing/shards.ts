@@ -3,7 +3,7 @@ import { datasetKeys, type Split, SPLITS } from '../core/layout';
 import type { ObjectStore } from '../core/storage/object-store';
 import { compress, type TFRecordCompression } from '../core/tfrecord/compression';
 import { framedLength, frameRecords } from '../core/tfrecord/framing';
-import { mapConcurrent } from '../core/concurrency';
+import { mapConcurrent } from './concurrency';
 
 /** One example ready to store. */
 export interface BuiltExample {

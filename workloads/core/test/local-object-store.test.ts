@@ -56,6 +56,24 @@ describe('LocalObjectStore', () => {
     await store.delete('nope/x'); // deleting what is absent is fine
   });
 
+  it('reads small objects (synchronously) and large ones (asynchronously) byte for byte, and a folder as an error', async () => {
+    for (const size of [0, 1, 256 * 1024, 256 * 1024 + 1, 3 * 1024 * 1024]) {
+      const bytes = Buffer.alloc(size, size % 251);
+      await store.write(`blobs/${size}.bin`, bytes);
+      expect((await store.read(`blobs/${size}.bin`)).equals(bytes)).toBe(true);
+      expect((await store.readIfExists(`blobs/${size}.bin`))?.info).toMatchObject({ size, generation: generationOf(bytes) });
+    }
+    await expect(store.read('blobs')).rejects.toThrow(/EISDIR/);
+  });
+
+  it('lists a folder of more objects than one stat batch, each with its size', async () => {
+    const n = 1_234; // the stat batch is 1,000
+    await Promise.all(Array.from({ length: n }, (_, i) => store.write(`labels/${String(i).padStart(5, '0')}.json`, 'x'.repeat(i % 7))));
+    const listed = await store.list('labels/');
+    expect(listed.map((o) => o.key)).toEqual(Array.from({ length: n }, (_, i) => `labels/${String(i).padStart(5, '0')}.json`));
+    expect(listed.map((o) => o.size)).toEqual(Array.from({ length: n }, (_, i) => i % 7));
+  });
+
   it('lists by prefix, sorted, across folders, without temp or lock files', async () => {
     for (const k of ['labels/b.json', 'labels/a.json', 'images/x.jpg', 'images/sub/y.jpg', 'imagesextra/z.jpg', 'top.json']) {
       await store.write(k, k);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { mapConcurrent } from '../../core/concurrency';
+import { mapConcurrent } from '../concurrency';
 import {
   describeFailures,
   type TaskEngine,
