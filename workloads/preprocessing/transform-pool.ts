@@ -13,8 +13,8 @@ import type { TransformRequest, TransformResponse } from './transform-worker';
  * worker threads; it only adds JS threads (protobuf encoding, hashing) — the image work
  * still lands on the same libuv pool — at the cost of copying every image across threads
  * and a sharp/libvips instance per worker. Measured by `bench:preprocess` on this 2-core
- * machine (shared, noisy): 16 in flight in-process 245 img/s vs. a 2-worker pool 252
- * img/s transform throughput, and 226 vs. 228 end to end — no measurable gain, so the
+ * machine (3 alternating rounds, medians): 16 in flight in-process 462 img/s end to end at
+ * 3.77 CPU-ms per image vs. a 2-worker pool 405 img/s at 4.50 CPU-ms — slower, so the
  * simpler in-process path is the default (`preprocessing.workers` = 0).
  */
 export interface Transformer {
