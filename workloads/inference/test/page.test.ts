@@ -1,17 +1,17 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { launchChromium } from '../../../test/support/chromium';
+import { describeInBrowser, launchChromium } from '../../../test/support/chromium';
 import { eventually, startTestService, TestService } from './fixtures/service';
 import { buildTestModel, photosOf, REPO_ROOT } from './fixtures/test-model';
 
 const SCREENSHOT = path.join(REPO_ROOT, 'test-results', 'inference-page.png');
 
 /**
- * The upload page in headless Chromium (Debian's): upload a real photo, see the top-3
+ * The upload page in headless Chromium: upload a real photo, see the top-3
  * breeds, send a correction, and find the feedback row in the warehouse.
  */
-describe('upload page in a browser', () => {
+describeInBrowser('upload page in a browser', () => {
   let svc: TestService;
   let browser: Browser;
 

@@ -9,19 +9,16 @@ import { Row } from '../../core/warehouse/tables';
 import { registerDashboard } from '../dashboard';
 import { DEMO_VERSIONS, populateDemoModels, populateDemoWarehouse } from '../demo-data';
 import { PANELS } from '../panels';
-import { CHROMIUM_PATH, hasChromium, launchChromium } from '../../../test/support/chromium';
+import { describeInBrowser, launchChromium } from '../../../test/support/chromium';
 
 /**
- * The dashboard page in headless Chromium (Debian's /usr/bin/chromium through
+ * The dashboard page in headless Chromium (found by test/support/chromium.ts, driven by
  * playwright-core): every chart is drawn with data, the alert banner shows the alerts
  * crafted below, the page refreshes by itself, and it fits a phone. Screenshots go to
  * test-results/dashboard.png and test-results/dashboard-phone.png.
  */
 
 const RESULTS = path.resolve(__dirname, '../../../test-results');
-if (!hasChromium)
-  console.warn(`skipping the dashboard browser test: ${CHROMIUM_PATH} is missing (install it with: apt-get install -y chromium)`);
-const maybe = hasChromium ? describe : describe.skip;
 
 let n = 0;
 function recent(correct: boolean, minutesAgo = 2): Row<'prediction_events'> {
@@ -43,7 +40,7 @@ function recent(correct: boolean, minutesAgo = 2): Row<'prediction_events'> {
   };
 }
 
-maybe('dashboard page in Chromium', () => {
+describeInBrowser('dashboard page in Chromium', () => {
   let app: FastifyInstance;
   let url: string;
   let w: DuckDbWarehouse;
