@@ -1,7 +1,7 @@
 import type { Logger } from '../core/log';
 import type { Row, TableName } from '../core/warehouse/tables';
 import { checkRows, Warehouse } from '../core/warehouse/warehouse';
-import { withTimeout } from './http-errors';
+import { sleep, withTimeout } from '../core/async';
 
 /**
  * Warehouse writes off the request path: rows are queued, written in batches every
@@ -115,5 +115,3 @@ export class EventSink {
     if (this.count > 0 && !this.closed) this.arm(Math.min(this.options.flushMs * 2 ** this.failures, 30_000));
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

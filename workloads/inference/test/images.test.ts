@@ -1,5 +1,6 @@
 import { rawKeys } from '../../core/layout';
-import { DecodeTimeoutError, withTimeout } from '../http-errors';
+import { withTimeout } from '../../core/async';
+import { DecodeTimeoutError } from '../http-errors';
 import { badImages, realJpeg, unusualImages } from './fixtures/images';
 import { bytesBody, formWith, startTestService, TestService } from './fixtures/service';
 import { buildTestModel } from './fixtures/test-model';
