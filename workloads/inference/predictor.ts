@@ -2,10 +2,11 @@ import type { WorkloadConfig } from '../core/config/schema';
 import { displayName } from '../core/dogapi/breeds';
 import { NormalizedPixels, toModelInput } from '../core/images/normalize-image';
 import type { Row } from '../core/warehouse/tables';
-import { DecodeTimeoutError, withTimeout } from './http-errors';
+import { withTimeout } from '../core/async';
+import { DecodeTimeoutError } from './http-errors';
 import type { ModelManager } from './models/model-manager';
 import type { LoadedModel, WorkerPool } from './models/worker-pool';
-import type { TopKEntry } from './records';
+import type { TopKEntry } from './schemas';
 
 /**
  * One image through the serving models: validate + normalise (sharp, with a time limit),

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { RawLabel } from '../core/dataset/raw-label';
 import { rawKeys } from '../core/layout';
 import { ObjectStore, PreconditionFailedError, writeJson } from '../core/storage/object-store';
+import type { TopKEntry } from './schemas';
 
 /**
  * What the service keeps in the raw bucket (keys from core/layout.ts):
@@ -12,12 +13,6 @@ import { ObjectStore, PreconditionFailedError, writeJson } from '../core/storage
  *  - labels/<id>.json    a {@link RawLabel}: the image is training data. Written once.
  * The image id is also the prediction id.
  */
-
-export interface TopKEntry {
-  label: string;
-  display: string;
-  probability: number;
-}
 
 export interface UploadRecord {
   id: string;

@@ -1,14 +1,25 @@
 import multipart from '@fastify/multipart';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { displayName } from '../../core/dogapi/breeds';
 import { FILE_EXTENSION, ImageRejectedError } from '../../core/images/normalize-image';
 import { rawKeys } from '../../core/layout';
 import { writeJson } from '../../core/storage/object-store';
-import type { RouteOptions } from '../app';
-import { ACCEPTED_IMAGES, DecodeTimeoutError, sendError, sendImageRejected } from '../http-errors';
+import { ACCEPTED_IMAGES, DecodeTimeoutError, errorHandler, errorResponses, sendError, sendImageRejected } from '../http-errors';
 import { logPredictions } from '../prediction-log';
 import { predictionRows } from '../predictor';
 import { newId, sha256, UploadRecord } from '../records';
+import { breedPrediction, topKEntry } from '../schemas';
+
+const classified = z.object({
+  predictionId: z.string(),
+  modelVersion: z.string(),
+  prediction: breedPrediction,
+  topK: z.array(topKEntry),
+  latencyMs: z.number(),
+  image: z.object({ format: z.string(), width: z.number().int(), height: z.number().int() }),
+});
 
 /**
  * POST /classify: an uploaded photo, as multipart/form-data (field name free, the first
@@ -17,7 +28,8 @@ import { newId, sha256, UploadRecord } from '../records';
  * latency. The photo and an upload record are stored for later labelling. Bad images get
  * a 4xx naming the problem and nothing is stored; with no model loaded: 503.
  */
-export async function classifyRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
+  const ctx = app.inference;
   const { config, lake } = ctx;
   const raw = lake.raw;
   const limits = { maxBytes: config.images.maxBytes, maxPixels: config.images.maxPixels, minSide: config.images.minSide };
@@ -43,12 +55,10 @@ export async function classifyRoutes(app: FastifyInstance, { ctx }: RouteOptions
         `send the photo as multipart/form-data or as a raw ${ACCEPTED_IMAGES} body (Content-Type image/*)`,
       );
     }
-    if ((err.statusCode ?? 500) < 500) return sendError(reply, err.statusCode ?? 400, err.code ?? 'bad_request', err.message);
-    req.log.error({ err }, 'classify failed');
-    return sendError(reply, 500, 'internal', `classification failed: ${err.message}`);
+    return errorHandler(err, req, reply);
   });
 
-  app.post('/classify', async (req, reply) => {
+  app.post('/classify', { schema: { response: { 200: classified, ...errorResponses } } }, async (req, reply) => {
     let bytes: Buffer;
     if (req.isMultipart()) {
       const file = await req.file();
@@ -124,4 +134,4 @@ export async function classifyRoutes(app: FastifyInstance, { ctx }: RouteOptions
       image: { format: info.format, width: info.width, height: info.height },
     };
   });
-}
+};

@@ -1,17 +1,31 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { RawLabel } from '../../core/dataset/raw-label';
 import { rawKeys } from '../../core/layout';
 import { PreconditionFailedError, readJson, writeJson } from '../../core/storage/object-store';
-import type { RouteOptions } from '../app';
-import { sendError } from '../http-errors';
+import { errorBody, sendError } from '../http-errors';
 import { newId, readUpload, UploadRecord, writeLabelOnce } from '../records';
 import { knownLabels } from './labels';
 
-interface FeedbackBody {
-  predictionId: string;
-  correct: boolean;
-  label?: string;
-}
+const feedbackBody = z.object({
+  predictionId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be a prediction id as POST /classify returns it'),
+  correct: z.boolean(),
+  label: z.string().min(1).max(100).optional(),
+});
+
+const recorded = z.object({
+  feedbackId: z.string(),
+  predictionId: z.string(),
+  correct: z.boolean(),
+  label: z.string().nullable(),
+  labelled: z.boolean(),
+  labelUri: z.string().optional(),
+});
+
+/** A second feedback's 409 shows the first. */
+const feedbackError = errorBody.extend({
+  feedback: z.object({ feedbackId: z.string(), correct: z.boolean(), label: z.string().nullable(), at: z.string() }).optional(),
+});
 
 /**
  * POST /feedback {predictionId, correct, label?}: a person says whether an upload's
@@ -21,46 +35,15 @@ interface FeedbackBody {
  * a generation precondition, so two concurrent submissions (even to two replicas) cannot
  * both succeed.
  */
-export async function feedbackRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
+  const ctx = app.inference;
   const raw = ctx.lake.raw;
 
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-      return sendError(
-        reply,
-        400,
-        'malformed_json',
-        `the body is not valid JSON: send {"predictionId": "...", "correct": true|false, "label": "..."}`,
-      );
-    }
-    if (err.validation) {
-      return sendError(
-        reply,
-        400,
-        'invalid_body',
-        `invalid feedback: ${err.message}; expected {"predictionId": string, "correct": boolean, "label"?: string}`,
-      );
-    }
-    if ((err.statusCode ?? 500) < 500) return sendError(reply, err.statusCode ?? 400, err.code ?? 'bad_request', err.message);
-    req.log.error({ err }, 'feedback failed');
-    return sendError(reply, 500, 'internal', `feedback failed: ${err.message}`);
-  });
-
-  app.post<{ Body: FeedbackBody }>(
+  app.post(
     '/feedback',
     {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['predictionId', 'correct'],
-          additionalProperties: false,
-          properties: {
-            predictionId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' },
-            correct: { type: 'boolean' },
-            label: { type: 'string', minLength: 1, maxLength: 100 },
-          },
-        },
-      },
+      schema: { body: feedbackBody, response: { 201: recorded, '4xx': feedbackError, '5xx': errorBody } },
+      config: { subject: 'feedback', expects: '{"predictionId": string, "correct": boolean, "label"?: string}' },
     },
     async (req, reply) => {
       const { predictionId, correct, label } = req.body;
@@ -173,4 +156,4 @@ export async function feedbackRoutes(app: FastifyInstance, { ctx }: RouteOptions
       });
     },
   );
-}
+};

@@ -1,21 +1,32 @@
-import type { FastifyInstance } from 'fastify';
-import type { RouteOptions } from '../app';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+const readiness = z.object({
+  ready: z.boolean(),
+  champion: z.string().nullable(),
+  challenger: z.string().nullable(),
+  backend: z.string().nullable(),
+  workers: z.number().int(),
+  reason: z.string().optional(),
+});
 
 /** `/healthz`: the process is alive. `/readyz`: a champion model is loaded in every worker. */
-export async function healthRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { models, pool } = app.inference;
 
-  app.get('/readyz', async (_req, reply) => {
-    const { set, release } = ctx.models.acquire();
+  app.get('/healthz', { schema: { response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+
+  app.get('/readyz', { schema: { response: { 200: readiness, 503: readiness } } }, async (_req, reply) => {
+    const { set, release } = models.acquire();
     release();
     const body = {
-      ready: ctx.models.ready,
+      ready: models.ready,
       champion: set.champion?.version ?? null,
       challenger: set.challenger?.version ?? null,
-      backend: ctx.pool.backend,
-      workers: ctx.pool.size,
-      ...(ctx.models.ready ? {} : { reason: ctx.models.notReadyReason }),
+      backend: pool.backend,
+      workers: pool.size,
+      ...(models.ready ? {} : { reason: models.notReadyReason }),
     };
     return reply.code(body.ready ? 200 : 503).send(body);
   });
-}
+};

@@ -1,13 +1,30 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { RawLabel } from '../../core/dataset/raw-label';
 import { displayName } from '../../core/dogapi/breeds';
 import { FILE_EXTENSION, ImageRejectedError } from '../../core/images/normalize-image';
 import { rawKeys } from '../../core/layout';
-import type { RouteOptions } from '../app';
-import { DecodeTimeoutError, sendError } from '../http-errors';
+import { DecodeTimeoutError, errorResponses, sendError } from '../http-errors';
 import { logPredictions } from '../prediction-log';
 import { predictionRows } from '../predictor';
 import { newId, sha256, writeLabelOnce } from '../records';
+import { breedPrediction, topKEntry } from '../schemas';
+
+const ingested = z.object({
+  predictionId: z.string(),
+  source: z.literal('dogapi'),
+  imageUrl: z.string(),
+  trueLabel: z.string(),
+  trueDisplay: z.string(),
+  /** null when no model is loaded yet (`reason` says why); the image is stored all the same. */
+  prediction: breedPrediction.extend({ correct: z.boolean().nullable() }).nullable(),
+  reason: z.string().optional(),
+  topK: z.array(topKEntry),
+  modelVersion: z.string().nullable(),
+  shadow: z.array(z.object({ role: z.string(), modelVersion: z.string(), label: z.string(), confidence: z.number() })),
+  latencyMs: z.number(),
+  stored: z.object({ image: z.string(), label: z.string() }),
+});
 
 /**
  * GET /predict: one ingestion. A random photo and its true breed come from the dog image
@@ -16,10 +33,11 @@ import { newId, sha256, writeLabelOnce } from '../records';
  * warehouse. Without a model the photo is still ingested and the answer says plainly that
  * no prediction was made.
  */
-export async function predictRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
+  const ctx = app.inference;
   const raw = ctx.lake.raw;
 
-  app.get('/predict', async (req, reply) => {
+  app.get('/predict', { schema: { response: { 200: ingested, ...errorResponses } } }, async (req, reply) => {
     let dog;
     let bytes: Buffer;
     try {
@@ -63,7 +81,7 @@ export async function predictRoutes(app: FastifyInstance, { ctx }: RouteOptions)
       outcome,
       requestId: req.id,
       predictionId: id,
-      source: 'dogapi',
+      source: 'dogapi' as const,
       imageUri: raw.uri(imageKey),
       trueLabel: dog.label,
       at,
@@ -73,7 +91,7 @@ export async function predictRoutes(app: FastifyInstance, { ctx }: RouteOptions)
 
     return {
       predictionId: id,
-      source: 'dogapi',
+      source: 'dogapi' as const,
       imageUrl: dog.url,
       trueLabel: dog.label,
       trueDisplay: displayName(dog.label),
@@ -82,7 +100,7 @@ export async function predictRoutes(app: FastifyInstance, { ctx }: RouteOptions)
             label: champion.predictedLabel,
             display: displayName(champion.predictedLabel),
             confidence: champion.confidence,
-            correct: label.correct,
+            correct: champion.predictedLabel === dog.label,
           }
         : null,
       ...(champion ? {} : { reason: `no prediction was made: ${outcome.noModelReason}; the image was still stored with its label` }),
@@ -95,4 +113,4 @@ export async function predictRoutes(app: FastifyInstance, { ctx }: RouteOptions)
       stored: { image: raw.uri(imageKey), label: raw.uri(rawKeys.label(id)) },
     };
   });
-}
+};

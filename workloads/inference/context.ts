@@ -1,0 +1,86 @@
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { WorkloadConfig } from '../core/config/schema';
+import type { DogImage } from '../core/dogapi/dog-ceo-client';
+import type { Logger } from '../core/log';
+import type { DataLake } from '../core/storage/data-lake';
+import type { Warehouse } from '../core/warehouse/warehouse';
+import { EventSink } from './event-sink';
+import { ModelManager } from './models/model-manager';
+import { WorkerPool } from './models/worker-pool';
+import { Predictor } from './predictor';
+
+/**
+ * The inference context plugin: what every route shares (config, buckets, the dog image
+ * source, the warehouse event sink, the worker pool, the model manager, the predictor),
+ * created per app (no module-level state) and published as `app.inference` on the root
+ * instance (fastify-plugin breaks encapsulation for exactly this). Routes read it from
+ * their instance; nothing is handed to them in options. On close (after the server has
+ * stopped accepting and every in-flight request has finished) it stops the poller and
+ * the workers, and writes every queued warehouse row.
+ */
+
+/** Where `/predict` gets labelled photos: the Dog CEO API client, or anything with its shape. */
+export interface DogImageSource {
+  randomImage(): Promise<DogImage>;
+  fetchImage(url: string): Promise<Buffer>;
+}
+
+export interface InferenceContextOptions {
+  config: WorkloadConfig;
+  lake: DataLake;
+  warehouse: Warehouse;
+  dogApi: DogImageSource;
+  logger: Logger;
+}
+
+export interface InferenceContext {
+  config: WorkloadConfig;
+  lake: DataLake;
+  dogApi: DogImageSource;
+  sink: EventSink;
+  pool: WorkerPool;
+  models: ModelManager;
+  predictor: Predictor;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    inference: InferenceContext;
+  }
+}
+
+const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, options) => {
+  const { config, lake, warehouse, dogApi, logger } = options;
+  const pool = new WorkerPool({
+    workers: config.inference.workers,
+    maxBatch: config.inference.maxBatch,
+    maxBatchDelayMs: config.inference.maxBatchDelayMs,
+    logger,
+  });
+  const models = new ModelManager({
+    store: lake.models,
+    pool,
+    pollMs: config.inference.pointerPollMs,
+    shadowChallenger: config.inference.shadowChallenger,
+    logger,
+  });
+  const sink = new EventSink({ warehouse, logger, flushMs: config.inference.warehouseFlushMs });
+  app.decorate('inference', { config, lake, dogApi, sink, pool, models, predictor: new Predictor(config, models, pool) });
+
+  app.addHook('onClose', async () => {
+    await models.close();
+    await pool.close();
+    await sink.close();
+    logger.info({ event: 'inference_closed', warehouse_rows_written: sink.written }, 'inference service closed; warehouse writes flushed');
+  });
+
+  void pool.ready().then(
+    (backend) =>
+      logger.info({ event: 'tfjs_backend', backend, workers: pool.size }, `tfjs backend ${backend} in ${pool.size} inference workers`),
+    (err: unknown) => logger.error({ err }, 'inference workers failed to start'),
+  );
+  models.start();
+};
+
+export const inferenceContext = fp(contextPlugin, { name: 'inference-context', fastify: '5.x' });
