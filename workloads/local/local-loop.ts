@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { createWriteStream, WriteStream } from 'node:fs';
 import * as path from 'node:path';
 import type { WorkloadConfig } from '../core/config/schema';
-import { registerDashboard } from '../monitoring/dashboard';
+import { dashboardPlugin } from '../monitoring/dashboard';
 import { RequestLog } from '../monitoring/request-log';
 import type { RunEvent, RunResult } from '../../pipeline-specs/runner/types';
 import { LocalSubmitter } from '../trigger/local-submitter';
@@ -43,7 +43,8 @@ export class LocalLoop {
       config: options.config,
       hubPort: options.hubPort,
       mountDashboard: async (app, s) => {
-        await registerDashboard(app, {
+        await app.register(dashboardPlugin, {
+          prefix: '/dashboard',
           warehouse: s.warehouse,
           models: s.lake.models,
           alerts: s.config.monitoring.alerts,

@@ -1,6 +1,9 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import type { FastifyPluginAsync } from 'fastify';
+import { serializerCompiler, validatorCompiler, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { assertSafeId, MODEL_FILES, modelKeys } from '../core/layout';
 import { ObjectStore, readJson } from '../core/storage/object-store';
 import { BigQueryWarehouse } from '../core/warehouse/bigquery-warehouse';
@@ -10,10 +13,12 @@ import { ANNOTATION_PANEL_ID, PANELS, panelById, panelColumns, runPanel } from '
 import type { RequestLog } from './request-log';
 
 /**
- * The local dashboard: the panels of ./panels.ts drawn with ECharts (served from
- * node_modules, no CDN), one JSON endpoint per panel running its SQL on the warehouse,
- * the alert banner, and links to each model version's training plots in the models store.
- * Registered on the local supervisor's fastify app; the page polls for live updates.
+ * The local dashboard as a fastify plugin, registered with a prefix
+ * (`app.register(dashboardPlugin, { prefix: '/dashboard', warehouse, models })`): the
+ * panels of ./panels.ts drawn with ECharts (served from node_modules, no CDN), one JSON
+ * endpoint per panel running its SQL on the warehouse, the alert banner, and links to each
+ * model version's training plots in the models store. Mounted on the local supervisor's
+ * hub; the page polls for live updates.
  */
 
 export interface DashboardOptions {
@@ -26,17 +31,13 @@ export interface DashboardOptions {
   requestLog?: RequestLog;
   /** Seconds between page refreshes. */
   refreshSeconds?: number;
-  /** URL prefix of every dashboard route. */
-  prefix?: string;
   /** Default time range of the page, in hours. */
   defaultRangeHours?: number;
 }
 
 const STATIC_DIR = path.join(__dirname, 'static');
-const STATIC_FILES: Record<string, string> = {
-  'dashboard.js': 'text/javascript; charset=utf-8',
-  'dashboard.css': 'text/css; charset=utf-8',
-};
+/** Files of ./static the page loads (the HTML is a template, rendered by the page route). */
+const STATIC_FILES = ['dashboard.js', 'dashboard.css'];
 /** Files of a model version the page may link to, with their content types. */
 const MODEL_ASSETS: Record<string, string> = {
   [MODEL_FILES.curves]: 'image/png',
@@ -47,39 +48,39 @@ const MODEL_ASSETS: Record<string, string> = {
 /** Versions listed on the page, newest first. */
 const MAX_VERSIONS = 12;
 
-export async function registerDashboard(app: FastifyInstance, options: DashboardOptions): Promise<void> {
-  const prefix = (options.prefix ?? '/dashboard').replace(/\/$/, '');
+export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (plain, options) => {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  const prefix = app.prefix;
   const refreshSeconds = options.refreshSeconds ?? 5;
   const dialect = options.warehouse instanceof BigQueryWarehouse ? 'bigquery' : 'duckdb';
   const echartsFile = require.resolve('echarts/dist/echarts.min.js');
   const defaultRangeHours = options.defaultRangeHours ?? 24;
 
-  const page = async (_req: unknown, reply: FastifyReply): Promise<FastifyReply> => {
-    const html = (await fs.readFile(path.join(STATIC_DIR, 'dashboard.html'), 'utf8')).replace(/\{\{prefix\}\}/g, prefix);
-    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
-  };
-  app.get(prefix, page);
-  // With ignoreTrailingSlash the route above already answers `/dashboard/` (and a second one would clash).
-  if (!app.initialConfig.ignoreTrailingSlash) app.get(`${prefix}/`, page);
+  // The page's links carry the prefix it is mounted under.
+  const html = (await fs.readFile(path.join(STATIC_DIR, 'dashboard.html'), 'utf8')).replace(/\{\{prefix\}\}/g, prefix);
+  // Registered as '/', fastify answers both `<prefix>` and `<prefix>/`.
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html));
 
-  app.get<{ Params: { file: string } }>(`${prefix}/static/:file`, async (req, reply) => {
-    const type = STATIC_FILES[req.params.file];
-    if (!type)
-      return reply.code(404).send({ message: `no static file ${req.params.file}; files are ${Object.keys(STATIC_FILES).join(', ')}` });
-    return reply
-      .type(type)
-      .header('cache-control', 'no-cache')
-      .send(await fs.readFile(path.join(STATIC_DIR, req.params.file)));
+  await app.register(fastifyStatic, {
+    root: STATIC_DIR,
+    prefix: '/static/',
+    index: false,
+    allowedPath: (file) => STATIC_FILES.includes(file.replace(/^\//, '')),
+    cacheControl: false,
+    setHeaders: (reply) => void reply.header('cache-control', 'no-cache'),
+  });
+  await app.register(fastifyStatic, {
+    root: path.dirname(echartsFile),
+    prefix: '/vendor/',
+    decorateReply: false,
+    index: false,
+    allowedPath: (file) => file.replace(/^\//, '') === path.basename(echartsFile),
+    maxAge: '1d',
   });
 
-  app.get(`${prefix}/vendor/echarts.min.js`, async (_req, reply) =>
-    reply
-      .type('text/javascript; charset=utf-8')
-      .header('cache-control', 'public, max-age=86400')
-      .send(await fs.readFile(echartsFile)),
-  );
-
-  app.get(`${prefix}/api/config`, async () => ({
+  app.get('/api/config', async () => ({
     refreshSeconds,
     defaultRangeHours,
     annotationPanel: ANNOTATION_PANEL_ID,
@@ -96,9 +97,9 @@ export async function registerDashboard(app: FastifyInstance, options: Dashboard
     })),
   }));
 
-  app.get<{ Params: { id: string }; Querystring: { since?: string } }>(
-    `${prefix}/api/panels/:id`,
-    { schema: { querystring: { type: 'object', properties: { since: { type: 'string' } } } } },
+  app.get(
+    '/api/panels/:id',
+    { schema: { params: z.object({ id: z.string() }), querystring: z.object({ since: z.string().optional() }) } },
     async (req, reply) => {
       let panel;
       try {
@@ -122,14 +123,14 @@ export async function registerDashboard(app: FastifyInstance, options: Dashboard
     },
   );
 
-  app.get(`${prefix}/api/alerts`, async () => ({
+  app.get('/api/alerts', async () => ({
     evaluatedAt: new Date().toISOString(),
     alerts: await evaluateAlerts(options.warehouse, { thresholds: options.alerts, requestLog: options.requestLog, dialect }),
   }));
 
-  app.get(`${prefix}/api/models`, async () => ({ versions: await listModelVersions(options.models, prefix) }));
+  app.get('/api/models', async () => ({ versions: await listModelVersions(options.models, prefix) }));
 
-  app.get<{ Params: { version: string; file: string } }>(`${prefix}/models/:version/:file`, async (req, reply) => {
+  app.get('/models/:version/:file', { schema: { params: z.object({ version: z.string(), file: z.string() }) } }, async (req, reply) => {
     const { version, file } = req.params;
     const type = MODEL_ASSETS[file];
     if (!type) return reply.code(404).send({ message: `no model file ${file}; files served are ${Object.keys(MODEL_ASSETS).join(', ')}` });
@@ -142,7 +143,7 @@ export async function registerDashboard(app: FastifyInstance, options: Dashboard
     if (!found) return reply.code(404).send({ message: `model version ${version} has no ${file}` });
     return reply.type(type).header('cache-control', 'public, max-age=3600').send(found.data);
   });
-}
+};
 
 function parseSince(raw: string | undefined, defaultHours: number): Date | undefined {
   if (raw === undefined || raw === '') return new Date(Date.now() - defaultHours * 3600_000);

@@ -10,7 +10,7 @@ import type { ObjectStore } from '../core/storage/object-store';
 import { DuckDbWarehouse } from '../core/warehouse/duckdb-warehouse';
 import { openWarehouse } from '../core/warehouse/open-warehouse';
 import type { Warehouse } from '../core/warehouse/warehouse';
-import { registerDashboard } from './dashboard';
+import { dashboardPlugin } from './dashboard';
 import { populateDemoModels, populateDemoWarehouse } from './demo-data';
 
 /**
@@ -46,7 +46,13 @@ async function main(): Promise<void> {
   }
 
   const app = Fastify({ logger: { level: config.logLevel } });
-  await registerDashboard(app, { warehouse, models, alerts: config.monitoring.alerts, refreshSeconds: config.monitoring.refreshSeconds });
+  await app.register(dashboardPlugin, {
+    prefix: '/dashboard',
+    warehouse,
+    models,
+    alerts: config.monitoring.alerts,
+    refreshSeconds: config.monitoring.refreshSeconds,
+  });
   app.get('/', async (_req, reply) => reply.redirect('/dashboard'));
   const close = async (): Promise<void> => {
     await app.close();

@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { LocalObjectStore } from '../../core/storage/local-object-store';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
 import { Row } from '../../core/warehouse/tables';
-import { registerDashboard } from '../dashboard';
+import { dashboardPlugin } from '../dashboard';
 import { DEMO_VERSIONS, populateDemoModels, populateDemoWarehouse } from '../demo-data';
 import { PANELS } from '../panels';
 import { describeInBrowser, launchChromium } from '../../../test/support/chromium';
@@ -61,7 +61,7 @@ describeInBrowser('dashboard page in Chromium', () => {
     const models = new LocalObjectStore(dir);
     await populateDemoModels(models);
     app = Fastify();
-    await registerDashboard(app, { warehouse: w, models, refreshSeconds: 1 });
+    await app.register(dashboardPlugin, { prefix: '/dashboard', warehouse: w, models, refreshSeconds: 1 });
     url = (await app.listen({ port: 0, host: '127.0.0.1' })) + '/dashboard';
     browser = await launchChromium();
     mkdirSync(RESULTS, { recursive: true });

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalObjectStore } from '../../core/storage/local-object-store';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
-import { listModelVersions, registerDashboard } from '../dashboard';
+import { dashboardPlugin, listModelVersions } from '../dashboard';
 import { DEMO_VERSIONS, populateDemoModels, populateDemoWarehouse } from '../demo-data';
 import { PANELS } from '../panels';
 import { RequestLog } from '../request-log';
@@ -26,7 +26,7 @@ beforeAll(async () => {
   await populateDemoModels(models);
   app = Fastify();
   for (let i = 0; i < 30; i++) requestLog.record(Date.now(), i < 3 ? 500 : 200);
-  await registerDashboard(app, { warehouse: w, models, requestLog, refreshSeconds: 2 });
+  await app.register(dashboardPlugin, { prefix: '/dashboard', warehouse: w, models, requestLog, refreshSeconds: 2 });
   // Real HTTP: fastify's inject needs an ESM-only dependency jest cannot load here.
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
