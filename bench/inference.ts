@@ -26,7 +26,8 @@ import { openDataLake } from '../workloads/core/storage/data-lake';
 import { modelKeys } from '../workloads/core/layout';
 import { freePort } from '../workloads/inference/test/fixtures/process';
 import { BACKBONE_URL, buildTestModel, DOGS_DIR, REPO_ROOT } from '../workloads/inference/test/fixtures/test-model';
-import { compileInferenceService } from '../workloads/inference/compile';
+import { buildWorkloads, builtFile } from '../scripts/build';
+import { ENTRY_POINTS } from '../workloads/core/entry-points';
 import { cpuMs, median, quantile, rssMb } from './proc-stats';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -141,13 +142,13 @@ async function top1(url: string, images: Buffer[]): Promise<string[]> {
   return out;
 }
 
-/** Compiles the service with tsc (as a production image would) into the temp dir's dist/. Returns main.js. */
+/** Builds the workloads as the image's build stage does (`npm run build`) into a temp dist/. Returns the service's main.js. */
 async function compile(root: string): Promise<string> {
-  log('compiling the inference service with tsc');
+  log('building the workloads (npm run build)');
   const outDir = path.join(REPO_ROOT, 'dist', `bench-inference-${path.basename(root)}`);
-  const main = await compileInferenceService(outDir);
+  await buildWorkloads(outDir);
   compiledDirs.push(outDir);
-  return main;
+  return builtFile(outDir, ENTRY_POINTS.inferenceService);
 }
 const compiledDirs: string[] = [];
 

@@ -1,6 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
-import { PIPELINE_STEPS } from '../workloads/core/pipeline-steps';
+import { containerCommand, ENTRY_POINTS } from '../workloads/core/entry-points';
 import { childOptions, containerEnv, gcpLabels, resourceId } from './base';
 
 export interface PreprocessingJobArgs {
@@ -46,7 +46,7 @@ export function preprocessingJobName(prefix: string): string {
 }
 
 /** Arguments of an execution started without overrides: fails at once with a usage error (a run needs `--version`). */
-export const DEFAULT_JOB_ARGS = ['--stage', 'transform', '--no-progress'];
+export const DEFAULT_JOB_ARGS = [...ENTRY_POINTS.preprocessTransformTask.args];
 
 /**
  * The preprocessing transform stage as a Cloud Run job: N tasks of the preprocessing image,
@@ -73,7 +73,6 @@ export class PreprocessingJob extends pulumi.ComponentResource {
     super('creature-vision:preprocessing:PreprocessingJob', name, {}, opts);
     const child = childOptions(this, opts);
     this.jobName = preprocessingJobName(args.prefix);
-    const step = PIPELINE_STEPS.preprocess;
 
     this.job = new gcp.cloudrunv2.Job(
       `${name}-job`,
@@ -95,8 +94,8 @@ export class PreprocessingJob extends pulumi.ComponentResource {
               {
                 name: 'transform',
                 image: args.image,
-                // The same entry point as the pipeline step (the image's default command is a service's main.ts).
-                commands: ['node', '--import', 'tsx', step.entry],
+                // Executions override the args (`--version V` added); the command stays.
+                commands: containerCommand(ENTRY_POINTS.preprocessTransformTask),
                 args: DEFAULT_JOB_ARGS,
                 envs: containerEnv(args.env),
                 resources: { limits: { cpu: args.cpu, memory: args.memory } },

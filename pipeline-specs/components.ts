@@ -1,4 +1,5 @@
-import { flagOf, outFlagOf, PIPELINE_STEPS, StepDefinition, StepKey } from '../workloads/core/pipeline-steps';
+import { containerCommand } from '../workloads/core/entry-points';
+import { entryPointOf, flagOf, outFlagOf, PIPELINE_STEPS, StepDefinition, StepKey } from '../workloads/core/pipeline-steps';
 import type { ContainerComponent } from './builder';
 import { imageToken } from './images';
 import { ParameterType, placeholder } from './ir';
@@ -7,12 +8,12 @@ import { ParameterType, placeholder } from './ir';
  * Container components derived from the step definitions in `workloads/core/pipeline-steps.ts`
  * (the one place that names entry points, images, inputs and outputs).
  *
- * The command is `node --import tsx <entry> [subcommand]`: the workload images have the
- * repository at their working directory (/app) with `tsx` installed, and a local checkout
- * has the same files relative to the repository root, so the local runner runs exactly the
- * command and arguments Vertex AI runs (with `node` mapped to the current Node binary).
- * Inputs are `--<name> <value>` flags and each output is the file named by
- * `--out-<name> <file>`: the IR `output_file` placeholder.
+ * The command is the step's entry point's container command (`node dist/…js`, compiled
+ * JavaScript in the image's working directory; workloads/core/entry-points.ts), the
+ * arguments its mode (a sub-command) and then the flags: inputs are `--<name> <value>` and
+ * each output is the file named by `--out-<name> <file>` (the IR `output_file`
+ * placeholder). The local runner maps the command back to the TypeScript source, or runs
+ * it as is against a build (pipeline-specs/runner).
  */
 
 /** Parameter types that are not STRING; everything else a step takes or emits is text. */
@@ -28,14 +29,14 @@ export type StepOutputs<K extends StepKey> = (typeof PIPELINE_STEPS)[K]['outputs
 
 export function stepComponent<K extends StepKey>(key: K): ContainerComponent<StepInputs<K>, StepOutputs<K>> {
   const step: StepDefinition = PIPELINE_STEPS[key];
-  const args: string[] = [];
-  if (step.subcommand) args.push(step.subcommand);
+  const entry = entryPointOf(step);
+  const args: string[] = [...entry.args];
   for (const input of step.inputs) args.push(flagOf(input), placeholder.input(input));
   for (const output of step.outputs) args.push(outFlagOf(output), placeholder.outputFile(output));
   return {
     name: step.name,
     inputs: Object.fromEntries(step.inputs.map((p) => [p, typeOf(p)])) as Record<StepInputs<K>, ParameterType>,
     outputs: Object.fromEntries(step.outputs.map((p) => [p, typeOf(p)])) as Record<StepOutputs<K>, ParameterType>,
-    container: { image: imageToken(step.image), command: ['node', '--import', 'tsx', step.entry], args },
+    container: { image: imageToken(step.image), command: containerCommand(entry), args },
   };
 }

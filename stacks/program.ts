@@ -13,6 +13,7 @@ import { VERTEX_ROOT_PREFIX, VertexPipeline } from '../components/vertex-pipelin
 import { Warehouse } from '../components/warehouse';
 import { WorkloadImages } from '../components/workload-images';
 import { configToEnv } from '../workloads/core/config/load';
+import { containerArgv, ENTRY_POINTS } from '../workloads/core/entry-points';
 import { WorkloadConfig } from '../workloads/core/config/schema';
 import type { WorkloadImage } from '../workloads/core/pipeline-steps';
 import { StackConfig } from './config';
@@ -193,6 +194,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
       serviceName: `${prefix}-inference`,
       description: 'Creature Vision inference: predict, classify uploads, feedback',
       image: images.digests.inference,
+      command: containerArgv(ENTRY_POINTS.inferenceService),
       serviceAccountEmail: ids.emails.inference,
       env: workloadEnv,
       scaling: cfg.cloudRun.inference,
@@ -214,8 +216,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
       description: 'Creature Vision retraining trigger: decides and submits Vertex AI pipeline jobs',
       image: images.digests.trigger,
       serviceAccountEmail: ids.emails.trigger,
-      // The image's default command is the trigger CLI; the service is its `serve` sub-command (listens on $PORT).
-      command: ['node', '--import', 'tsx', 'workloads/trigger/cli.ts', 'serve'],
+      command: containerArgv(ENTRY_POINTS.triggerService),
       env: workloadEnv,
       scaling: cfg.cloudRun.trigger,
       // The trigger has no model to load: alive is ready.

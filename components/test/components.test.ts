@@ -144,7 +144,7 @@ test('the preprocessing job: digest image, its own account, env, tasks, limits; 
     {
       name: 'transform',
       image: jobArgs.image,
-      commands: ['node', '--import', 'tsx', 'workloads/preprocessing/cli.ts'],
+      commands: ['node', 'dist/workloads/preprocessing/cli.js'],
       args: DEFAULT_JOB_ARGS,
       envs: [
         { name: 'CV_PREPROCESSING_GZIP', value: 'false' },

@@ -4,7 +4,7 @@ import type { PipelineSpec } from '../ir';
 import { assertValidSpec } from '../validate';
 import type { RunEvent } from './types';
 
-export { newRunId, REPO_ROOT, runPipeline, type RunPipelineOptions } from './run-pipeline';
+export { fromImage, fromSource, newRunId, REPO_ROOT, runPipeline, type RunPipelineOptions, type StepLauncher } from './run-pipeline';
 export { assertSucceeded, PipelineRunError, type RunEvent, type RunResult, type StepResult } from './types';
 
 /** The checked-in compiled continual-learning spec, validated. */

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { sourceArgv, sourceOfContainerCommand } from '../../workloads/core/entry-points';
 import { assertSafeId, newVersionName } from '../../workloads/core/layout';
 import type { ObjectStore } from '../../workloads/core/storage/object-store';
 import type { Warehouse } from '../../workloads/core/warehouse/warehouse';
@@ -24,12 +25,17 @@ import type { RunEvent, RunResult, StepResult } from './types';
 
 /**
  * The local runner: executes a compiled `PipelineSpec` (the same JSON Vertex AI runs) on
- * this machine. Each container task's command runs as a local process in `cwd` (the
- * repository root, which has the files the images have at /app), with IR placeholders
- * resolved, in dependency order; output parameters travel between steps through the
- * `output_file` files, as in KFP. Conditions are honoured (skipped steps are recorded),
- * the first failure stops the run with that step's log tail, and an abort signal stops the
- * running step with SIGTERM.
+ * this machine. Each container task's command runs as a local process (see `launch`), with
+ * IR placeholders resolved, in dependency order; output parameters travel between steps
+ * through the `output_file` files, as in KFP. Conditions are honoured (skipped steps are
+ * recorded), the first failure stops the run with that step's log tail, and an abort
+ * signal stops the running step with SIGTERM.
+ *
+ * As strict as Vertex AI: an output file's path is under the run's directory, whose
+ * per-task folders do not exist (Vertex creates none; a step creates its outputs'
+ * directories), and a step starts in a working directory it cannot rely on for anything:
+ * the image's working directory (`launch: fromImage(dir)`) or, from sources, an empty
+ * read-only one.
  */
 export interface RunPipelineOptions {
   spec: PipelineSpec;
@@ -39,21 +45,54 @@ export interface RunPipelineOptions {
   runId?: string;
   /** Environment of the step processes (the CV_* config); default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Working directory of the step processes; default the repository root. */
-  cwd?: string;
+  /** How a container command becomes a local process; default `fromSource()`. */
+  launch?: StepLauncher;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Where `pipeline_runs` rows go. */
   warehouse?: Warehouse;
   /** The pipeline bucket: run record and step outputs. */
   store?: ObjectStore;
-  /** Directory for output_file files; default a fresh temp directory, removed afterwards. */
+  /** The pipeline root for output_file files; default a fresh temp directory, removed afterwards. */
   workDir?: string;
   /** Time between SIGTERM and SIGKILL when cancelled. */
   graceMs?: number;
 }
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** What runs for a container's command: a program, its arguments and its working directory. */
+export interface LocalProcess {
+  command: string;
+  args: string[];
+  /** Working directory; empty: a fresh empty, read-only directory (nothing to rely on). */
+  cwd?: string;
+}
+/** Turns a container's command (`node dist/…js`) and arguments into a local process. */
+export type StepLauncher = (command: readonly string[], args: readonly string[]) => LocalProcess;
+
+/**
+ * From a checkout (Node 20, no build): the TypeScript source of the entry point the
+ * container command names, through tsx, in an empty read-only working directory.
+ */
+export function fromSource(repoRoot: string = REPO_ROOT): StepLauncher {
+  return (command, args) => {
+    const [program, ...pre] = sourceArgv(repoRoot, sourceOfContainerCommand(command));
+    return { command: program, args: [...pre, ...args] };
+  };
+}
+
+/**
+ * As the container runs it: the command as is (`node` is this Node binary), in a directory
+ * laid out like the image's working directory (`dist/`, `node_modules/`; entry-points.ts).
+ */
+export function fromImage(imageWorkdir: string): StepLauncher {
+  return (command, args) => ({
+    command: command[0] === 'node' ? process.execPath : command[0],
+    args: [...command.slice(1), ...args],
+    cwd: imageWorkdir,
+  });
+}
 
 /** Run ids are valid Vertex pipelineJobIds ([a-z0-9-], starting with a letter) and object-key safe. */
 export function newRunId(now: Date = new Date()): string {
@@ -65,12 +104,21 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   assertValidSpec(spec);
   const runId = assertSafeId('run id', options.runId ?? newRunId());
   const parameters = resolvePipelineParameters(spec, { ...options.parameters }, runId);
-  const cwd = options.cwd ?? REPO_ROOT;
+  const launch = options.launch ?? fromSource();
   const env = options.env ?? process.env;
   const emit = (e: RunEvent): void => options.onEvent?.(e);
   const recorder = createRecorder({ warehouse: options.warehouse, store: options.store });
   const ownWorkDir = !options.workDir;
   const workDir = options.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), `cv-${runId}-`)));
+  let emptyCwd: string | undefined;
+  const stepCwd = async (wanted: string | undefined): Promise<string> => {
+    if (wanted) return wanted;
+    if (!emptyCwd) {
+      emptyCwd = await fs.mkdtemp(path.join(os.tmpdir(), `cv-${runId}-cwd-`));
+      await fs.chmod(emptyCwd, 0o555);
+    }
+    return emptyCwd;
+  };
 
   const started = Date.now();
   const result: RunResult = {
@@ -167,8 +215,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     values: Record<string, ParameterValue>,
   ): Promise<StepResult> => {
     const container = spec.deploymentSpec.executors[comp.executorLabel!].container;
-    const outDir = path.join(workDir, name);
-    await fs.mkdir(outDir, { recursive: true });
+    // Like Vertex: under the pipeline root, in a folder per run and task that nobody creates but the step.
+    const outDir = path.join(workDir, runId, name);
     const outputDefs = comp.outputDefinitions?.parameters ?? {};
     const outputFiles = Object.fromEntries(Object.keys(outputDefs).map((o) => [o, path.join(outDir, o)]));
     const resolve = (arg: string): string =>
@@ -181,17 +229,17 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
         if (ph === '{{$.pipeline_task_name}}') return name;
         throw new Error(`task ${name}: unsupported placeholder ${ph}`);
       });
-    const argv = [...(container.command ?? []), ...(container.args ?? [])].map(resolve);
-    if (!argv.length) throw new Error(`task ${name}: executor has neither command nor args`);
-    // The images' entry point is `node`; locally that is this Node binary.
-    const command = argv[0] === 'node' ? process.execPath : argv[0];
+    if (!container.command?.length) throw new Error(`task ${name}: executor has no command`);
+    const argv = [...container.command, ...(container.args ?? [])].map(resolve);
+    const local = launch(container.command, argv.slice(container.command.length));
+    const command = local.command;
     emit({ type: 'step-start', runId, task: name, command: argv });
 
     const startedAt = new Date();
     const proc = await runProcess({
       command,
-      args: argv.slice(1),
-      cwd,
+      args: local.args,
+      cwd: await stepCwd(local.cwd),
       env: { ...env, ...Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value])) },
       signal: options.signal,
       graceMs: options.graceMs,
@@ -254,6 +302,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     warn(await recorder.run(result));
     emit({ type: 'run-end', runId, result });
     if (ownWorkDir) await fs.rm(workDir, { recursive: true, force: true });
+    if (emptyCwd) await fs.rm(emptyCwd, { recursive: true, force: true });
   }
   return result;
 }

@@ -5,7 +5,7 @@ import { pipelineKeys } from '../../workloads/core/layout';
 import { LocalObjectStore } from '../../workloads/core/storage/local-object-store';
 import { readJson } from '../../workloads/core/storage/object-store';
 import { DuckDbWarehouse } from '../../workloads/core/warehouse/duckdb-warehouse';
-import { assertSucceeded, PipelineRunError, runPipeline, type RunEvent, type RunResult } from '../runner';
+import { assertSucceeded, fromImage, PipelineRunError, REPO_ROOT, runPipeline, type RunEvent, type RunResult } from '../runner';
 import { tinyPipeline } from './fixtures/tiny-pipeline';
 
 /** Whether a process is gone or a zombie (its parent exited; PID 1 here may not reap it), within 3 s. */
@@ -17,6 +17,9 @@ async function stopped(pid: number): Promise<boolean> {
   }
   return false;
 }
+
+/** The fixture's command (`node pipeline-specs/test/fixtures/step.js`) as is, from the repository root. */
+const launch = fromImage(REPO_ROOT);
 
 describe('local runner on a tiny pipeline', () => {
   let dir: string;
@@ -41,6 +44,7 @@ describe('local runner on a tiny pipeline', () => {
     const events: RunEvent[] = [];
     const result = await runPipeline({
       spec: tinyPipeline(),
+      launch,
       runId: 'run-happy',
       parameters: { word: 'hello' },
       env: { ...process.env, FIXTURE_MARK: 'from-env' },
@@ -76,7 +80,7 @@ describe('local runner on a tiny pipeline', () => {
   });
 
   it('skips the conditional steps when the condition is false and records them as skipped', async () => {
-    const result = await runPipeline({ spec: tinyPipeline(), runId: 'run-skip', parameters: { word: 'skip' }, warehouse, store });
+    const result = await runPipeline({ spec: tinyPipeline(), launch, runId: 'run-skip', parameters: { word: 'skip' }, warehouse, store });
     expect(result.status).toBe('succeeded');
     expect(result.steps.map((s) => [s.task, s.status])).toEqual([
       ['produce', 'succeeded'],
@@ -97,6 +101,7 @@ describe('local runner on a tiny pipeline', () => {
   it('stops at the first failure with the failing step log tail in the error', async () => {
     const result = await runPipeline({
       spec: tinyPipeline(),
+      launch,
       runId: 'run-fail',
       parameters: { word: 'x', fail_at: 'consume' },
       warehouse,
@@ -117,9 +122,45 @@ describe('local runner on a tiny pipeline', () => {
   });
 
   it('fails a step that exits 0 without writing its outputs', async () => {
-    const result = await runPipeline({ spec: tinyPipeline({ noOutputIn: 'produce' }), runId: 'run-no-output', parameters: { word: 'x' } });
+    const result = await runPipeline({
+      spec: tinyPipeline({ noOutputIn: 'produce' }),
+      launch,
+      runId: 'run-no-output',
+      parameters: { word: 'x' },
+    });
     expect(result.status).toBe('failed');
     expect(result.error).toMatch(/step produce exited 0 but did not write its output (go|value)/);
+  });
+
+  it('creates no output directory: a step that writes its outputs without creating their folder fails, as on Vertex', async () => {
+    const result = await runPipeline({
+      spec: tinyPipeline({ noMkdirIn: 'produce' }),
+      launch,
+      runId: 'run-no-mkdir',
+      parameters: { word: 'x' },
+    });
+    expect(result.status).toBe('failed');
+    expect(result.error).toContain('step produce exited with code 1');
+    expect(result.error).toMatch(/ENOENT: no such file or directory, open '.*\/run-no-mkdir\/produce\/(value|go)'/);
+  });
+
+  it('starts a step from sources in an empty, read-only working directory of its own', async () => {
+    const script = path.join(REPO_ROOT, 'pipeline-specs/test/fixtures/step.js');
+    const events: RunEvent[] = [];
+    const result = await runPipeline({
+      spec: tinyPipeline({ printCwdIn: 'produce' }),
+      // What fromSource gives: absolute paths and no working directory of the caller's choosing.
+      launch: (command, args) => ({ command: process.execPath, args: [script, ...args] }),
+      runId: 'run-cwd',
+      parameters: { word: 'x' },
+      onEvent: (e) => events.push(e),
+    });
+    assertSucceeded(result);
+    const line = events.flatMap((e) => (e.type === 'log' && /^cwd /.test(e.line) ? [e.line] : []))[0];
+    const [, cwd, entries, mode] = /^cwd (\S+) entries (\d+) mode (\d+)$/.exec(line)!;
+    expect(cwd).not.toBe(REPO_ROOT);
+    expect(cwd.startsWith(os.tmpdir())).toBe(true);
+    expect([entries, mode]).toEqual(['0', '555']);
   });
 
   it('cancels the running step with SIGTERM and records the run as cancelled', async () => {
@@ -127,6 +168,7 @@ describe('local runner on a tiny pipeline', () => {
     const started = Date.now();
     const result = await runPipeline({
       spec: tinyPipeline(),
+      launch,
       runId: 'run-cancel',
       parameters: { word: 'x', sleep_ms: '30000' },
       signal: controller.signal,
@@ -151,11 +193,13 @@ describe('local runner on a tiny pipeline', () => {
   });
 
   it('refuses missing, unknown and mistyped parameters before running anything', async () => {
-    await expect(runPipeline({ spec: tinyPipeline(), parameters: {} })).rejects.toThrow('pipeline parameter word (STRING) is required');
-    await expect(runPipeline({ spec: tinyPipeline(), parameters: { word: 'a', colour: 'red' } })).rejects.toThrow(
+    await expect(runPipeline({ spec: tinyPipeline(), launch, parameters: {} })).rejects.toThrow(
+      'pipeline parameter word (STRING) is required',
+    );
+    await expect(runPipeline({ spec: tinyPipeline(), launch, parameters: { word: 'a', colour: 'red' } })).rejects.toThrow(
       'unknown pipeline parameter colour',
     );
-    await expect(runPipeline({ spec: tinyPipeline(), parameters: { word: 3 } })).rejects.toThrow(
+    await expect(runPipeline({ spec: tinyPipeline(), launch, parameters: { word: 3 } })).rejects.toThrow(
       'pipeline parameter word: 3 is not a STRING',
     );
   });

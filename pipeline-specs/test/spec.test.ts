@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { flagOf, outFlagOf, PIPELINE_STEPS } from '../../workloads/core/pipeline-steps';
+import { containerCommand } from '../../workloads/core/entry-points';
+import { entryPointOf, flagOf, outFlagOf, PIPELINE_STEPS } from '../../workloads/core/pipeline-steps';
 import { COMPILED_SPEC_PATH, compileToJson } from '../compile';
 import { continualLearningPipeline } from '../continual-learning';
 import { bindEnv } from '../deploy';
@@ -57,9 +58,10 @@ describe('compiled continual-learning spec', () => {
     for (const step of Object.values(PIPELINE_STEPS)) {
       const { container } = spec.deploymentSpec.executors[`exec-${step.name}`];
       expect(container.image).toBe(imageToken(step.image));
-      expect(container.command).toEqual(['node', '--import', 'tsx', step.entry]);
+      expect(container.command).toEqual(containerCommand(entryPointOf(step)));
+      expect(container.command).toEqual(['node', expect.stringMatching(/^dist\/workloads\/\w+\/cli\.js$/)]);
       const args = container.args!;
-      if ('subcommand' in step) expect(args[0]).toBe(step.subcommand);
+      expect(args.slice(0, entryPointOf(step).args.length)).toEqual(entryPointOf(step).args);
       for (const input of step.inputs) expect(args[args.indexOf(flagOf(input)) + 1]).toBe(`{{$.inputs.parameters['${input}']}}`);
       for (const output of step.outputs)
         expect(args[args.indexOf(outFlagOf(output)) + 1]).toBe(`{{$.outputs.parameters['${output}'].output_file}}`);

@@ -199,7 +199,8 @@ describe('dev services', () => {
 
     const trigger = container(one(run, 'gcp:cloudrunv2/service:Service', 'trigger-service'));
     expect(trigger.image).toBe(outputs().images.trigger);
-    expect(trigger.commands).toEqual(['node', '--import', 'tsx', 'workloads/trigger/cli.ts', 'serve']);
+    expect(trigger.commands).toEqual(['node', 'dist/workloads/trigger/cli.js', 'serve']);
+    expect(c.commands).toEqual(['node', 'dist/workloads/inference/main.js']);
   });
 
   test('the environment the services get is a valid workload config for Google Cloud', () => {
@@ -287,7 +288,8 @@ describe('dev pipeline, Flex Template and Grafana', () => {
     });
     const c = job.template.template.containers[0];
     expect(c.image).toBe(outputs().images.preprocessing);
-    expect(c.commands).toEqual(['node', '--import', 'tsx', 'workloads/preprocessing/cli.ts']);
+    expect(c.commands).toEqual(['node', 'dist/workloads/preprocessing/cli.js']);
+    expect(c.args).toEqual(['--stage', 'transform', '--no-progress']);
     expect(Object.fromEntries(c.envs.map((e: { name: string; value: string }) => [e.name, e.value]))).toMatchObject({
       CV_STORAGE_BACKEND: 'gcs',
       CV_STORAGE_BUCKETS_RAW: outputs().buckets.raw,

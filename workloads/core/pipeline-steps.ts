@@ -7,6 +7,8 @@
  * to the file named by `--out-<name>` (the KFP IR `output_file` placeholder). Everything
  * else (buckets, warehouse, thresholds) comes from the CV_* environment (config/load.ts).
  */
+import { ENTRY_POINTS, type EntryPoint, type EntryPointName } from './entry-points';
+
 export type WorkloadImage = 'inference' | 'trigger' | 'preprocessing' | 'training';
 
 export interface StepDefinition {
@@ -14,10 +16,8 @@ export interface StepDefinition {
   name: string;
   /** Which workload image runs it. */
   image: WorkloadImage;
-  /** Entry point, relative to the repository root. */
-  entry: string;
-  /** Sub-command, if the entry point has several. */
-  subcommand?: string;
+  /** How its container starts (workloads/core/entry-points.ts): command, then the mode arguments. */
+  entryPoint: EntryPointName;
   /** Input parameters, passed as `--<name-with-dashes> <value>`. */
   inputs: readonly string[];
   /** Output parameters, written to `--out-<name-with-dashes> <file>`. */
@@ -28,44 +28,44 @@ export const PIPELINE_STEPS = {
   checkTrigger: {
     name: 'check-trigger',
     image: 'trigger',
-    entry: 'workloads/trigger/cli.ts',
-    subcommand: 'check',
+    entryPoint: 'triggerCheck',
     inputs: ['run_id', 'force'],
     outputs: ['should_run', 'reason'],
   },
   preprocess: {
     name: 'preprocess',
     image: 'preprocessing',
-    entry: 'workloads/preprocessing/cli.ts',
+    entryPoint: 'preprocess',
     inputs: ['run_id'],
     outputs: ['dataset_version'],
   },
   train: {
     name: 'train',
     image: 'training',
-    entry: 'workloads/training/cli.ts',
+    entryPoint: 'train',
     inputs: ['run_id', 'dataset_version'],
     outputs: ['model_version'],
   },
   evaluate: {
     name: 'evaluate',
     image: 'training',
-    entry: 'workloads/evaluation/cli.ts',
-    subcommand: 'evaluate',
+    entryPoint: 'evaluate',
     inputs: ['run_id', 'dataset_version', 'model_version'],
     outputs: ['decision', 'reason'],
   },
   promote: {
     name: 'promote',
     image: 'training',
-    entry: 'workloads/evaluation/cli.ts',
-    subcommand: 'promote',
+    entryPoint: 'promote',
     inputs: ['run_id', 'dataset_version', 'model_version'],
     outputs: ['production_version'],
   },
 } as const satisfies Record<string, StepDefinition>;
 
 export type StepKey = keyof typeof PIPELINE_STEPS;
+
+/** The entry point a step's container runs. */
+export const entryPointOf = (step: StepDefinition): EntryPoint => ENTRY_POINTS[step.entryPoint];
 
 /** `dataset_version` → `--dataset-version`. */
 export const flagOf = (param: string): string => `--${param.replace(/_/g, '-')}`;

@@ -2,6 +2,7 @@ import Fastify, { FastifyInstance } from 'fastify';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { configToEnv } from '../core/config/load';
+import { ENTRY_POINTS } from '../core/entry-points';
 import type { WorkloadConfig } from '../core/config/schema';
 import { LocalDogApi, startLocalDogApi } from '../core/dogapi/local-dog-api';
 import { DataLake, openDataLake } from '../core/storage/data-lake';
@@ -67,7 +68,7 @@ export class LocalServices {
 
     this.inference = await startWorkload({
       name: 'inference',
-      entry: 'workloads/inference/main.ts',
+      entry: ENTRY_POINTS.inferenceService.source,
       env: this.workloadEnv(),
       cwd: REPO_ROOT,
       logDir: this.logDir,

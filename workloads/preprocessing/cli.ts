@@ -1,8 +1,8 @@
 import { SingleBar, Presets } from 'cli-progress';
-import { promises as fs } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../core/config/load';
+import { parseFlags, runMain, stepFlags, UsageError, writeOutput } from '../core/cli';
+import { loadConfig } from '../core/config/load';
 import { createLogger } from '../core/log';
+import { PIPELINE_STEPS } from '../core/pipeline-steps';
 import { openDataLake } from '../core/storage/data-lake';
 import { openWarehouse } from '../core/warehouse/open-warehouse';
 import { ENGINES, openTaskEngine } from './engines/open-engine';
@@ -41,8 +41,6 @@ const USAGE =
   '              [--workers N] [--concurrency N] [--no-progress]\n' +
   '       cli.ts --stage plan|transform|commit [--version V] [--task-index I] [--task-count N] (see cli.ts)';
 
-class UsageError extends Error {}
-
 function wholeNumber(flag: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -51,22 +49,17 @@ function wholeNumber(flag: string, value: string | undefined, min: number): numb
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'run-id': { type: 'string' },
-      'out-dataset-version': { type: 'string' },
-      workers: { type: 'string' },
-      concurrency: { type: 'string' },
-      'no-progress': { type: 'boolean', default: false },
-      stage: { type: 'string' },
-      version: { type: 'string' },
-      'task-index': { type: 'string' },
-      'task-count': { type: 'string' },
-      engine: { type: 'string' },
-      tasks: { type: 'string' },
-    },
-    strict: true,
+  const { values } = parseFlags(argv, {
+    ...stepFlags(PIPELINE_STEPS.preprocess),
+    workers: { type: 'string' },
+    concurrency: { type: 'string' },
+    'no-progress': { type: 'boolean', default: false },
+    stage: { type: 'string' },
+    version: { type: 'string' },
+    'task-index': { type: 'string' },
+    'task-count': { type: 'string' },
+    engine: { type: 'string' },
+    tasks: { type: 'string' },
   });
   if (values.engine !== undefined && !(ENGINES as readonly string[]).includes(values.engine))
     throw new UsageError(`--engine must be one of ${ENGINES.join(', ')}, got ${JSON.stringify(values.engine)}`);
@@ -147,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
     if (stage === 'plan') {
       const plan = await stagePlan(deps, options);
       log.info({ event: 'planned', version: plan.version, items: plan.items.length }, `planned dataset version ${plan.version}`);
-      if (values['out-dataset-version']) await fs.writeFile(values['out-dataset-version'], plan.version);
+      await writeOutput(values['out-dataset-version'], plan.version);
       return 0;
     }
     if (stage === 'transform') {
@@ -172,8 +165,7 @@ async function main(argv: string[]): Promise<number> {
     const { skips, ...counts } = summary;
     log.info({ event: 'dataset_version', ...counts, skippedObjects: skips.length }, `dataset version ${summary.version} written`);
     process.stdout.write(`${formatSummary(summary)}\n`);
-    // Exact contents, no newline: the pipeline passes it on verbatim.
-    if (values['out-dataset-version']) await fs.writeFile(values['out-dataset-version'], summary.version);
+    await writeOutput(values['out-dataset-version'], summary.version);
     return 0;
   } catch (err) {
     bar?.stop();
@@ -188,20 +180,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: Error) => {
-      if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-        process.stderr.write(`${err.message}\n${USAGE}\n`);
-        process.exit(2);
-      }
-      if (err instanceof ConfigError) {
-        process.stderr.write(`${err.message}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`preprocessing failed: ${err.stack ?? err.message}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runMain('preprocessing', () => main(process.argv.slice(2)), USAGE);

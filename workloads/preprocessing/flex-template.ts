@@ -1,5 +1,6 @@
 import { type DeepPartial, configToEnv } from '../core/config/load';
 import type { WorkloadConfig } from '../core/config/schema';
+import { ENTRY_POINTS } from '../core/entry-points';
 import { PIPELINE_STEPS } from '../core/pipeline-steps';
 
 /**
@@ -147,7 +148,7 @@ export function flexTemplateSpec(image: string): FlexTemplateSpec {
       description:
         'Labelled raw dog images → a new immutable, versioned TFRecord dataset (tf.train.Example, sharded per split, ' +
         'deterministic content-hash splits, hard-example replay). Same entry point as the pipeline step ' +
-        `${PIPELINE_STEPS.preprocess.name} (${PIPELINE_STEPS.preprocess.entry}).`,
+        `${PIPELINE_STEPS.preprocess.name} (${ENTRY_POINTS.preprocess.source}).`,
       parameters: PARAMETERS.map(({ target: _target, ...p }) => p),
     },
   };

@@ -1,7 +1,7 @@
-import { promises as fs } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseFlags, runMain, stepFlags, UsageError, writeOutput } from '../core/cli';
 import { loadConfig } from '../core/config/load';
 import { createLogger } from '../core/log';
+import { PIPELINE_STEPS } from '../core/pipeline-steps';
 import { openDataLake } from '../core/storage/data-lake';
 import { openWarehouse } from '../core/warehouse/open-warehouse';
 import { checkTrigger } from './check';
@@ -24,17 +24,10 @@ const USAGE =
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      'run-id': { type: 'string' },
-      force: { type: 'string', default: 'false' },
-      'out-should-run': { type: 'string' },
-      'out-reason': { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-    },
-    strict: true,
+  const { values } = parseFlags(rest, {
+    ...stepFlags(PIPELINE_STEPS.checkTrigger),
+    port: { type: 'string' },
+    host: { type: 'string' },
   });
   const config = loadConfig();
   const logger = createLogger('trigger', config.logLevel);
@@ -43,18 +36,17 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'check') {
     const runId = values['run-id'];
     if (!runId) throw new UsageError('check needs --run-id');
-    if (values.force !== 'true' && values.force !== 'false')
-      throw new UsageError(`--force must be true or false, got ${JSON.stringify(values.force)}`);
+    const force = values.force ?? 'false';
+    if (force !== 'true' && force !== 'false') throw new UsageError(`--force must be true or false, got ${JSON.stringify(force)}`);
     const warehouse = await openWarehouse(config);
     try {
-      const result = await checkTrigger({ lake, warehouse, thresholds: config.trigger, runId, force: values.force === 'true' });
+      const result = await checkTrigger({ lake, warehouse, thresholds: config.trigger, runId, force: force === 'true' });
       logger.info(
         { event: 'trigger_decision', fired: result.fire, condition: result.condition, reused: result.reused, run_id: runId },
         result.reason,
       );
-      // Exact contents, no newline: the pipeline's condition compares them verbatim.
-      if (values['out-should-run']) await writeOutput(values['out-should-run'], JSON.stringify(result.fire));
-      if (values['out-reason']) await writeOutput(values['out-reason'], result.reason);
+      await writeOutput(values['out-should-run'], JSON.stringify(result.fire));
+      await writeOutput(values['out-reason'], result.reason);
       return 0;
     } finally {
       await warehouse.close();
@@ -84,20 +76,4 @@ async function main(argv: string[]): Promise<number> {
   throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : 'missing command');
 }
 
-class UsageError extends Error {}
-
-async function writeOutput(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, text);
-  await fs.rename(tmp, file);
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(err instanceof UsageError ? `${err.message}\n${USAGE}` : err instanceof Error ? err.message : err);
-      process.exit(err instanceof UsageError ? 2 : 1);
-    },
-  );
-}
+if (require.main === module) runMain('trigger', () => main(process.argv.slice(2)), USAGE);

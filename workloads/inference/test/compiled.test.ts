@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { openDataLake } from '../../core/storage/data-lake';
-import { compileInferenceService } from '../compile';
+import { buildWorkloads, builtFile } from '../../../scripts/build';
+import { ENTRY_POINTS } from '../../core/entry-points';
 import { startServiceProcess } from './fixtures/process';
 import { bytesBody, tempRoot } from './fixtures/service';
 import { buildTestModel, photosOf, REPO_ROOT } from './fixtures/test-model';
@@ -10,7 +11,7 @@ const maybe = process.env.CV_E2E ? describe : describe.skip;
 
 /**
  * The container runs compiled JavaScript: the worker threads must start without tsx there.
- * Compiles the service with tsc into dist/ and runs it (slow: behind CV_E2E).
+ * Builds the workloads as the image's build stage does (`npm run build`) and runs it (slow: behind CV_E2E).
  */
 maybe('compiled JavaScript', () => {
   const outDir = path.join(REPO_ROOT, 'dist', `inference-compiled-test-${process.pid}`);
@@ -21,7 +22,8 @@ maybe('compiled JavaScript', () => {
   });
 
   test('main.js serves predictions from worker.js threads', async () => {
-    const entry = await compileInferenceService(outDir);
+    await buildWorkloads(outDir);
+    const entry = builtFile(outDir, ENTRY_POINTS.inferenceService);
     await fs.access(path.join(outDir, 'workloads/inference/models/worker.js'));
 
     root = await tempRoot();

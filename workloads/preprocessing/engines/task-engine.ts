@@ -1,3 +1,5 @@
+import { ENTRY_POINTS } from '../../core/entry-points';
+
 /**
  * A managed (or local) engine that runs the transform stage of a planned dataset version as
  * N tasks: task i of n runs `cli.ts --stage transform --version V` with the task index and
@@ -72,7 +74,7 @@ function indent(text: string, prefix: string): string {
     .join('\n');
 }
 
-/** The arguments every task runs with (after the image's command, `node --import tsx cli.ts`). */
+/** The arguments every task runs with (after the job's command; entry point `preprocessTransformTask`). */
 export function transformArgs(version: string): string[] {
-  return ['--stage', 'transform', '--version', version, '--no-progress'];
+  return [...ENTRY_POINTS.preprocessTransformTask.args, '--version', version];
 }

@@ -76,7 +76,7 @@ describe('CloudRunJobEngine', () => {
     expect(run.authorization).toBe('Bearer tok-run');
     expect(run.body).toEqual({
       overrides: {
-        containerOverrides: [{ args: ['--stage', 'transform', '--version', 'v20261123T1200Z-ab12', '--no-progress'] }],
+        containerOverrides: [{ args: ['--stage', 'transform', '--no-progress', '--version', 'v20261123T1200Z-ab12'] }],
         taskCount: 3,
       },
     });

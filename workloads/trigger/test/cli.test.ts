@@ -17,7 +17,8 @@ describe('trigger CLI check', () => {
     try {
       await addLabels(lake, 5, new Date(Date.now() - 60_000));
       const env = cleanEnv({ CV_DATA_ROOT: dir, CV_TRIGGER_MIN_NEW_LABELLED: '5', CV_LOG_LEVEL: 'warn' });
-      const out = (n: string) => path.join(dir, n);
+      // As on Vertex AI: the outputs' folder does not exist yet; the step creates it.
+      const out = (n: string) => path.join(dir, 'run-cli', 'check-trigger', n);
       const run = (args: string[]) =>
         spawnSync(process.execPath, ['--import', 'tsx', 'workloads/trigger/cli.ts', ...args], { cwd: REPO, env, encoding: 'utf8' });
       const args = [
