@@ -6,6 +6,7 @@ import type { Logger } from '../core/log';
 import type { DataLake } from '../core/storage/data-lake';
 import type { Warehouse } from '../core/warehouse/warehouse';
 import { EventSink } from './event-sink';
+import { modelZeroBootstrap } from './models/bootstrap';
 import { ModelManager } from './models/model-manager';
 import { WorkerPool } from './models/worker-pool';
 import { Predictor } from './predictor';
@@ -64,6 +65,7 @@ const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, o
     pollMs: config.inference.pointerPollMs,
     shadowChallenger: config.inference.shadowChallenger,
     logger,
+    bootstrap: modelZeroBootstrap({ model: config.model, store: lake.models, record: (rows) => sink.add('model_events', rows), logger }),
   });
   const sink = new EventSink({ warehouse, logger, flushMs: config.inference.warehouseFlushMs });
   app.decorate('inference', { config, lake, dogApi, sink, pool, models, predictor: new Predictor(config, models, pool) });

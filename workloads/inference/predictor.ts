@@ -1,7 +1,7 @@
 import type { WorkloadConfig } from '../core/config/schema';
 import { displayName } from '../core/dogapi/breeds';
 import { NormalizedPixels, toModelInput } from '../core/images/normalize-image';
-import type { Row } from '../core/warehouse/tables';
+import type { OPEN_SET_VERDICTS, Row } from '../core/warehouse/tables';
 import { withTimeout } from '../core/async';
 import { DecodeTimeoutError } from './http-errors';
 import type { ModelManager } from './models/model-manager';
@@ -21,10 +21,14 @@ export interface ModelResult {
   topK: TopKEntry[];
 }
 
+export type OpenSetVerdict = (typeof OPEN_SET_VERDICTS)[number];
+
 export interface PredictOutcome {
   image: NormalizedPixels;
   /** Champion first; empty when no model is loaded. */
   results: ModelResult[];
+  /** The backbone's ImageNet head: probability mass on its dog classes (null without an ImageNet head or a model). */
+  dogProbability: number | null;
   /** Decode + queue + predict, milliseconds. */
   latencyMs: number;
   /** Why there is no prediction, when `results` is empty. */
@@ -49,10 +53,17 @@ export class Predictor {
       const size = set.champion?.inputSize ?? this.config.model.inputSize;
       const ms = this.config.inference.decodeTimeoutMs;
       const image = await withTimeout(toModelInput(bytes, size, this.config.images), ms, () => new DecodeTimeoutError(ms));
-      if (!set.champion) return { image, results: [], latencyMs: performance.now() - started, noModelReason: this.models.notReadyReason };
+      if (!set.champion)
+        return {
+          image,
+          results: [],
+          dogProbability: null,
+          latencyMs: performance.now() - started,
+          noModelReason: this.models.notReadyReason,
+        };
       const served: Array<{ role: ModelResult['role']; model: LoadedModel }> = [{ role: 'champion', model: set.champion }];
       if (set.challenger) served.push({ role: 'challenger', model: set.challenger });
-      const probs = await this.pool.predict(
+      const { probs, dogProbability } = await this.pool.predict(
         served.map((s) => s.model.version),
         image.pixels,
       );
@@ -61,11 +72,49 @@ export class Predictor {
         const topK = topKOf(s.model.labels, probs[i], k);
         return { role: s.role, version: s.model.version, predictedLabel: topK[0].label, confidence: topK[0].probability, topK };
       });
-      return { image, results, latencyMs: performance.now() - started };
+      return { image, results, dogProbability, latencyMs: performance.now() - started };
     } finally {
       release();
     }
   }
+}
+
+/**
+ * The open-set answer for one model's prediction: "not a dog" when the ImageNet head puts
+ * less than `notADogBelow` of its probability on dog classes; else "a dog, but none of our
+ * breeds" when the model's top-1 confidence is below `unknownBreedBelow`; else the breed.
+ * Thresholds come from `inference.openSet` (calibrated by `npm run bench:open-set`).
+ */
+export function openSetVerdict(
+  confidence: number,
+  dogProbability: number | null,
+  t: WorkloadConfig['inference']['openSet'],
+): OpenSetVerdict {
+  if (dogProbability !== null && dogProbability < t.notADogBelow) return 'not_a_dog';
+  if (confidence < t.unknownBreedBelow) return 'unknown_breed';
+  return 'breed';
+}
+
+/** What POST /classify says about the photo, in a word and in a sentence. */
+export interface OpenSetAnswer {
+  verdict: OpenSetVerdict;
+  message: string;
+  dogProbability: number | null;
+}
+
+export function openSetAnswer(
+  champion: ModelResult,
+  dogProbability: number | null,
+  t: WorkloadConfig['inference']['openSet'],
+): OpenSetAnswer {
+  const verdict = openSetVerdict(champion.confidence, dogProbability, t);
+  const message =
+    verdict === 'not_a_dog'
+      ? "This doesn't look like a dog."
+      : verdict === 'unknown_breed'
+        ? 'This looks like a dog, but none of the breeds this model knows.'
+        : `This looks like a ${displayName(champion.predictedLabel)}.`;
+  return { verdict, message, dogProbability: dogProbability === null ? null : round(dogProbability, 4) };
 }
 
 export function topKOf(labels: string[], probs: Float32Array, k: number): TopKEntry[] {
@@ -85,6 +134,7 @@ export function predictionRows(args: {
   imageUri: string;
   trueLabel: string | null;
   at: Date;
+  openSet: WorkloadConfig['inference']['openSet'];
 }): Row<'prediction_events'>[] {
   const { outcome, trueLabel } = args;
   const base = {
@@ -97,7 +147,19 @@ export function predictionRows(args: {
     latency_ms: round(outcome.latencyMs, 3),
   };
   if (outcome.results.length === 0) {
-    return [{ ...base, predicted_label: null, correct: null, confidence: null, model_version: null, role: 'none', top_k: '[]' }];
+    return [
+      {
+        ...base,
+        predicted_label: null,
+        correct: null,
+        confidence: null,
+        model_version: null,
+        role: 'none',
+        top_k: '[]',
+        open_set: null,
+        dog_probability: null,
+      },
+    ];
   }
   return outcome.results.map((r) => ({
     ...base,
@@ -107,5 +169,7 @@ export function predictionRows(args: {
     model_version: r.version,
     role: r.role,
     top_k: JSON.stringify(r.topK.map((t) => ({ label: t.label, probability: t.probability }))),
+    open_set: openSetVerdict(r.confidence, outcome.dogProbability, args.openSet),
+    dog_probability: outcome.dogProbability === null ? null : round(outcome.dogProbability, 6),
   }));
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { RawLabel } from '../core/dataset/raw-label';
+import type { OpenSetAnswer } from './predictor';
 import { rawKeys } from '../core/layout';
 import { ObjectStore, PreconditionFailedError, writeJson } from '../core/storage/object-store';
 import type { TopKEntry } from './schemas';
@@ -29,6 +30,8 @@ export interface UploadRecord {
     modelVersion: string;
     topK: TopKEntry[];
     latencyMs: number;
+    /** The open-set answer shown to the person (absent in records from before it existed). Never a label. */
+    answer?: OpenSetAnswer;
   };
   feedback?: {
     feedbackId: string;

@@ -1,6 +1,4 @@
-import { BACKBONES, BackboneSpec, baseSpec, extractLayersBackbone } from '../core/model/backbones';
-import { handlerFor } from '../core/model/model-io';
-import type { BackboneName } from '../core/config/schema';
+import { BACKBONES, BackboneSpec, loadLayersBackbone } from '../core/model/backbones';
 import { tf } from '../core/tf/backend';
 import { depthwiseTrainable } from './wasm-depthwise-gradient';
 
@@ -23,11 +21,6 @@ export interface HeadParts {
   /** The copied backbone layers (empty when cut = null). */
   topLayers: tf.layers.Layer[];
   featureDim: number;
-}
-
-export async function loadLayersBackbone(spec: Pick<BackboneSpec, 'name' | 'url'>): Promise<tf.LayersModel> {
-  if (BACKBONES[spec.name].kind !== 'layers') throw new Error(`backbone ${spec.name} is a graph model: its layers cannot be fine-tuned`);
-  return extractLayersBackbone(await tf.loadLayersModel(handlerFor(spec.url)));
 }
 
 interface ConvConfig {
@@ -170,9 +163,8 @@ export function resolveCut(backbone: tf.LayersModel, fineTuneLayers: number): st
 }
 
 /** The spec of the trunk for a training configuration (loads a layers backbone to find the cut's shape). */
-export async function trunkSpecFor(name: BackboneName, url: string, fineTuneLayers: number, fineTune: boolean): Promise<BackboneSpec> {
-  const spec = baseSpec(name, url);
-  if (!fineTune || !BACKBONES[name].fineTunable || fineTuneLayers <= 0) return spec;
+export async function trunkSpecFor(spec: BackboneSpec, fineTuneLayers: number, fineTune: boolean): Promise<BackboneSpec> {
+  if (!fineTune || !BACKBONES[spec.name].fineTunable || fineTuneLayers <= 0) return spec;
   const backbone = await loadLayersBackbone(spec);
   try {
     const cut = resolveCut(backbone, fineTuneLayers);

@@ -3,6 +3,7 @@ import type { WorkloadConfig } from '../core/config/schema';
 import { latestDatasetVersion } from '../core/dataset/read-dataset';
 import { MODEL_FILES, modelKeys, newVersionName } from '../core/layout';
 import { createLogger, type Logger } from '../core/log';
+import { configuredSpec } from '../core/model/backbones';
 import { loadHead, markComplete, ModelVersionMeta, readModelMeta, saveModelVersionCore } from '../core/model/model-version';
 import { readPointer } from '../core/model/registry';
 import { DataLake, openDataLake } from '../core/storage/data-lake';
@@ -68,6 +69,7 @@ function hyperparameters(config: WorkloadConfig, cut: string | null): Record<str
   return {
     backbone: config.model.backbone,
     backboneUrl: config.model.backboneUrl || '(default)',
+    inputSize: config.model.inputSize,
     trunkCut: cut,
     epochs: t.epochs,
     fineTuneEpochs: cut ? t.fineTuneEpochs : 0,
@@ -133,7 +135,7 @@ async function runTraining(o: TrainModelOptions, modelVersion: string, started: 
   for (const split of ['train', 'validation'] as const) {
     if (data.splits[split].length === 0) throw new Error(`dataset ${datasetVersion} has no ${split} examples; cannot train`);
   }
-  const spec = await trunkSpecFor(config.model.backbone, config.model.backboneUrl, t.fineTuneLayers, t.fineTuneEpochs > 0);
+  const spec = await trunkSpecFor(configuredSpec(config.model), t.fineTuneLayers, t.fineTuneEpochs > 0);
   log.info({ datasetVersion, cut: spec.cut, outputShape: spec.outputShape }, 'trunk');
 
   // Parent: the production model unless told otherwise; used only when its trunk matches.

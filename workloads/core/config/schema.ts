@@ -11,8 +11,14 @@ const nonEmpty = z.string().min(1, 'must not be empty');
 const share = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
 const positiveInt = z.number().int('must be a whole number').positive('must be greater than 0');
 
-export const BACKBONES = ['mobilenet_v2_035', 'mobilenet_v3_small'] as const;
+export const BACKBONES = ['mobilenet_v2_100', 'mobilenet_v2_035', 'mobilenet_v3_small'] as const;
 export type BackboneName = (typeof BACKBONES)[number];
+/** Input sizes each backbone's weights are used at; the first is its native size. */
+export const BACKBONE_INPUT_SIZES: Record<BackboneName, readonly number[]> = {
+  mobilenet_v2_100: [224, 192, 160],
+  mobilenet_v2_035: [224],
+  mobilenet_v3_small: [224],
+};
 
 export const storageSchema = z
   .object({
@@ -56,10 +62,27 @@ export const dogApiSchema = z
 
 export const modelSchema = z
   .object({
-    backbone: z.enum(BACKBONES).default('mobilenet_v2_035'),
-    /** Where the backbone's model.json is: a path, file:// or https:// URL. Empty: the default for the backbone. */
+    /** mobilenet_v2_100 by default: the measurements behind the choice are in workloads/training/README.md. */
+    backbone: z.enum(BACKBONES).default('mobilenet_v2_100'),
+    /**
+     * Where the backbone is (a path, file:// or https:// URL): the model.json for
+     * mobilenet_v2_035 and mobilenet_v3_small, the folder holding features/,
+     * features_graph/ and imagenet_head/ for mobilenet_v2_100. Empty: the default for the backbone.
+     */
     backboneUrl: z.string().default(''),
+    /** Pixels per side the backbone sees; mobilenet_v2_100 accepts 160, 192 or 224, the others 224 only. */
     inputSize: positiveInt.default(224),
+    /**
+     * Serve a zero-shot "model zero" (the backbone's ImageNet head restricted to the breed
+     * table's ImageNet classes) while the registry has no champion, so a new stack answers
+     * from its first second. Only backbones with an ImageNet head (mobilenet_v2_100) have one.
+     */
+    zeroShot: z.boolean().default(true),
+  })
+  .superRefine((m, ctx) => {
+    const sizes = BACKBONE_INPUT_SIZES[m.backbone];
+    if (!sizes.includes(m.inputSize))
+      ctx.addIssue({ code: 'custom', path: ['inputSize'], message: `backbone ${m.backbone} takes input sizes ${sizes.join(', ')}` });
   })
   .prefault({});
 
@@ -88,6 +111,19 @@ export const inferenceSchema = z
     decodeTimeoutMs: positiveInt.default(10_000),
     /** Graceful shutdown: how long in-flight requests may take to finish after SIGTERM. */
     shutdownGraceMs: positiveInt.default(10_000),
+    /**
+     * Open-set answers of POST /classify (calibrated by `npm run bench:open-set`, see
+     * workloads/inference/README.md): "this doesn't look like a dog" when the ImageNet
+     * head's probability mass on its dog classes is below `notADogBelow` (backbones with an
+     * ImageNet head only); "a dog, but none of our breeds" when the champion's top-1
+     * confidence is below `unknownBreedBelow`. 0 turns either answer off.
+     */
+    openSet: z
+      .object({
+        notADogBelow: share.default(0.5),
+        unknownBreedBelow: share.default(0.3),
+      })
+      .prefault({}),
   })
   .prefault({});
 

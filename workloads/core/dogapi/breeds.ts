@@ -10,29 +10,36 @@ export interface Breed {
   dogCeo: string;
   display: string;
   wordnetId: string;
+  /**
+   * The breed's ImageNet-1k class (0–999, the index in the usual 1000-class order), or null
+   * when ImageNet has none. The one breed → ImageNet mapping: model zero (the ImageNet head
+   * restricted to these classes, core/model/model-zero.ts) is built from it, and a breed
+   * without a class is absent from model zero until a trained model learns it.
+   */
+  imagenetClass: number | null;
 }
 
 export const BREEDS: readonly Breed[] = [
-  { label: 'chihuahua', dogCeo: 'chihuahua', display: 'Chihuahua', wordnetId: 'n02085620' },
-  { label: 'shih_tzu', dogCeo: 'shihtzu', display: 'Shih Tzu', wordnetId: 'n02086240' },
-  { label: 'beagle', dogCeo: 'beagle', display: 'Beagle', wordnetId: 'n02088364' },
-  { label: 'golden_retriever', dogCeo: 'retriever-golden', display: 'Golden Retriever', wordnetId: 'n02099601' },
-  { label: 'labrador_retriever', dogCeo: 'labrador', display: 'Labrador Retriever', wordnetId: 'n02099712' },
-  { label: 'german_shepherd', dogCeo: 'germanshepherd', display: 'German Shepherd', wordnetId: 'n02106662' },
-  { label: 'border_collie', dogCeo: 'collie-border', display: 'Border Collie', wordnetId: 'n02106166' },
-  { label: 'siberian_husky', dogCeo: 'husky', display: 'Siberian Husky', wordnetId: 'n02110185' },
-  { label: 'pug', dogCeo: 'pug', display: 'Pug', wordnetId: 'n02110958' },
-  { label: 'pembroke', dogCeo: 'pembroke', display: 'Pembroke Welsh Corgi', wordnetId: 'n02113023' },
-  { label: 'samoyed', dogCeo: 'samoyed', display: 'Samoyed', wordnetId: 'n02111889' },
-  { label: 'boxer', dogCeo: 'boxer', display: 'Boxer', wordnetId: 'n02108089' },
-  { label: 'rottweiler', dogCeo: 'rottweiler', display: 'Rottweiler', wordnetId: 'n02106550' },
-  { label: 'french_bulldog', dogCeo: 'bulldog-french', display: 'French Bulldog', wordnetId: 'n02108915' },
-  { label: 'doberman', dogCeo: 'doberman', display: 'Dobermann', wordnetId: 'n02107142' },
-  { label: 'standard_poodle', dogCeo: 'poodle-standard', display: 'Standard Poodle', wordnetId: 'n02113799' },
-  { label: 'great_dane', dogCeo: 'dane-great', display: 'Great Dane', wordnetId: 'n02109047' },
-  { label: 'cocker_spaniel', dogCeo: 'spaniel-cocker', display: 'Cocker Spaniel', wordnetId: 'n02102318' },
-  { label: 'maltese_dog', dogCeo: 'maltese', display: 'Maltese', wordnetId: 'n02085936' },
-  { label: 'yorkshire_terrier', dogCeo: 'terrier-yorkshire', display: 'Yorkshire Terrier', wordnetId: 'n02094433' },
+  { label: 'chihuahua', dogCeo: 'chihuahua', display: 'Chihuahua', wordnetId: 'n02085620', imagenetClass: 151 },
+  { label: 'shih_tzu', dogCeo: 'shihtzu', display: 'Shih Tzu', wordnetId: 'n02086240', imagenetClass: 155 },
+  { label: 'beagle', dogCeo: 'beagle', display: 'Beagle', wordnetId: 'n02088364', imagenetClass: 162 },
+  { label: 'golden_retriever', dogCeo: 'retriever-golden', display: 'Golden Retriever', wordnetId: 'n02099601', imagenetClass: 207 },
+  { label: 'labrador_retriever', dogCeo: 'labrador', display: 'Labrador Retriever', wordnetId: 'n02099712', imagenetClass: 208 },
+  { label: 'german_shepherd', dogCeo: 'germanshepherd', display: 'German Shepherd', wordnetId: 'n02106662', imagenetClass: 235 },
+  { label: 'border_collie', dogCeo: 'collie-border', display: 'Border Collie', wordnetId: 'n02106166', imagenetClass: 232 },
+  { label: 'siberian_husky', dogCeo: 'husky', display: 'Siberian Husky', wordnetId: 'n02110185', imagenetClass: 250 },
+  { label: 'pug', dogCeo: 'pug', display: 'Pug', wordnetId: 'n02110958', imagenetClass: 254 },
+  { label: 'pembroke', dogCeo: 'pembroke', display: 'Pembroke Welsh Corgi', wordnetId: 'n02113023', imagenetClass: 263 },
+  { label: 'samoyed', dogCeo: 'samoyed', display: 'Samoyed', wordnetId: 'n02111889', imagenetClass: 258 },
+  { label: 'boxer', dogCeo: 'boxer', display: 'Boxer', wordnetId: 'n02108089', imagenetClass: 242 },
+  { label: 'rottweiler', dogCeo: 'rottweiler', display: 'Rottweiler', wordnetId: 'n02106550', imagenetClass: 234 },
+  { label: 'french_bulldog', dogCeo: 'bulldog-french', display: 'French Bulldog', wordnetId: 'n02108915', imagenetClass: 245 },
+  { label: 'doberman', dogCeo: 'doberman', display: 'Dobermann', wordnetId: 'n02107142', imagenetClass: 236 },
+  { label: 'standard_poodle', dogCeo: 'poodle-standard', display: 'Standard Poodle', wordnetId: 'n02113799', imagenetClass: 267 },
+  { label: 'great_dane', dogCeo: 'dane-great', display: 'Great Dane', wordnetId: 'n02109047', imagenetClass: 246 },
+  { label: 'cocker_spaniel', dogCeo: 'spaniel-cocker', display: 'Cocker Spaniel', wordnetId: 'n02102318', imagenetClass: 219 },
+  { label: 'maltese_dog', dogCeo: 'maltese', display: 'Maltese', wordnetId: 'n02085936', imagenetClass: 153 },
+  { label: 'yorkshire_terrier', dogCeo: 'terrier-yorkshire', display: 'Yorkshire Terrier', wordnetId: 'n02094433', imagenetClass: 187 },
 ];
 
 const byLabel = new Map(BREEDS.map((b) => [b.label, b]));

@@ -1,83 +1,25 @@
-import * as path from 'node:path';
-import type { BackboneName } from '../config/schema';
 import { tf } from '../tf/backend';
-import { handlerFor } from './model-io';
+import { BackboneSpec, backbonePart, infoOf } from './catalog';
+import { handlerFor, withInputSize } from './model-io';
 
 /**
- * Backbones behind one interface. A model version is a frozen (or partly fine-tuned)
- * backbone "trunk" plus a small trained "head"; the trunk is described by a
- * {@link BackboneSpec} so a serving process loads it once and swaps only heads.
+ * Loading backbones with TensorFlow.js. What the backbones are, and where their files
+ * live, is in ./catalog.ts (free of TensorFlow.js, so the inference service's main thread
+ * can read it without loading tfjs).
  */
-export interface BackboneSpec {
-  name: BackboneName;
-  /** Where the backbone's model.json is (path, file:// or https://). */
-  url: string;
-  /** Pixel range the backbone expects. */
-  inputRange: [number, number];
-  inputSize: number;
-  /**
-   * Name of the layer whose output feeds the head, when the top of a layers backbone was
-   * fine-tuned and now lives in the head. `null`: the backbone's final feature vector.
-   */
-  cut: string | null;
-  /** Shape of one trunk output (without the batch dimension). */
-  outputShape: number[];
-}
-
-export interface BackboneInfo {
-  name: BackboneName;
-  kind: 'layers' | 'graph';
-  inputRange: [number, number];
-  inputSize: number;
-  featureDim: number;
-  /** Default location, used when config `model.backboneUrl` is empty. */
-  defaultUrl: string;
-  /** Whether the top layers can be fine-tuned (layers models only). */
-  fineTunable: boolean;
-}
-
-/** Repository root → ../shared, where the offline backbone lives next to the clone. */
-const SHARED_MODELS = path.resolve(__dirname, '../../../../shared/models');
-
-export const BACKBONES: Record<BackboneName, BackboneInfo> = {
-  mobilenet_v2_035: {
-    name: 'mobilenet_v2_035',
-    kind: 'layers',
-    inputRange: [-1, 1],
-    inputSize: 224,
-    featureDim: 1280,
-    defaultUrl: path.join(SHARED_MODELS, 'mobilenet_v2_035/model.json'),
-    fineTunable: true,
-  },
-  mobilenet_v3_small: {
-    name: 'mobilenet_v3_small',
-    kind: 'graph',
-    inputRange: [0, 1],
-    inputSize: 224,
-    featureDim: 1024,
-    defaultUrl: 'https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default/1',
-    fineTunable: false,
-  },
-};
-
-/** The spec of a backbone's plain feature-vector trunk. */
-export function baseSpec(name: BackboneName, url = ''): BackboneSpec {
-  const info = BACKBONES[name];
-  return {
-    name,
-    url: url || info.defaultUrl,
-    inputRange: info.inputRange,
-    inputSize: info.inputSize,
-    cut: null,
-    outputShape: [info.featureDim],
-  };
-}
+export * from './catalog';
 
 /** A loaded trunk: uint8 RGB images in, activations (features, or the cut layer's output) out. */
 export interface Trunk {
   spec: BackboneSpec;
   /** `images`: int32/float32 RGB in [0, 255], shape [n, size, size, 3]. */
   apply(images: tf.Tensor4D): tf.Tensor;
+  /**
+   * The activations {@link apply} returns and, from the same forward pass, the backbone's
+   * pooled feature vector (what an ImageNet head reads). The same tensor twice when the
+   * trunk is not cut.
+   */
+  applyWithFeatures(images: tf.Tensor4D): { activations: tf.Tensor; features: tf.Tensor };
   /** For fine-tuning: the full layers backbone (null for graph models). */
   layersModel: tf.LayersModel | null;
   dispose(): void;
@@ -94,32 +36,74 @@ export function scaleInput(images: tf.Tensor4D, range: [number, number]): tf.Ten
   });
 }
 
+/** A model loader for one of our backbone files: our own folder-shipped backbones are read at the configured input size. */
+function loaderFor(spec: BackboneSpec, url: string): tf.io.IOHandler | string {
+  const handler = handlerFor(url);
+  return infoOf(spec.name).files && typeof handler !== 'string' ? withInputSize(handler, spec.inputSize) : handler;
+}
+
 export async function loadTrunk(spec: BackboneSpec): Promise<Trunk> {
-  const info = BACKBONES[spec.name];
-  if (!info) throw new Error(`unknown backbone ${JSON.stringify(spec.name)}; backbones are ${Object.keys(BACKBONES).join(', ')}`);
+  const info = infoOf(spec.name);
   if (info.kind === 'graph') {
-    const graph = await tf.loadGraphModel(handlerFor(spec.url), /^https:\/\/tfhub\.dev\//.test(spec.url) ? { fromTFHub: true } : {});
+    const url = backbonePart(spec, 'features')!;
+    const graph = await tf.loadGraphModel(loaderFor(spec, url), /^https:\/\/tfhub\.dev\//.test(url) ? { fromTFHub: true } : {});
+    // A cut graph trunk runs up to the cut layer's node: the graph's node names are the
+    // layers model's layer names (both were built from the same network).
+    const outputs = spec.cut === null ? graph.outputNodes : [spec.cut, graph.outputNodes[0]];
+    const run = (images: tf.Tensor4D): tf.Tensor[] => {
+      const out = graph.execute(scaleInput(images, spec.inputRange), outputs);
+      return Array.isArray(out) ? out : [out];
+    };
     return {
       spec,
       layersModel: null,
-      apply: (images) => tf.tidy(() => graph.predict(scaleInput(images, spec.inputRange)) as tf.Tensor),
+      apply: (images) => tf.tidy(() => run(images)[0]),
+      applyWithFeatures: (images) =>
+        tf.tidy(() => {
+          const [activations, features] = run(images);
+          return { activations, features: features ?? activations };
+        }),
       dispose: () => graph.dispose(),
     };
   }
-  const full = await tf.loadLayersModel(handlerFor(spec.url));
+  const full = await tf.loadLayersModel(loaderFor(spec, backbonePart(spec, 'layers')!));
   const backbone = extractLayersBackbone(full);
   const trunk =
-    spec.cut === null ? backbone : tf.model({ inputs: backbone.inputs, outputs: backbone.getLayer(spec.cut).output as tf.SymbolicTensor });
+    spec.cut === null
+      ? backbone
+      : tf.model({ inputs: backbone.inputs, outputs: [backbone.getLayer(spec.cut).output as tf.SymbolicTensor, backbone.outputs[0]] });
+  const run = (images: tf.Tensor4D): tf.Tensor[] => {
+    const out = trunk.predict(scaleInput(images, spec.inputRange));
+    return Array.isArray(out) ? out : [out];
+  };
   return {
     spec,
     layersModel: backbone,
-    apply: (images) => tf.tidy(() => trunk.predict(scaleInput(images, spec.inputRange)) as tf.Tensor),
+    apply: (images) => tf.tidy(() => run(images)[0]),
+    applyWithFeatures: (images) =>
+      tf.tidy(() => {
+        const [activations, features] = run(images);
+        return { activations, features: features ?? activations };
+      }),
     dispose: () => full.dispose(),
   };
 }
 
+/** The backbone's ImageNet classifier (features → 1001 softmax probabilities), or null when it has none. */
+export async function loadImagenetHead(spec: Pick<BackboneSpec, 'name' | 'url'>): Promise<tf.LayersModel | null> {
+  const url = backbonePart(spec, 'imagenetHead');
+  return url ? tf.loadLayersModel(handlerFor(url)) : null;
+}
+
+/** The backbone's trainable layers model at the spec's input size (for fine-tuning). */
+export async function loadLayersBackbone(spec: Pick<BackboneSpec, 'name' | 'url' | 'inputSize'>): Promise<tf.LayersModel> {
+  const url = backbonePart(spec, 'layers');
+  if (!url) throw new Error(`backbone ${spec.name} is a graph model only: its layers cannot be fine-tuned`);
+  return extractLayersBackbone(await tf.loadLayersModel(loaderFor(spec as BackboneSpec, url)));
+}
+
 /**
- * The offline MobileNetV2 file is a Teachable Machine export: a Sequential whose
+ * The offline MobileNetV2-0.35 file is a Teachable Machine export: a Sequential whose
  * layers[0] is the backbone (ending in global average pooling) and layers[1] a toy head.
  * A plain backbone file (no wrapper) is used as is.
  */

@@ -141,14 +141,21 @@ export function fuseTrunk(trunk: Trunk): Trunk | undefined {
     }
   }
   const finalName = model.outputs[0].sourceLayer.name;
+  const apply = (images: tf.Tensor4D): tf.Tensor =>
+    tf.tidy(() => {
+      const values = new Map<string, tf.Tensor>([[inputName, scaleInput(images, trunk.spec.inputRange)]]);
+      for (const op of ops) op(values);
+      return values.get(finalName)!;
+    });
   return {
     spec: trunk.spec,
     layersModel: trunk.layersModel,
-    apply: (images) =>
+    apply,
+    // Never cut (see above): the activations are the features.
+    applyWithFeatures: (images) =>
       tf.tidy(() => {
-        const values = new Map<string, tf.Tensor>([[inputName, scaleInput(images, trunk.spec.inputRange)]]);
-        for (const op of ops) op(values);
-        return values.get(finalName)!;
+        const features = apply(images);
+        return { activations: features, features };
       }),
     // Only the folded weights: the plain trunk stays owned by the TrunkCache that loaded it.
     dispose: () => owned.forEach((t) => t.dispose()),

@@ -58,9 +58,52 @@ export function fileHandler(modelJsonPath: string): tf.io.IOHandler {
   };
 }
 
-/** A handler for a URL or path: `http(s)://` through tfjs's own fetch-based loader, else the file system. */
+/**
+ * A handler for a URL or path: `http(s)://` through tfjs's own fetch-based loader, else
+ * the file system. TF Hub URLs stay strings (tfjs resolves their `?tfjs-format` itself).
+ */
 export function handlerFor(urlOrPath: string): tf.io.IOHandler | string {
-  return /^https?:\/\//.test(urlOrPath) ? urlOrPath : fileHandler(urlOrPath);
+  if (/^https:\/\/tfhub\.dev\//.test(urlOrPath)) return urlOrPath;
+  return /^https?:\/\//.test(urlOrPath) ? tf.io.http(urlOrPath) : fileHandler(urlOrPath);
+}
+
+interface GraphNode {
+  op: string;
+  attr?: { shape?: { shape?: { dim?: Array<{ size: string }> } } };
+}
+interface TensorInfo {
+  tensorShape?: { dim?: Array<{ size: string }> };
+}
+
+/**
+ * The same model, read for images of `size`×`size`: rewrites the declared input shape
+ * (a graph model's Placeholder and signature, a layers model's InputLayer) from the size it
+ * was exported at. Convolutions and global pooling work at any size; only the
+ * declaration pins it, and tfjs refuses other shapes.
+ */
+export function withInputSize(handler: tf.io.IOHandler, size: number): tf.io.IOHandler {
+  const hw = (dims: Array<{ size: string }>): Array<{ size: string }> =>
+    dims.length === 4 ? [dims[0], { size: String(size) }, { size: String(size) }, dims[3]] : dims;
+  return {
+    load: async () => {
+      const artifacts = await handler.load!();
+      const topology = artifacts.modelTopology as {
+        node?: GraphNode[];
+        config?: { layers?: Array<{ class_name: string; config: Record<string, unknown> }> };
+      };
+      for (const node of topology.node ?? []) {
+        const dims = node.op === 'Placeholder' ? node.attr?.shape?.shape?.dim : undefined;
+        if (dims) node.attr!.shape!.shape!.dim = hw(dims);
+      }
+      const inputs = (artifacts.signature as { inputs?: Record<string, TensorInfo> } | undefined)?.inputs ?? {};
+      for (const input of Object.values(inputs)) if (input.tensorShape?.dim) input.tensorShape.dim = hw(input.tensorShape.dim);
+      for (const layer of topology.config?.layers ?? []) {
+        const shape = layer.class_name === 'InputLayer' ? (layer.config.batch_input_shape as unknown[] | undefined) : undefined;
+        if (shape?.length === 4) layer.config.batch_input_shape = [shape[0], size, size, shape[3]];
+      }
+      return artifacts;
+    },
+  };
 }
 
 /** Loads and saves a model under `prefix` in an ObjectStore (`<prefix>model.json` + `<prefix>weights.bin`). */

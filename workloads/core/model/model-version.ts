@@ -3,7 +3,10 @@ import { readJson, writeJson } from '../storage/object-store';
 import { MODEL_FILES, modelKeys } from '../layout';
 import { tf } from '../tf/backend';
 import type { BackboneSpec } from './backbones';
+import { isComplete } from './complete';
 import { objectStoreHandler } from './model-io';
+
+export { isComplete, markComplete } from './complete';
 
 /**
  * A model version folder in the models bucket:
@@ -22,6 +25,8 @@ export interface ModelVersionMeta {
   datasetVersion: string | null;
   parentVersion: string | null;
   trainingRunId: string | null;
+  /** How the head came to be: trained on a dataset version, or `zero-shot` (model zero, ./model-zero.ts). Absent: trained. */
+  kind?: 'trained' | 'zero-shot';
 }
 
 export const HEAD_PREFIX = 'head/';
@@ -42,20 +47,6 @@ export async function saveModelVersionCore(store: ObjectStore, meta: ModelVersio
   await head.save(objectStoreHandler(store, modelKeys.file(meta.version, HEAD_PREFIX)));
   await writeJson(store, modelKeys.file(meta.version, MODEL_FILES.labels), { labels: meta.labels });
   await writeJson(store, modelKeys.file(meta.version, META_FILE), meta);
-}
-
-/** The commit point of a model version. Written once (if-absent precondition). */
-export async function markComplete(store: ObjectStore, version: string, summary: Record<string, unknown> = {}): Promise<void> {
-  await writeJson(
-    store,
-    modelKeys.file(version, MODEL_FILES.complete),
-    { version, completedAt: new Date().toISOString(), ...summary },
-    { ifGenerationMatch: '0' },
-  );
-}
-
-export async function isComplete(store: ObjectStore, version: string): Promise<boolean> {
-  return (await store.stat(modelKeys.file(version, MODEL_FILES.complete))) !== undefined;
 }
 
 export async function readModelMeta(store: ObjectStore, version: string): Promise<ModelVersionMeta> {

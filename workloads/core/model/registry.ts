@@ -1,6 +1,6 @@
 import { modelKeys, RegistryRole } from '../layout';
 import { ObjectStore, PreconditionFailedError, writeJson } from '../storage/object-store';
-import { isComplete } from './model-version';
+import { isComplete } from './complete';
 
 /**
  * The model registry: pointers in the models bucket naming the production model and an

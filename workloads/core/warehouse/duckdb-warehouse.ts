@@ -1,7 +1,7 @@
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { duckDbDdl } from './schema-dsl';
+import { duckDbAddColumns, duckDbDdl } from './schema-dsl';
 import { Row, TABLE_NAMES, tableDef, TableName } from './tables';
 import { checkRows, QueryRow, renderTables, Value, Warehouse } from './warehouse';
 
@@ -25,7 +25,10 @@ export class DuckDbWarehouse implements Warehouse {
     // BigQuery works in UTC. DuckDB defaults to the machine's time zone, which would shift
     // TIMESTAMP casts, comparisons and DATE(ts) on a machine outside UTC: pin it.
     await conn.run("SET TimeZone = 'UTC'");
-    for (const name of TABLE_NAMES) await conn.run(duckDbDdl(tableDef(name)));
+    for (const name of TABLE_NAMES) {
+      await conn.run(duckDbDdl(tableDef(name)));
+      for (const alter of duckDbAddColumns(tableDef(name))) await conn.run(alter);
+    }
     return new DuckDbWarehouse(instance, conn);
   }
 

@@ -40,6 +40,15 @@ export function nullable<T>(def: FieldDef<T>): FieldDef<T | null> {
   return { ...def, mode: 'NULLABLE', zod: def.zod.nullable() };
 }
 
+/**
+ * A nullable column added after the table was first created: writers that predate it may
+ * leave it out of their rows (it is optional in the row type and stored as null), and an
+ * existing DuckDB file gets it on open (see {@link duckDbAddColumns}).
+ */
+export function added<T>(def: FieldDef<T>): FieldDef<T | null> & { added: true } {
+  return { ...nullable(def), added: true };
+}
+
 export interface TableDef<F extends Record<string, FieldDef<unknown>>> {
   name: string;
   description: string;
@@ -58,7 +67,10 @@ export interface AnyTableDef {
   fields: Record<string, FieldDef<unknown>>;
 }
 
-export type RowOf<T> = T extends TableDef<infer F> ? { [K in keyof F]: F[K] extends FieldDef<infer V> ? V : never } : never;
+type AddedKeys<F> = { [K in keyof F]: F[K] extends { added: true } ? K : never }[keyof F];
+type ValueOf<D> = D extends FieldDef<infer V> ? V : never;
+export type RowOf<T> =
+  T extends TableDef<infer F> ? { [K in Exclude<keyof F, AddedKeys<F>>]: ValueOf<F[K]> } & { [K in AddedKeys<F>]?: ValueOf<F[K]> } : never;
 
 export function defineTable<F extends Record<string, FieldDef<unknown>>>(def: TableDef<F>): TableDef<F> {
   if (def.fields[def.partitionField]?.type !== 'TIMESTAMP') {
@@ -85,6 +97,16 @@ export function duckDbDdl(def: AnyTableDef): string {
     ([name, f]) => `  "${name}" ${DUCKDB_TYPES[f.type]}${f.mode === 'REQUIRED' ? ' NOT NULL' : ''}`,
   );
   return `CREATE TABLE IF NOT EXISTS "${def.name}" (\n${cols.join(',\n')}\n)`;
+}
+
+/**
+ * Nullable columns added to a table after it was first created: an existing local
+ * warehouse file gets them (BigQuery takes the same additive change from the Pulumi schema).
+ */
+export function duckDbAddColumns(def: AnyTableDef): string[] {
+  return Object.entries(def.fields)
+    .filter(([, f]) => f.mode === 'NULLABLE')
+    .map(([name, f]) => `ALTER TABLE "${def.name}" ADD COLUMN IF NOT EXISTS "${name}" ${DUCKDB_TYPES[f.type]}`);
 }
 
 export class RowValidationError extends Error {

@@ -1,4 +1,4 @@
-import { AnyTableDef, defineTable, field, nullable, RowOf } from './schema-dsl';
+import { added, AnyTableDef, defineTable, field, nullable, RowOf } from './schema-dsl';
 
 /**
  * The warehouse tables, defined once. BigQuery (Pulumi warehouse component), DuckDB
@@ -8,6 +8,8 @@ import { AnyTableDef, defineTable, field, nullable, RowOf } from './schema-dsl';
 export const PREDICTION_SOURCES = ['dogapi', 'upload'] as const;
 export const MODEL_ROLES = ['champion', 'challenger', 'none'] as const;
 export const MODEL_EVENTS = ['registration', 'promotion', 'rejection', 'rollback'] as const;
+/** The answer POST /classify gives (workloads/inference/predictor.ts `openSetVerdict`). */
+export const OPEN_SET_VERDICTS = ['breed', 'unknown_breed', 'not_a_dog'] as const;
 
 export const predictionEvents = defineTable({
   name: 'prediction_events',
@@ -28,6 +30,8 @@ export const predictionEvents = defineTable({
     model_version: nullable(field.string('Model version that predicted')),
     role: field.enumOf(MODEL_ROLES)('champion answers; challenger predicts in shadow'),
     top_k: field.json('Top-k labels and probabilities, JSON'),
+    open_set: added(field.enumOf(OPEN_SET_VERDICTS)('The answer given: a breed, a dog of none of our breeds, or not a dog')),
+    dog_probability: added(field.float("The backbone's ImageNet head: probability mass on its dog classes")),
   },
 });
 

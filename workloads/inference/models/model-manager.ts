@@ -1,8 +1,9 @@
 import type { Logger } from '../../core/log';
 import { modelKeys, RegistryRole } from '../../core/layout';
+import { isComplete } from '../../core/model/complete';
+import { readPointer } from '../../core/model/registry';
 import type { ObjectStore } from '../../core/storage/object-store';
 import type { ModelFiles } from './protocol';
-import { isVersionComplete, readPointerState } from './registry-reader';
 import type { LoadedModel, WorkerPool } from './worker-pool';
 
 /**
@@ -27,6 +28,12 @@ export interface ModelManagerOptions {
   pollMs: number;
   shadowChallenger: boolean;
   logger: Logger;
+  /**
+   * Called when the registry has no production pointer, to give it a champion (model zero,
+   * core/model/model-zero.ts); retried on later polls until a pointer exists. Returns why
+   * it made none, or undefined when it did.
+   */
+  bootstrap?: () => Promise<string | undefined>;
 }
 
 /** Files a worker needs to load a version: metadata, label map, commit marker and the head. */
@@ -135,16 +142,25 @@ export class ModelManager {
   /** The model a role should serve: the current one, a newly loaded one, or none. */
   private async resolveRole(role: RegistryRole, have: LoadedModel | undefined): Promise<LoadedModel | undefined> {
     const { store, logger } = this.options;
-    const { pointer, generation } = await readPointerState(store, role);
+    let { pointer, generation } = await readPointer(store, role);
+    let noZero: string | undefined;
+    if (!pointer && role === 'production' && this.options.bootstrap) {
+      noZero = await this.options.bootstrap().catch((err: Error) => {
+        logger.error({ err, event: 'model_zero_failed' }, `cannot create model zero: ${err.message}`);
+        return `model zero could not be created: ${err.message}`;
+      });
+      ({ pointer, generation } = await readPointer(store, role));
+    }
     if (!pointer) {
-      if (role === 'production') this.notReadyReason = 'no model has been promoted yet (the registry has no production pointer)';
+      if (role === 'production')
+        this.notReadyReason = `no model has been promoted yet (the registry has no production pointer${noZero ? `; ${noZero}` : ''})`;
       return undefined;
     }
     if (have?.version === pointer.version) return have;
     if (this.failed.get(role) === generation) return have;
     logger.info({ event: 'model_loading', role, model_version: pointer.version }, `loading ${role} model ${pointer.version}`);
     try {
-      if (!(await isVersionComplete(store, pointer.version))) throw new Error(`model version ${pointer.version} is not complete`);
+      if (!(await isComplete(store, pointer.version))) throw new Error(`model version ${pointer.version} is not complete`);
       const model = await this.options.pool.load(pointer.version, await this.readFiles(pointer.version));
       this.failed.delete(role);
       return model;

@@ -25,6 +25,9 @@ export type FromWorker =
       fusedTrunk: boolean;
     }
   | { type: 'unloaded'; id: number }
-  /** `probs[v]`: n × labels(v) probabilities for versions[v], row-major. */
-  | { type: 'predicted'; id: number; probs: ArrayBuffer[]; computeMs: number }
+  /**
+   * `probs[v]`: n × labels(v) probabilities for versions[v], row-major. `dog`: n float32s,
+   * each image's ImageNet dog-class probability mass (null when no served backbone has an ImageNet head).
+   */
+  | { type: 'predicted'; id: number; probs: ArrayBuffer[]; dog: ArrayBuffer | null; computeMs: number }
   | { type: 'error'; id: number; message: string };

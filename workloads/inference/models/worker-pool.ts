@@ -50,8 +50,15 @@ interface QueuedImage {
   key: string;
   versions: string[];
   pixels: Uint8Array;
-  resolve(probs: Float32Array[]): void;
+  resolve(prediction: PoolPrediction): void;
   reject(err: Error): void;
+}
+
+export interface PoolPrediction {
+  /** One row of probabilities per requested version, in order. */
+  probs: Float32Array[];
+  /** The ImageNet head's probability mass on dog classes; null when the backbone has no ImageNet head. */
+  dogProbability: number | null;
 }
 
 export interface PoolStats {
@@ -136,8 +143,8 @@ export class WorkerPool {
     );
   }
 
-  /** Probabilities of one image (size×size×3 RGB bytes) for each of `versions`. */
-  predict(versions: string[], pixels: Uint8Array): Promise<Float32Array[]> {
+  /** Probabilities of one image (size×size×3 RGB bytes) for each of `versions`, and how sure the backbone is that it shows a dog. */
+  predict(versions: string[], pixels: Uint8Array): Promise<PoolPrediction> {
     if (this.closed) return Promise.reject(new Error('the inference worker pool is shut down'));
     return new Promise((resolve, reject) => {
       this.queue.push({ key: versions.join('\n'), versions, pixels, resolve, reject });
@@ -272,14 +279,17 @@ export class WorkerPool {
     this.stats.maxBatchSeen = Math.max(this.stats.maxBatchSeen, n);
     this.call(slot, { type: 'predict', id: 0, versions: batch[0].versions, n, pixels: pixels.buffer }, [pixels.buffer])
       .then((msg) => {
-        const probs = (msg as Extract<FromWorker, { type: 'predicted' }>).probs.map((b) => new Float32Array(b));
+        const predicted = msg as Extract<FromWorker, { type: 'predicted' }>;
+        const probs = predicted.probs.map((b) => new Float32Array(b));
+        const dog = predicted.dog ? new Float32Array(predicted.dog) : null;
         batch.forEach((b, i) =>
-          b.resolve(
-            probs.map((flat) => {
+          b.resolve({
+            probs: probs.map((flat) => {
               const k = flat.length / n;
               return flat.slice(i * k, (i + 1) * k);
             }),
-          ),
+            dogProbability: dog ? dog[i] : null,
+          }),
         );
       })
       .catch((err: Error) => batch.forEach((b) => b.reject(err)))

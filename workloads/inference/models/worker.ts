@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import type { BackboneSpec, Trunk } from '../../core/model/backbones';
-import { Classifier, loadClassifier, TrunkCache } from '../../core/model/classifier';
+import { Classifier, loadClassifier, TrunkCache, trunkKey } from '../../core/model/classifier';
 import { selectBackend } from '../../core/tf/backend';
 import { fuseTrunkChecked } from '../../core/model/fused-trunk';
 import { MemoryObjectStore } from './memory-store';
@@ -22,7 +22,7 @@ class ServingTrunkCache extends TrunkCache {
   readonly fusedKeys = new Set<string>();
 
   override get(spec: BackboneSpec): Promise<Trunk> {
-    const key = JSON.stringify([spec.name, spec.url, spec.cut]);
+    const key = trunkKey(spec);
     let t = this.served.get(key);
     if (!t) {
       t = super.get(spec).then((plain) => {
@@ -38,7 +38,7 @@ class ServingTrunkCache extends TrunkCache {
   }
 
   override retainOnly(keep: BackboneSpec[]): void {
-    const keys = new Set(keep.map((s) => JSON.stringify([s.name, s.url, s.cut])));
+    const keys = new Set(keep.map(trunkKey));
     for (const [k, t] of this.served) {
       if (keys.has(k)) continue;
       this.served.delete(k);
@@ -74,9 +74,7 @@ async function handle(msg: ToWorker): Promise<void> {
         inputSize: size,
         loadMs,
         warmupMs: performance.now() - warmStart,
-        fusedTrunk: trunks.fusedKeys.has(
-          JSON.stringify([classifier.meta.backbone.name, classifier.meta.backbone.url, classifier.meta.backbone.cut]),
-        ),
+        fusedTrunk: trunks.fusedKeys.has(trunkKey(classifier.meta.backbone)),
       });
       return;
     }
@@ -94,16 +92,19 @@ async function handle(msg: ToWorker): Promise<void> {
       const started = performance.now();
       const pixels = new Uint8Array(msg.pixels);
       const probs: ArrayBuffer[] = [];
+      let dog: ArrayBuffer | null = null;
       for (const version of msg.versions) {
         const c = classifiers.get(version);
         if (!c) throw new Error(`model version ${version} is not loaded in this worker`);
-        const rows = await c.predict(pixels, msg.n);
+        const out = await c.predict(pixels, msg.n);
         const k = c.meta.labels.length;
         const flat = new Float32Array(msg.n * k);
-        rows.forEach((r, i) => flat.set(r, i * k));
+        out.probs.forEach((r, i) => flat.set(r, i * k));
         probs.push(flat.buffer);
+        // Whether it is a dog at all is a property of the image: the first model whose backbone can tell says.
+        dog ??= out.dogProbability ? (out.dogProbability.slice().buffer as ArrayBuffer) : null;
       }
-      send({ type: 'predicted', id: msg.id, probs, computeMs: performance.now() - started }, probs);
+      send({ type: 'predicted', id: msg.id, probs, dog, computeMs: performance.now() - started }, dog ? [...probs, dog] : probs);
       return;
     }
   }

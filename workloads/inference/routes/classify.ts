@@ -8,7 +8,7 @@ import { rawKeys } from '../../core/layout';
 import { writeJson } from '../../core/storage/object-store';
 import { ACCEPTED_IMAGES, DecodeTimeoutError, errorHandler, errorResponses, sendError, sendImageRejected } from '../http-errors';
 import { logPredictions } from '../prediction-log';
-import { predictionRows } from '../predictor';
+import { openSetAnswer, predictionRows } from '../predictor';
 import { newId, sha256, UploadRecord } from '../records';
 import { breedPrediction, topKEntry } from '../schemas';
 
@@ -93,6 +93,8 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
     const { info } = outcome.image;
     const imageKey = rawKeys.image(id, FILE_EXTENSION[info.format]);
     const latencyMs = Math.round(outcome.latencyMs * 10) / 10;
+    // "Not a dog" / "none of our breeds": an answer, never a label (nothing here writes labels/).
+    const answer = openSetAnswer(champion, outcome.dogProbability, config.inference.openSet);
     const record: UploadRecord = {
       id,
       imageKey,
@@ -108,6 +110,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
         modelVersion: champion.version,
         topK: champion.topK,
         latencyMs,
+        answer,
       },
     };
     await raw.write(imageKey, bytes, { ifGenerationMatch: '0', contentType: `image/${info.format}` });
@@ -121,6 +124,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
       imageUri: raw.uri(imageKey),
       trueLabel: null,
       at,
+      openSet: config.inference.openSet,
     });
     ctx.sink.add('prediction_events', rows);
     logPredictions(req.log, rows);
@@ -128,6 +132,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
     return {
       predictionId: id,
       modelVersion: champion.version,
+      answer,
       prediction: { label: champion.predictedLabel, display: displayName(champion.predictedLabel), confidence: champion.confidence },
       topK: champion.topK,
       latencyMs,

@@ -85,6 +85,7 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
       imageUri: raw.uri(imageKey),
       trueLabel: dog.label,
       at,
+      openSet: ctx.config.inference.openSet,
     });
     ctx.sink.add('prediction_events', rows);
     logPredictions(req.log, rows);

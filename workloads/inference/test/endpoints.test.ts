@@ -105,7 +105,9 @@ describe('inference service endpoints', () => {
     const served = await (await classify(bytes)).json();
     const plain = await loadClassifier(svc.lake.models, model.version);
     const { pixels } = await toModelInput(bytes, 224, svc.config.images);
-    const [probs] = await plain.predict(pixels, 1);
+    const {
+      probs: [probs],
+    } = await plain.predict(pixels, 1);
     for (const t of served.topK) expect(Math.abs(t.probability - probs[model.labels.indexOf(t.label)])).toBeLessThan(1e-3);
     plain.dispose();
   });

@@ -1,6 +1,6 @@
-import { baseSpec } from '../../core/model/backbones';
+import { baseSpec, loadLayersBackbone } from '../../core/model/backbones';
 import { selectBackend, tf } from '../../core/tf/backend';
-import { buildHead, loadLayersBackbone, LOGITS_LAYER, resolveCut, trunkSpecFor, warmStart } from '../head';
+import { buildHead, LOGITS_LAYER, resolveCut, trunkSpecFor, warmStart } from '../head';
 import { installDepthwiseGradient } from '../wasm-depthwise-gradient';
 
 /** Heads on the real MobileNetV2 backbone: cutting, copying the top, warm starts with a grown label set. */
@@ -10,7 +10,7 @@ beforeAll(async () => {
 
 describe('head with the fine-tunable top of the backbone', () => {
   it('cuts at a block boundary and reproduces the backbone exactly (1×1 convs as Dense, BatchNorm folded)', async () => {
-    const spec = await trunkSpecFor('mobilenet_v2_035', '', 4, true);
+    const spec = await trunkSpecFor(baseSpec('mobilenet_v2_035'), 4, true);
     expect(spec.cut).toBe('block_16_project_BN');
     expect(spec.outputShape).toEqual([7, 7, 112]);
     const parts = await buildHead(spec, 5, 1);
@@ -45,7 +45,7 @@ describe('head with the fine-tunable top of the backbone', () => {
 describe('head with depthwise layers (composed WASM gradient installed)', () => {
   it('cuts below block 13 and reproduces the backbone exactly (depthwise BatchNorm folded); every top layer gets a gradient', async () => {
     installDepthwiseGradient();
-    const spec = await trunkSpecFor('mobilenet_v2_035', '', 39, true);
+    const spec = await trunkSpecFor(baseSpec('mobilenet_v2_035'), 39, true);
     expect(spec.cut).toBe('block_12_add');
     expect(spec.outputShape).toEqual([14, 14, 32]);
     const parts = await buildHead(spec, 5, 1);

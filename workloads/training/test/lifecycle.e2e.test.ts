@@ -90,7 +90,9 @@ maybe('model lifecycle (real photos)', () => {
     const test = splitPhotos(photos(OLD, 25)).test;
     let hits = 0;
     for (const photo of test) {
-      const [probs] = await classifier.predict(await decodeRgb(photo.jpeg, 224), 1);
+      const {
+        probs: [probs],
+      } = await classifier.predict(await decodeRgb(photo.jpeg, 224), 1);
       if (OLD[Array.from(probs).indexOf(Math.max(...probs))] === photo.label) hits++;
     }
     classifier.dispose();

@@ -73,7 +73,9 @@ it('trains a model version from a dataset version of real photos', async () => {
     // The inference path loads it and classifies a training photo.
     const classifier = await loadClassifier(root.lake.models, 'm1');
     const husky = all.find((p) => p.label === 'siberian_husky')!;
-    const [probs] = await classifier.predict(await decodeRgb(husky.jpeg, 224), 1);
+    const {
+      probs: [probs],
+    } = await classifier.predict(await decodeRgb(husky.jpeg, 224), 1);
     expect(probs.length).toBe(3);
     expect(Array.from(probs).indexOf(Math.max(...probs))).toBe(2);
     classifier.dispose();
