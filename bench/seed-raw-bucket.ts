@@ -10,14 +10,16 @@ import { sha256Hex } from '../workloads/preprocessing/transform';
 export const SHARED_DOGS = resolve(__dirname, '../../shared/datasets/dogs');
 
 /**
- * Fills a raw bucket with every photo under `dogsDir` and its label object, as if the
- * ingestion had labelled them all (benchmarks start from labelled raw data; only what
+ * Fills a raw bucket with the photos under `dogsDir` (the first `perBreed` of each breed)
+ * and their label objects, as if the ingestion had labelled them all (benchmarks start from labelled raw data; only what
  * follows is timed). Returns the photo files, in order.
  */
-export async function seedRawBucket(raw: ObjectStore, dogsDir: string = SHARED_DOGS): Promise<string[]> {
+export async function seedRawBucket(raw: ObjectStore, dogsDir: string = SHARED_DOGS, perBreed = Infinity): Promise<string[]> {
   const files = readdirSync(dogsDir).flatMap((label) =>
     readdirSync(join(dogsDir, label))
       .filter((f) => f.endsWith('.jpg'))
+      .sort()
+      .slice(0, perBreed)
       .map((f) => ({ label, file: join(dogsDir, label, f), id: `${label}-${f.replace(/\.jpg$/, '')}` })),
   );
   await mapConcurrent(files, 16, async (p, i) => {

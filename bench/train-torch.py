@@ -5,10 +5,10 @@ Two measurements, each the counterpart of one TensorFlow.js measurement:
             balanced class weights, dropout, early stopping on validation loss) on the SAME
             1280-d MobileNetV2-0.35 features exported by the TypeScript side, and reports
             the wall time and held-out top-1.
-  extract -- forward throughput of torchvision's mobilenet_v2(width_mult=0.35) (the same
-            architecture; random weights, since torchvision ships no 0.35 weights and
-            throughput does not depend on weight values) on the same photos, decoded with
-            Pillow, batches of 16, on as many threads as the TypeScript side uses workers.
+  extract -- forward throughput of torchvision's mobilenet_v2(width_mult=W) at S×S pixels
+            (the backbone's architecture; random weights: throughput does not depend on
+            weight values) on the same photos, decoded with Pillow, batches of 16, on as
+            many threads as the TypeScript side uses workers.
 Prints one JSON object on stdout.
 """
 import json
@@ -80,12 +80,12 @@ def head(dir_, hp):
     return {"seconds": seconds, "epochs": epochs_run, "top1": top1}
 
 
-def extract(files, threads):
+def extract(files, threads, width=0.35, size=224):
     import torchvision
     from PIL import Image
 
     torch.set_num_threads(threads)
-    model = torchvision.models.mobilenet_v2(width_mult=0.35)
+    model = torchvision.models.mobilenet_v2(width_mult=width)
     model.classifier = torch.nn.Identity()
     model.eval()
     t0 = time.perf_counter()
@@ -93,7 +93,7 @@ def extract(files, threads):
         for s in range(0, len(files), 16):
             batch = []
             for f in files[s : s + 16]:
-                img = Image.open(f).convert("RGB").resize((224, 224))
+                img = Image.open(f).convert("RGB").resize((size, size))
                 batch.append(torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1) / 127.5 - 1)
             out = model(torch.stack(batch))
     seconds = time.perf_counter() - t0
@@ -106,5 +106,6 @@ if __name__ == "__main__":
     if "head" in spec:
         result["head"] = head(spec["head"]["dir"], spec["head"]["hp"])
     if "extract" in spec:
-        result["extract"] = extract(spec["extract"]["files"], spec["extract"]["threads"])
+        e = spec["extract"]
+        result["extract"] = extract(e["files"], e["threads"], e.get("width", 0.35), e.get("size", 224))
     print(json.dumps(result))
