@@ -225,7 +225,8 @@ async function main(): Promise<void> {
     linear.head.dispose();
 
     // (b) Forward throughput of the whole backbone on the same 256 photos.
-    const sample = files.filter((_, i) => i % Math.floor(files.length / 256) === 0).slice(0, 256);
+    const step = Math.max(1, Math.floor(files.length / 256));
+    const sample = files.filter((_, i) => i % step === 0).slice(0, 256);
     const fx = await FeatureExtractor.start(configuredSpec(config.model), { workers: t1.workers || cores });
     t = Date.now();
     await fx.extract(sample.map((f) => ({ jpeg: readFileSync(f), aug: IDENTITY })));

@@ -81,6 +81,7 @@ describe('local runner on the real continual-learning spec', () => {
           CV_DATA_ROOT: dir,
           CV_LOG_LEVEL: 'warn',
           CV_TRIGGER_MIN_NEW_LABELLED: '50',
+          CV_MODEL_BACKBONE: 'mobilenet_v2_035',
           CV_TRAINING_EPOCHS: '4',
           CV_GATE_MIN_TEST_EXAMPLES: '20',
         }),

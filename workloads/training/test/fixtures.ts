@@ -103,8 +103,15 @@ export interface TempRoot {
   cleanup(): void;
 }
 
+/**
+ * A temp data root and its config. Training tests run on the small MobileNetV2-0.35 (fast)
+ * unless they pass `model` (the backbone is the point of only a few of them).
+ */
 export function tempRoot(overrides: DeepPartial<WorkloadConfig> = {}): TempRoot {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cv-train-'));
-  const config = loadConfig({ env: {}, overrides: { dataRoot: dir, logLevel: 'silent', ...overrides } });
+  const config = loadConfig({
+    env: {},
+    overrides: { dataRoot: dir, logLevel: 'silent', model: { backbone: 'mobilenet_v2_035' }, ...overrides },
+  });
   return { dir, lake: openDataLake(config), config, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -18,6 +18,7 @@ function cli(root: TempRoot, args: string[]): ChildProcess {
       PATH: process.env.PATH,
       CV_DATA_ROOT: root.dir,
       CV_LOG_LEVEL: 'warn',
+      CV_MODEL_BACKBONE: 'mobilenet_v2_035',
       CV_TRAINING_EPOCHS: '3',
       CV_TRAINING_FINE_TUNE_EPOCHS: '6',
       CV_TRAINING_FINE_TUNE_LAYERS: '4',
