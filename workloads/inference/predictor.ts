@@ -6,7 +6,7 @@ import { withTimeout } from '../core/async';
 import { DecodeTimeoutError } from './http-errors';
 import type { ModelManager } from './models/model-manager';
 import type { LoadedModel, WorkerPool } from './models/worker-pool';
-import type { TopKEntry } from './schemas';
+import type { OpenSetAnswer, TopKEntry } from './schemas';
 
 /**
  * One image through the serving models: validate + normalise (sharp, with a time limit),
@@ -96,13 +96,7 @@ export function openSetVerdict(
 }
 
 /** What POST /classify says about the photo, in a word and in a sentence. */
-export interface OpenSetAnswer {
-  verdict: OpenSetVerdict;
-  message: string;
-  dogProbability: number | null;
-}
-
-export function openSetAnswer(
+export function openSetAnswerFor(
   champion: ModelResult,
   dogProbability: number | null,
   t: WorkloadConfig['inference']['openSet'],

@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { RawLabel } from '../core/dataset/raw-label';
-import type { OpenSetAnswer } from './predictor';
 import { rawKeys } from '../core/layout';
 import { ObjectStore, PreconditionFailedError, writeJson } from '../core/storage/object-store';
-import type { TopKEntry } from './schemas';
+import type { OpenSetAnswer, TopKEntry } from './schemas';
 
 /**
  * What the service keeps in the raw bucket (keys from core/layout.ts):

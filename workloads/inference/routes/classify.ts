@@ -8,13 +8,14 @@ import { rawKeys } from '../../core/layout';
 import { writeJson } from '../../core/storage/object-store';
 import { ACCEPTED_IMAGES, DecodeTimeoutError, errorHandler, errorResponses, sendError, sendImageRejected } from '../http-errors';
 import { logPredictions } from '../prediction-log';
-import { openSetAnswer, predictionRows } from '../predictor';
+import { openSetAnswerFor, predictionRows } from '../predictor';
 import { newId, sha256, UploadRecord } from '../records';
-import { breedPrediction, topKEntry } from '../schemas';
+import { breedPrediction, openSetAnswer, topKEntry } from '../schemas';
 
 const classified = z.object({
   predictionId: z.string(),
   modelVersion: z.string(),
+  answer: openSetAnswer,
   prediction: breedPrediction,
   topK: z.array(topKEntry),
   latencyMs: z.number(),
@@ -94,7 +95,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
     const imageKey = rawKeys.image(id, FILE_EXTENSION[info.format]);
     const latencyMs = Math.round(outcome.latencyMs * 10) / 10;
     // "Not a dog" / "none of our breeds": an answer, never a label (nothing here writes labels/).
-    const answer = openSetAnswer(champion, outcome.dogProbability, config.inference.openSet);
+    const answer = openSetAnswerFor(champion, outcome.dogProbability, config.inference.openSet);
     const record: UploadRecord = {
       id,
       imageKey,
