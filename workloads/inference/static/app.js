@@ -56,6 +56,9 @@
     });
     meta.textContent = 'Model ' + answer.modelVersion + ' · ' + answer.latencyMs + ' ms';
     $('top-name').textContent = answer.prediction.display;
+    // "This doesn't look like a dog" / "none of our breeds": said plainly; the person can still say what it is below.
+    $('verdict').textContent = answer.answer ? answer.answer.message : '';
+    $('verdict').className = 'verdict' + (answer.answer && answer.answer.verdict !== 'breed' ? ' doubt' : '');
     select.textContent = '';
     labels
       .filter(function (l) {
