@@ -29,7 +29,7 @@ import { loadConfig } from '../workloads/core/config/load';
 import { toModelInput } from '../workloads/core/images/normalize-image';
 import { configuredSpec, IMAGENET, loadImagenetHead } from '../workloads/core/model/backbones';
 import { zeroShotPlan } from '../workloads/core/model/model-zero';
-import { selectBackend, tf } from '../workloads/core/tf/backend';
+import { selectBackend } from '../workloads/core/tf/backend';
 import { splitOf } from '../workloads/preprocessing/split';
 import { IDENTITY } from '../workloads/training/features/augment';
 import { FeatureExtractor } from '../workloads/training/features/extractor';
