@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """PyTorch baseline for `npm run bench:inference`.
 
-Serves the SAME model as the inference service: torchvision's MobileNetV2 (width 0.35)
-with the weights converted from the TensorFlow.js backbone file (Keras layer names ->
-torchvision modules, Keras' asymmetric stride-2 padding and BatchNorm epsilon kept), plus
-the same Dense softmax head from the model version folder. Behind the standard library's
-ThreadingHTTPServer: POST /classify with raw image bytes -> top-5 JSON.
+Serves the SAME model as the inference service: torchvision's MobileNetV2 with the weights
+converted from the TensorFlow.js backbone (Keras layer names -> torchvision modules, the
+asymmetric stride-2 'SAME' padding kept), plus the same Dense softmax head from the model
+version folder. Two backbones:
+  --arch v2_035  width 0.35, one layers-model file with BatchNorm layers (epsilon 1e-3 kept);
+  --arch v2_100  width 1.0, the folder ../shared/models/mobilenet_v2_100: features/ has the
+                 BatchNorm already folded into conv kernels and biases (each BatchNorm2d
+                 becomes "+ bias": weight 1, mean 0, var 1, eps 0), and imagenet_head/ gives,
+                 as the service computes, the ImageNet dog-class probability mass per image.
+Behind the standard library's ThreadingHTTPServer: POST /classify with raw image bytes ->
+top-5 JSON.
 
 Needs Debian's python3-torch, python3-torchvision and python3-pil (run with /usr/bin/python3).
 """
@@ -53,6 +59,45 @@ def keras_names():
     return seq
 
 
+def v2_100_names():
+    """The mobilenet_v2_100 layer names in torchvision's module order: (conv, depthwise?)."""
+    seq = [("Conv2d_0_0", False), ("expanded_conv_1_depthwise", True), ("expanded_conv_1_project", False)]
+    for b in range(2, 18):
+        seq += [(f"expanded_conv_{b}_expand", False), (f"expanded_conv_{b}_depthwise", True), (f"expanded_conv_{b}_project", False)]
+    seq.append(("Conv2d_18_1", False))
+    return seq
+
+
+def same_padding(conv):
+    """TF/Keras 'SAME' for a stride-2 3x3 convolution on an even input pads only bottom/right."""
+    if conv.stride == (2, 2):
+        conv.padding = (0, 0)
+        conv.register_forward_pre_hook(lambda _m, inp: (nn.functional.pad(inp[0], (0, 1, 0, 1)),))
+
+
+def build_backbone_v2_100(weights):
+    net = torchvision.models.mobilenet_v2(width_mult=1.0).features
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    names = v2_100_names()
+    if len(convs) != len(names) or len(bns) != len(names):
+        raise SystemExit(f"architecture mismatch: {len(convs)} convs / {len(bns)} BNs vs {len(names)} layers")
+    for conv, bn, (name, depthwise) in zip(convs, bns, names):
+        k = weights[f"{name}/depthwise_kernel" if depthwise else f"{name}/kernel"]
+        t = k.transpose(2, 3, 0, 1) if depthwise else k.transpose(3, 2, 0, 1)
+        if tuple(conv.weight.shape) != t.shape:
+            raise SystemExit(f"{name}: shape {t.shape} does not fit {tuple(conv.weight.shape)}")
+        conv.weight.data = torch.from_numpy(np.ascontiguousarray(t))
+        bias = weights[f"{name}/bias"]
+        bn.weight.data = torch.ones(len(bias))
+        bn.bias.data = torch.from_numpy(bias.copy())
+        bn.running_mean.data = torch.zeros(len(bias))
+        bn.running_var.data = torch.ones(len(bias))
+        bn.eps = 0.0
+        same_padding(conv)
+    return nn.Sequential(net, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
 def build_backbone(weights):
     net = torchvision.models.mobilenet_v2(width_mult=0.35).features
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
@@ -74,9 +119,7 @@ def build_backbone(weights):
         bn.running_var.data = torch.from_numpy(weights[f"{bname}/moving_variance"].copy())
         bn.eps = 1e-3  # Keras' default
         # Keras pads stride-2 3x3 convolutions only at the bottom/right (ZeroPadding2D((0,1),(0,1))).
-        if conv.stride == (2, 2):
-            conv.padding = (0, 0)
-            conv.register_forward_pre_hook(lambda _m, inp: (nn.functional.pad(inp[0], (0, 1, 0, 1)),))
+        same_padding(conv)
     return nn.Sequential(net, nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
 
@@ -92,7 +135,9 @@ def build_head(head_dir):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--backbone", required=True, help="tfjs model.json of MobileNetV2-0.35")
+    ap.add_argument("--backbone", required=True, help="v2_035: its tfjs model.json; v2_100: the mobilenet_v2_100 folder")
+    ap.add_argument("--arch", choices=["v2_035", "v2_100"], default="v2_035")
+    ap.add_argument("--size", type=int, default=224, help="input pixels per side")
     ap.add_argument("--version-dir", required=True, help="model version folder (head/, labels.json)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch default)")
@@ -101,9 +146,23 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     labels = json.load(open(os.path.join(args.version_dir, "labels.json")))["labels"]
-    model = nn.Sequential(build_backbone(read_tfjs(args.backbone)), build_head(os.path.join(args.version_dir, "head"))).eval()
+    size = args.size
+    if args.arch == "v2_100":
+        backbone = build_backbone_v2_100(read_tfjs(os.path.join(args.backbone, "features", "model.json"))).eval()
+        imagenet = build_head(os.path.join(args.backbone, "imagenet_head")).eval()
+    else:
+        backbone, imagenet = build_backbone(read_tfjs(args.backbone)).eval(), None
+    head = build_head(os.path.join(args.version_dir, "head")).eval()
+    # ImageNet-1k classes 151-268 are dogs; unit 0 of the 1001-way head is "background".
+    dogs = slice(152, 269)
+
+    def model(x):
+        features = backbone(x)
+        dog = imagenet(features)[:, dogs].sum(1) if imagenet is not None else None
+        return head(features), dog
+
     with torch.inference_mode():
-        model(torch.zeros(1, 3, 224, 224))
+        model(torch.zeros(1, 3, size, size))
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -115,15 +174,17 @@ def main():
             started = time.perf_counter()
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             try:
-                img = Image.open(io.BytesIO(body)).convert("RGB").resize((224, 224), Image.LANCZOS)
+                img = Image.open(io.BytesIO(body)).convert("RGB").resize((size, size), Image.LANCZOS)
             except Exception as e:  # noqa: BLE001 - any decode failure is a 400
                 return self.answer(400, {"message": f"not an image: {e}"})
             x = torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0) / 127.5 - 1.0
             with torch.inference_mode():
-                p = model(x)[0].numpy()
+                probs, dog = model(x)
+            p = probs[0].numpy()
             top = np.argsort(-p)[:5]
             self.answer(200, {
                 "prediction": {"label": labels[top[0]], "confidence": float(p[top[0]])},
+                "dogProbability": float(dog[0]) if dog is not None else None,
                 "topK": [{"label": labels[i], "probability": float(p[i])} for i in top],
                 "latencyMs": (time.perf_counter() - started) * 1000,
             })

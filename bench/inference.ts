@@ -1,11 +1,14 @@
 /**
  * Serving benchmark (`npm run bench:inference`; not a test).
  *
- * Runs the inference service (workloads/inference/main.ts, a real model version on the
- * offline MobileNetV2-0.35 backbone, local buckets, DuckDB) and a PyTorch baseline serving
- * the SAME model (bench/inference-torch.py: torchvision MobileNetV2-0.35 with the weights
- * converted from the same tfjs file, the same Dense head) behind Python's
- * ThreadingHTTPServer. Each gets the same load: 8 concurrent clients POSTing real photos
+ * Runs the inference service (workloads/inference/main.ts, local buckets, DuckDB) serving a
+ * real model version on the configured backbone, and a PyTorch baseline serving the SAME
+ * model (bench/inference-torch.py: torchvision MobileNetV2 with the weights converted from
+ * the same tfjs files, the same Dense head) behind Python's ThreadingHTTPServer. On the
+ * default backbone (mobilenet_v2_100) the model is model zero, what a new stack serves (a
+ * Dense head on the 1280-d features), and both servers also compute the ImageNet head's
+ * dog-class mass per image (the service's "not a dog" answer); on mobilenet_v2_035
+ * (BENCH_BACKBONE=mobilenet_v2_035) a Dense head fitted on a few photos. Each gets the same load: 8 concurrent clients POSTing real photos
  * from ../shared/datasets/dogs as raw JPEG bodies to /classify for a fixed duration, after
  * a warm-up. Prints one table: throughput, p50/p99 latency, peak resident memory, and the
  * top-1 agreement of the two servers on the same photos (checks the weight conversion).
@@ -13,7 +16,8 @@
  * Note the service does more per request than the baseline: it stores every upload
  * (image + upload record) and queues warehouse rows, as in production.
  *
- * Env: BENCH_ROUNDS (3: alternating rounds per server, the median reported), BENCH_SECONDS (20), BENCH_WARMUP_SECONDS (3), BENCH_CLIENTS (8), BENCH_SINGLE_SECONDS (5),
+ * Env: BENCH_QUICK=1 (1 round of 3 s on 40 photos: a smoke run), BENCH_BACKBONE (the
+ * config default), BENCH_ROUNDS (3: alternating rounds per server, the median reported), BENCH_SECONDS (20), BENCH_WARMUP_SECONDS (3), BENCH_CLIENTS (8), BENCH_SINGLE_SECONDS (5),
  * BENCH_TSX=1 (run the service through tsx instead of compiled JavaScript), BENCH_TORCH_THREADS
  * (torch intra-op threads; default one per core: faster than Debian torch's default of 1 here),
  * BENCH_PYTHON (/usr/bin/python3), BENCH_NODE_ARGS (extra node flags for the service, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); MALLOC_ARENA_MAX (default 2, as the container image sets it) and CV_INFERENCE_* are passed to the service.
@@ -28,13 +32,22 @@ import { freePort } from '../workloads/inference/test/fixtures/process';
 import { BACKBONE_URL, buildTestModel, DOGS_DIR, REPO_ROOT } from '../workloads/inference/test/fixtures/test-model';
 import { buildWorkloads, builtFile } from '../scripts/build';
 import { ENTRY_POINTS } from '../workloads/core/entry-points';
+import { loadConfig } from '../workloads/core/config/load';
+import { backbonePart, configuredSpec } from '../workloads/core/model/catalog';
+import { ensureModelZero } from '../workloads/core/model/model-zero';
 import { cpuMs, median, quantile, rssMb } from './proc-stats';
+import { appendResults, markdownTable, QUICK } from './results';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 3 : 20));
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? (QUICK ? 1 : 3));
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
-const SINGLE = Number(process.env.BENCH_SINGLE_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SINGLE = Number(process.env.BENCH_SINGLE_SECONDS ?? (QUICK ? 2 : 5));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+const MODEL = loadConfig({
+  env: { CV_MODEL_BACKBONE: process.env.BENCH_BACKBONE, CV_MODEL_INPUT_SIZE: process.env.CV_MODEL_INPUT_SIZE },
+}).model;
+/** Targets (issue 16 for the default backbone). */
+const TARGET = { ratio: 2, p50: 40, rssMb: 600 };
 const ARENAS = process.env.MALLOC_ARENA_MAX ?? '2';
 /** Run the service through tsx (as `npm run serve`) instead of compiled JavaScript. */
 const VIA_TSX = process.env.BENCH_TSX === '1';
@@ -164,14 +177,22 @@ async function main(): Promise<void> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-bench-inference-'));
   const children: ChildProcess[] = [];
   try {
-    log('building a model version (20 breeds × 4 photos, Dense head on MobileNetV2-0.35 features)');
     const lake = openDataLake({
       dataRoot: root,
       storage: { backend: 'local', buckets: { raw: 'raw', datasets: 'datasets', models: 'models', pipeline: 'pipeline' } },
     });
     const breeds = (await fs.readdir(DOGS_DIR)).sort();
-    const model = await buildTestModel({ store: lake.models, labels: breeds, perLabel: 4, epochs: 20 });
-    const images = await photos(200);
+    const spec = configuredSpec(MODEL);
+    let model: { version: string; labels: string[] };
+    if (backbonePart(spec, 'imagenetHead')) {
+      log(`model zero on ${spec.name} at ${spec.inputSize} px (what a new stack serves)`);
+      const zero = await ensureModelZero({ store: lake.models, model: MODEL });
+      model = { version: zero.version!, labels: breeds };
+    } else {
+      log(`building a model version (20 breeds × 4 photos, Dense head on ${spec.name} features)`);
+      model = await buildTestModel({ store: lake.models, labels: breeds, perLabel: 4, epochs: 20 });
+    }
+    const images = await photos(QUICK ? 40 : 200);
 
     // --- the inference service
     const port = await freePort();
@@ -186,6 +207,8 @@ async function main(): Promise<void> {
         CV_DATA_ROOT: root,
         CV_INFERENCE_PORT: String(port),
         CV_DOG_API_DATASET_DIR: DOGS_DIR,
+        CV_MODEL_BACKBONE: MODEL.backbone,
+        CV_MODEL_INPUT_SIZE: String(MODEL.inputSize),
         // glibc malloc arenas (one per thread by default) inflate RSS; the container image
         // (workloads/Dockerfile) caps them at 2, so the service is measured as it is deployed.
         MALLOC_ARENA_MAX: ARENAS,
@@ -206,7 +229,11 @@ async function main(): Promise<void> {
       [
         path.join(__dirname, 'inference-torch.py'),
         '--backbone',
-        BACKBONE_URL,
+        spec.name === 'mobilenet_v2_035' ? BACKBONE_URL : spec.url,
+        '--arch',
+        spec.name === 'mobilenet_v2_035' ? 'v2_035' : 'v2_100',
+        '--size',
+        String(spec.inputSize),
         '--version-dir',
         path.join(root, 'models', modelKeys.prefix(model.version)),
         '--threads',
@@ -280,8 +307,9 @@ async function main(): Promise<void> {
     });
     const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    const title = `Serving ${spec.name} at ${spec.inputSize} px + Dense head (${model.labels.length} breeds${backbonePart(spec, 'imagenetHead') ? ' and the ImageNet dog-class mass' : ''})`;
     console.log(
-      `\nServing MobileNetV2-0.35 + Dense head (${model.labels.length} breeds), ${CLIENTS} concurrent clients, ${ROUNDS} alternating rounds of ${SECONDS} s, ` +
+      `\n${title}, ${CLIENTS} concurrent clients, ${ROUNDS} alternating rounds of ${SECONDS} s, ` +
         `${images.length} real 224×224 JPEGs, ${os.availableParallelism()} cores (shared machine: numbers are noisy; load average ${os
           .loadavg()
           .map((x) => x.toFixed(1))
@@ -291,10 +319,15 @@ async function main(): Promise<void> {
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
     for (const t of table) console.log(line(t));
     const peak = Math.max(...oursRounds.map((x) => x.peakRssMb));
-    console.log(
-      `\nthroughput ratio per round ${ratios.map((x) => fmt(x, 2)).join(' / ')}, median ${fmt(median(ratios), 2)}× PyTorch (target ≥ 1.5×); ` +
-        `p50 of one upload ${fmt(ours.p50Single)} ms (target ≤ 40); peak RSS ${fmt(peak, 0)} MB (target ≤ 500); ` +
-        `top-1 agreement with PyTorch on ${agreementSample.length} photos: ${fmt(agree * 100, 0)}%`,
+    const summary =
+      `throughput ratio per round ${ratios.map((x) => fmt(x, 2)).join(' / ')}, median ${fmt(median(ratios), 2)}× PyTorch (target ≥ ${TARGET.ratio}×); ` +
+      `p50 of one upload ${fmt(ours.p50Single)} ms (target ≤ ${TARGET.p50}); peak RSS ${fmt(peak, 0)} MB (target ≤ ${TARGET.rssMb}); ` +
+      `top-1 agreement with PyTorch on ${agreementSample.length} photos: ${fmt(agree * 100, 0)}%`;
+    console.log(`\n${summary}`);
+    appendResults(
+      `bench:inference (${spec.name} at ${spec.inputSize} px${QUICK ? ', QUICK' : ''})`,
+      `${title}, ${CLIENTS} concurrent clients, ${ROUNDS} alternating rounds of ${SECONDS} s, ${images.length} real JPEGs.\n\n` +
+        `${markdownTable(header, table)}\n\n${summary}.`,
     );
   } finally {
     for (const c of children) await stop(c);

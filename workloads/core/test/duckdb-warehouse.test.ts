@@ -45,6 +45,29 @@ describe('DuckDbWarehouse on a temp file', () => {
     expect(later.ts).toBe('2026-11-24T00:00:00.000Z');
   });
 
+  it('adds columns a table gained since an existing file was created (nullable, null in old rows)', async () => {
+    const old = path.join(dir, 'old.duckdb');
+    const first = await DuckDbWarehouse.open(old);
+    await first.query('ALTER TABLE {{prediction_events}} DROP COLUMN open_set');
+    await first.query('ALTER TABLE {{prediction_events}} DROP COLUMN dog_probability');
+    const { open_set: _o, dog_probability: _d, ...before } = SAMPLE_ROWS.prediction_events;
+    await first.query(
+      `INSERT INTO {{prediction_events}} (${Object.keys(before).join(', ')}) VALUES (${Object.keys(before)
+        .map((k) => `@${k}`)
+        .join(', ')})`,
+      Object.fromEntries(Object.entries(before).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v])),
+    );
+    await first.close();
+    const reopened = await DuckDbWarehouse.open(old);
+    await reopened.insert('prediction_events', [{ ...SAMPLE_ROWS.prediction_events, prediction_id: 'new' }]);
+    const rows = await reopened.query('SELECT prediction_id, open_set FROM {{prediction_events}} ORDER BY prediction_id');
+    expect(rows).toEqual([
+      { prediction_id: 'new', open_set: 'breed' },
+      { prediction_id: 'pred-1', open_set: null },
+    ]);
+    await reopened.close();
+  });
+
   it('answers parameterised aggregate queries with plain numbers', async () => {
     await wh.insert('prediction_events', [
       { ...SAMPLE_ROWS.prediction_events, prediction_id: 'p2', correct: false, predicted_label: 'pug', confidence: 0.5 },

@@ -16,6 +16,8 @@ export const SAMPLE_ROWS: { [T in TableName]: Row<T> } = {
     model_version: 'v20261123T100000Z-ab12',
     role: 'champion',
     top_k: JSON.stringify([{ label: 'beagle', p: 0.875 }]),
+    open_set: 'breed',
+    dog_probability: 0.97,
   },
   feedback: {
     ts: new Date('2026-11-23T10:01:00.000Z'),
