@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { cronProblem } from '../components/scheduler';
 import { leafPaths } from '../workloads/core/config/load';
 import { WorkloadConfig, workloadConfigSchema } from '../workloads/core/config/schema';
+import { BACKBONES as BACKBONE_CATALOG } from '../workloads/core/model/catalog';
 
 /**
  * The stack configuration, typed and validated. Every key lives under the project
@@ -226,16 +227,17 @@ export function parseStackConfig(
     }
   } else {
     // The containers have no ../shared: the backbone must come from a URL they can fetch.
-    // (mobilenet_v2_035's default, in workloads/core/model/backbones.ts, is the offline copy in ../shared.)
+    // (mobilenet_v2_035's and mobilenet_v2_100's defaults, in workloads/core/model/catalog.ts, are the offline copies in ../shared.)
     const { backbone, backboneUrl } = workload.data.model;
     if (backboneUrl && !/^https:\/\//.test(backboneUrl))
       problems.push(
         `${key(['model', 'backboneUrl'])} = ${show(backboneUrl)}: must be an https:// URL on Google Cloud (the model loader fetches https:// or reads local files)`,
       );
-    if (!backboneUrl && backbone === 'mobilenet_v2_035')
+    if (!backboneUrl && !/^https:\/\//.test(BACKBONE_CATALOG[backbone].defaultUrl))
       problems.push(
-        `${key(['model', 'backbone'])} = "mobilenet_v2_035": its default location is the offline copy in ../shared, which the ` +
-          'containers do not have; use mobilenet_v3_small (loaded from TF Hub) or set model.backboneUrl to an https:// URL',
+        `${key(['model', 'backbone'])} = "${backbone}": its default location is the offline copy in ../shared, which the ` +
+          `containers do not have; use mobilenet_v3_small (loaded from TF Hub) or set model.backboneUrl to an https:// URL` +
+          (BACKBONE_CATALOG[backbone].files ? ' (the folder holding features/, features_graph/ and imagenet_head/)' : ''),
       );
     if (workload.data.ingest.perTick > MAX_INGEST_JOBS)
       problems.push(

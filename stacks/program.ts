@@ -67,7 +67,13 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
       grants: {
         raw: [...grant(STORAGE_WRITER, m.inference), ...grant(STORAGE_READER, m.trigger, m.pipeline, m.preprocessing)],
         datasets: [...grant(STORAGE_WRITER, m.pipeline, m.preprocessing), ...grant(STORAGE_READER, m.trigger)],
-        models: [...grant(STORAGE_WRITER, m.pipeline), ...grant(STORAGE_READER, m.inference, m.trigger)],
+        // The inference service creates model zero on a fresh stack (workloads/core/model/model-zero.ts): create-only
+        // writes, which objectCreator allows and which can never overwrite a model or move an existing pointer.
+        models: [
+          ...grant(STORAGE_WRITER, m.pipeline),
+          ...grant(STORAGE_READER, m.inference, m.trigger),
+          ...grant('roles/storage.objectCreator', m.inference),
+        ],
         pipeline: grant(STORAGE_WRITER, m.pipeline, m.trigger),
         staging: grant(STORAGE_WRITER, m.pipeline, m.preprocessing),
       },

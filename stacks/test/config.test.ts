@@ -72,6 +72,13 @@ describe('stack config validation names the key, the value and what is accepted'
         model: { backbone: 'mobilenet_v2_035', backboneUrl: 'https://storage.googleapis.com/my-models/mobilenet_v2_035/model.json' },
       }),
     ).toEqual([]);
+    // The default backbone (mobilenet_v2_100) too: in the cloud it is a folder of models at a URL.
+    expect(problems({ model: { backbone: 'mobilenet_v2_100' } })).toEqual([
+      'creature-vision:model.backbone = "mobilenet_v2_100": its default location is the offline copy in ../shared, which the containers do not have; use mobilenet_v3_small (loaded from TF Hub) or set model.backboneUrl to an https:// URL (the folder holding features/, features_graph/ and imagenet_head/)',
+    ]);
+    expect(
+      problems({ model: { backbone: 'mobilenet_v2_100', backboneUrl: 'https://storage.googleapis.com/my-models/mobilenet_v2_100/' } }),
+    ).toEqual([]);
     expect(problems({ model: { backboneUrl: '/tmp/model.json' } })).toEqual([
       'creature-vision:model.backboneUrl = "/tmp/model.json": must be an https:// URL on Google Cloud (the model loader fetches https:// or reads local files)',
     ]);

@@ -44,7 +44,7 @@ describe('dev stack inventory', () => {
       'gcp:serviceaccount/account:Account': 6,
       'gcp:serviceaccount/iAMMember:IAMMember': 2,
       'gcp:storage/bucket:Bucket': 5,
-      'gcp:storage/bucketIAMMember:BucketIAMMember': 14,
+      'gcp:storage/bucketIAMMember:BucketIAMMember': 15,
       'gcp:storage/bucketObject:BucketObject': 2,
       'random:index/randomPassword:RandomPassword': 1,
     });
@@ -97,6 +97,8 @@ describe('dev identities and IAM', () => {
         'datasets roles/storage.objectUser pipeline',
         'datasets roles/storage.objectUser preprocessing',
         'datasets roles/storage.objectViewer trigger',
+        // Model zero: the service creates it on a fresh stack, create-only.
+        'models roles/storage.objectCreator inference',
         'models roles/storage.objectUser pipeline',
         'models roles/storage.objectViewer inference',
         'models roles/storage.objectViewer trigger',

@@ -114,7 +114,8 @@ async function main(): Promise<number> {
       const { pointer } = await readPointer(s.lake.models, 'production');
       if (pointer) {
         const meta = await readModelMeta(s.lake.models, pointer.version);
-        process.stdout.write(`champion: ${pointer.version} (${meta.labels.length} breeds, dataset ${meta.datasetVersion})\n`);
+        const from = meta.kind === 'zero-shot' ? 'zero-shot model zero, no training data' : `dataset ${meta.datasetVersion}`;
+        process.stdout.write(`champion: ${pointer.version} (${meta.labels.length} breeds, ${from})\n`);
       } else process.stdout.write('champion: none (no model passed the gate)\n');
       await stop('done');
       const failed = rows.filter((r) => r.status !== 'succeeded');
