@@ -28,7 +28,7 @@ import { computeMetrics, rankPredictions } from '../workloads/evaluation/metrics
 import { IDENTITY } from '../workloads/training/features/augment';
 import { FeatureExtractor } from '../workloads/training/features/extractor';
 import { buildHead } from '../workloads/training/head';
-import { balancedClassWeights, FeatureSet, predictProbs, runTrainingLoop } from '../workloads/training/loop';
+import { FeatureSet, loopOptionsFor, predictProbs, runTrainingLoop } from '../workloads/training/loop';
 import { median } from './proc-stats';
 import { appendResults, markdownTable, QUICK } from './results';
 import { SHARED_DOGS } from './seed-raw-bucket';
@@ -105,20 +105,7 @@ async function main(): Promise<void> {
     };
     const [train, val, test] = ['train', 'validation', 'test'].map(set);
     const parts = await buildHead(spec as BackboneSpec, breeds.length, t.seed);
-    await runTrainingLoop(parts, train, val, {
-      numClasses: breeds.length,
-      headEpochs: t.epochs,
-      fineTuneEpochs: 0,
-      learningRate: t.learningRate,
-      fineTuneLearningRate: t.fineTuneLearningRate,
-      batchSize: t.batchSize,
-      patience: t.patience,
-      dropout: t.dropout,
-      l2: t.l2,
-      labelSmoothing: t.labelSmoothing,
-      seed: t.seed,
-      classWeights: balancedClassWeights(train.labels, breeds.length),
-    });
+    await runTrainingLoop(parts, train, val, { ...loopOptionsFor(t, breeds.length, train.labels), fineTuneEpochs: 0 });
     const score = (s: FeatureSet) =>
       computeMetrics(rankPredictions(predictProbs(parts.head, s.variants[0], s.n, [dim]), breeds, breeds), s.labels, breeds);
     const v = score(val);

@@ -75,52 +75,45 @@ def same_padding(conv):
         conv.register_forward_pre_hook(lambda _m, inp: (nn.functional.pad(inp[0], (0, 1, 0, 1)),))
 
 
-def build_backbone_v2_100(weights):
-    net = torchvision.models.mobilenet_v2(width_mult=1.0).features
+def port(width, layers):
+    """torchvision's mobilenet_v2(width) with each (conv, BatchNorm) pair loaded from `layers`,
+    in module order: (name, Keras kernel [kh, kw, in, out] or depthwise [kh, kw, in, 1],
+    depthwise?, BatchNorm (gamma, beta, mean, var, eps))."""
+    net = torchvision.models.mobilenet_v2(width_mult=width).features
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
-    names = v2_100_names()
-    if len(convs) != len(names) or len(bns) != len(names):
-        raise SystemExit(f"architecture mismatch: {len(convs)} convs / {len(bns)} BNs vs {len(names)} layers")
-    for conv, bn, (name, depthwise) in zip(convs, bns, names):
-        k = weights[f"{name}/depthwise_kernel" if depthwise else f"{name}/kernel"]
+    if len(convs) != len(layers) or len(bns) != len(layers):
+        raise SystemExit(f"architecture mismatch: {len(convs)} convs / {len(bns)} BNs vs {len(layers)} layers")
+    for conv, bn, (name, k, depthwise, (gamma, beta, mean, var, eps)) in zip(convs, bns, layers):
+        # torch: [out, in/groups, kh, kw].
         t = k.transpose(2, 3, 0, 1) if depthwise else k.transpose(3, 2, 0, 1)
         if tuple(conv.weight.shape) != t.shape:
             raise SystemExit(f"{name}: shape {t.shape} does not fit {tuple(conv.weight.shape)}")
         conv.weight.data = torch.from_numpy(np.ascontiguousarray(t))
-        bias = weights[f"{name}/bias"]
-        bn.weight.data = torch.ones(len(bias))
-        bn.bias.data = torch.from_numpy(bias.copy())
-        bn.running_mean.data = torch.zeros(len(bias))
-        bn.running_var.data = torch.ones(len(bias))
-        bn.eps = 0.0
+        for param, value in ((bn.weight, gamma), (bn.bias, beta), (bn.running_mean, mean), (bn.running_var, var)):
+            param.data = torch.from_numpy(np.array(value, dtype=np.float32))
+        bn.eps = eps
         same_padding(conv)
     return nn.Sequential(net, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+def build_backbone_v2_100(weights):
+    """BatchNorm already folded into the kernels and biases: each BatchNorm2d adds the bias."""
+    layers = []
+    for name, depthwise in v2_100_names():
+        bias = weights[f"{name}/bias"]
+        n = len(bias)
+        layers.append((name, weights[f"{name}/depthwise_kernel" if depthwise else f"{name}/kernel"], depthwise,
+                       (np.ones(n), bias, np.zeros(n), np.ones(n), 0.0)))
+    return port(1.0, layers)
 
 
 def build_backbone(weights):
-    net = torchvision.models.mobilenet_v2(width_mult=0.35).features
-    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
-    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
-    names = keras_names()
-    if len(convs) != len(names) or len(bns) != len(names):
-        raise SystemExit(f"architecture mismatch: {len(convs)} convs / {len(bns)} BNs vs {len(names)} Keras layers")
-    for conv, bn, (cname, bname, depthwise) in zip(convs, bns, names):
-        key = f"{cname}/depthwise_kernel" if depthwise else f"{cname}/kernel"
-        k = weights[key]
-        # Keras: [kh, kw, in, out] (depthwise: [kh, kw, in, 1]); torch: [out, in/groups, kh, kw].
-        t = k.transpose(2, 3, 0, 1) if depthwise else k.transpose(3, 2, 0, 1)
-        if tuple(conv.weight.shape) != t.shape:
-            raise SystemExit(f"{key}: shape {t.shape} does not fit {tuple(conv.weight.shape)}")
-        conv.weight.data = torch.from_numpy(np.ascontiguousarray(t))
-        bn.weight.data = torch.from_numpy(weights[f"{bname}/gamma"].copy())
-        bn.bias.data = torch.from_numpy(weights[f"{bname}/beta"].copy())
-        bn.running_mean.data = torch.from_numpy(weights[f"{bname}/moving_mean"].copy())
-        bn.running_var.data = torch.from_numpy(weights[f"{bname}/moving_variance"].copy())
-        bn.eps = 1e-3  # Keras' default
-        # Keras pads stride-2 3x3 convolutions only at the bottom/right (ZeroPadding2D((0,1),(0,1))).
-        same_padding(conv)
-    return nn.Sequential(net, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    layers = []
+    for cname, bname, depthwise in keras_names():
+        layers.append((cname, weights[f"{cname}/depthwise_kernel" if depthwise else f"{cname}/kernel"], depthwise,
+                       tuple(weights[f"{bname}/{k}"] for k in ("gamma", "beta", "moving_mean", "moving_variance")) + (1e-3,)))
+    return port(0.35, layers)  # Keras' BatchNorm epsilon
 
 
 def build_head(head_dir):

@@ -34,7 +34,7 @@ import { splitOf } from '../workloads/preprocessing/split';
 import { IDENTITY } from '../workloads/training/features/augment';
 import { FeatureExtractor } from '../workloads/training/features/extractor';
 import { buildHead } from '../workloads/training/head';
-import { balancedClassWeights, FeatureSet, predictProbs, runTrainingLoop } from '../workloads/training/loop';
+import { FeatureSet, loopOptionsFor, predictProbs, runTrainingLoop } from '../workloads/training/loop';
 import { NotDog, PACKAGED_NOT_DOG_DIRS, packagedNotDogs, syntheticNotDogs } from '../workloads/inference/test/fixtures/not-dogs';
 import { appendResults, markdownTable, QUICK } from './results';
 import { SHARED_DOGS } from './seed-raw-bucket';
@@ -204,20 +204,7 @@ async function main(): Promise<void> {
     const val = set('validation');
     const t = config.training;
     const parts = await buildHead(spec, inLabels.length, t.seed);
-    await runTrainingLoop(parts, train, val, {
-      numClasses: inLabels.length,
-      headEpochs: t.epochs,
-      fineTuneEpochs: 0,
-      learningRate: t.learningRate,
-      fineTuneLearningRate: t.fineTuneLearningRate,
-      batchSize: t.batchSize,
-      patience: t.patience,
-      dropout: t.dropout,
-      l2: t.l2,
-      labelSmoothing: t.labelSmoothing,
-      seed: t.seed,
-      classWeights: balancedClassWeights(train.labels, inLabels.length),
-    });
+    await runTrainingLoop(parts, train, val, { ...loopOptionsFor(t, inLabels.length, train.labels), fineTuneEpochs: 0 });
     const testIdx = dogPhotos.map((p, i) => (p.split === 'test' ? i : -1)).filter((i) => i >= 0);
     const rows = new Float32Array(testIdx.length * dim);
     testIdx.forEach((r, j) => rows.set(dogRows.subarray(r * dim, (r + 1) * dim), j * dim));

@@ -44,7 +44,7 @@ import { IDENTITY } from '../workloads/training/features/augment';
 import { computeFeatureSets } from '../workloads/training/features/compute';
 import { FeatureExtractor } from '../workloads/training/features/extractor';
 import { buildHead, trunkSpecFor } from '../workloads/training/head';
-import { balancedClassWeights, FeatureSet, predictProbs, runTrainingLoop } from '../workloads/training/loop';
+import { FeatureSet, loopOptionsFor, predictProbs, runTrainingLoop } from '../workloads/training/loop';
 import { trainModel } from '../workloads/training/train';
 import { tf } from '../workloads/core/tf/backend';
 
@@ -203,18 +203,8 @@ async function main(): Promise<void> {
     const linear = await buildHead(headSpec, data.labels.length, t1.seed);
     t = Date.now();
     const loop = await runTrainingLoop(linear, pooled[0], pooled[1], {
-      numClasses: data.labels.length,
-      headEpochs: t1.epochs,
+      ...loopOptionsFor(t1, data.labels.length, pooled[0].labels),
       fineTuneEpochs: 0,
-      learningRate: t1.learningRate,
-      fineTuneLearningRate: t1.fineTuneLearningRate,
-      batchSize: t1.batchSize,
-      patience: t1.patience,
-      dropout: t1.dropout,
-      l2: t1.l2,
-      labelSmoothing: t1.labelSmoothing,
-      seed: t1.seed,
-      classWeights: balancedClassWeights(pooled[0].labels, data.labels.length),
     });
     const tfjsHeadS = secs(t);
     const tfjsHeadTop1 = top1Of(

@@ -1,3 +1,4 @@
+import type { WorkloadConfig } from '../core/config/schema';
 import { tf } from '../core/tf/backend';
 import { Prng, PrngState } from './features/prng';
 import type { HeadParts } from './head';
@@ -44,6 +45,24 @@ export interface LoopOptions {
   seed: number;
   /** Per-class loss weights (length numClasses). */
   classWeights: Float32Array;
+}
+
+/** The loop's options from the `training` config: balanced class weights from the training labels. */
+export function loopOptionsFor(t: WorkloadConfig['training'], numClasses: number, trainLabels: Int32Array): LoopOptions {
+  return {
+    numClasses,
+    headEpochs: t.epochs,
+    fineTuneEpochs: t.fineTuneEpochs,
+    learningRate: t.learningRate,
+    fineTuneLearningRate: t.fineTuneLearningRate,
+    batchSize: t.batchSize,
+    patience: t.patience,
+    dropout: t.dropout,
+    l2: t.l2,
+    labelSmoothing: t.labelSmoothing,
+    seed: t.seed,
+    classWeights: balancedClassWeights(trainLabels, numClasses),
+  };
 }
 
 export type Phase = 'head' | 'finetune';

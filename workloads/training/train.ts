@@ -15,7 +15,7 @@ import { deleteCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { loadDataset } from './data';
 import { computeFeatureSets, FeatureStats } from './features/compute';
 import { buildHead, HeadParts, trunkSpecFor, warmStart, WarmStartReport } from './head';
-import { balancedClassWeights, EpochRecord, evaluateLogits, LoopOptions, predictProbs, runTrainingLoop } from './loop';
+import { EpochRecord, evaluateLogits, LoopOptions, loopOptionsFor, predictProbs, runTrainingLoop } from './loop';
 import { renderModelCard } from './model-card';
 import { confusionMatrixPng } from './plots/confusion-matrix';
 import { trainingCurvesPng } from './plots/training-curves';
@@ -178,20 +178,7 @@ async function runTraining(o: TrainModelOptions, modelVersion: string, started: 
   }
 
   const hp = hyperparameters(config, spec.cut);
-  const loopOptions: LoopOptions = {
-    numClasses: labels.length,
-    headEpochs: t.epochs,
-    fineTuneEpochs: t.fineTuneEpochs,
-    learningRate: t.learningRate,
-    fineTuneLearningRate: t.fineTuneLearningRate,
-    batchSize: t.batchSize,
-    patience: t.patience,
-    dropout: t.dropout,
-    l2: t.l2,
-    labelSmoothing: t.labelSmoothing,
-    seed: t.seed,
-    classWeights: balancedClassWeights(train.labels, labels.length),
-  };
+  const loopOptions: LoopOptions = loopOptionsFor(t, labels.length, train.labels);
   const fingerprint = createHash('sha256')
     .update(JSON.stringify([datasetVersion, spec, parentVersion, loopOptions.headEpochs, hp]))
     .digest('hex')
