@@ -8,7 +8,7 @@ import { join } from 'node:path';
  * in one place (READMEs explain how things work and link here) and nothing is rewritten.
  * `BENCH_RESULTS=0` skips the append; quick runs (`BENCH_QUICK=1`) skip it unless `BENCH_RESULTS=1`.
  */
-export const RESULTS_FILE = join(__dirname, 'RESULTS.md');
+const RESULTS_FILE = join(__dirname, 'RESULTS.md');
 
 export const QUICK = process.env.BENCH_QUICK === '1';
 
