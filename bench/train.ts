@@ -216,7 +216,7 @@ async function main(): Promise<void> {
 
     // (b) Forward throughput of the whole backbone on the same 256 photos.
     const step = Math.max(1, Math.floor(files.length / 256));
-    const sample = files.filter((_, i) => i % step === 0).slice(0, 256);
+    const sample = files.filter((_, i) => i % step === 0).slice(0, QUICK ? 32 : 256);
     const fx = await FeatureExtractor.start(configuredSpec(config.model), { workers: t1.workers || cores });
     t = Date.now();
     await fx.extract(sample.map((f) => ({ jpeg: readFileSync(f), aug: IDENTITY })));
