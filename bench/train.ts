@@ -22,6 +22,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import { seedRawBucket, SHARED_DOGS } from './seed-raw-bucket';
+import { SPLITS } from '../workloads/core/layout';
 import { loadConfig } from '../workloads/core/config/load';
 import { createLogger } from '../workloads/core/log';
 import { baseSpec } from '../workloads/core/model/backbones';
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
     top.head.dispose();
     const dir = join(root, 'features-export');
     mkdirSync(dir, { recursive: true });
-    (['train', 'validation', 'test'] as const).forEach((name, i) => {
+    SPLITS.forEach((name, i) => {
       const s = pooled[i];
       const all = new Float32Array(s.variants.length * s.n * top.featureDim);
       s.variants.forEach((v, j) => all.set(v, j * s.n * top.featureDim));

@@ -6,9 +6,6 @@ import { pipelineKeys } from '../workloads/core/layout';
 import type { WorkloadImage } from '../workloads/core/pipeline-steps';
 import { childOptions } from './base';
 
-/** Prefix of Vertex job outputs in the pipeline bucket (run records live under `runs/`). */
-export const VERTEX_ROOT_PREFIX = 'vertex';
-
 export interface VertexPipelineArgs {
   /** The compiled spec (pipeline-specs/compiled/continual-learning.json), with image tokens. */
   spec: PipelineSpec;
@@ -50,7 +47,7 @@ export class VertexPipeline extends pulumi.ComponentResource {
       childOptions(this, opts),
     );
     this.specUri = pulumi.interpolate`gs://${this.specObject.bucket}/${this.specObject.name}`;
-    this.pipelineRoot = pulumi.interpolate`gs://${args.bucket}/${VERTEX_ROOT_PREFIX}`;
+    this.pipelineRoot = pulumi.interpolate`gs://${args.bucket}/${pipelineKeys.vertexRoot}`;
     this.region = pulumi.output(args.region);
     this.serviceAccountEmail = pulumi.output(args.serviceAccountEmail);
     this.registerOutputs({ specUri: this.specUri, pipelineRoot: this.pipelineRoot });

@@ -9,12 +9,13 @@ import { PreprocessingJob, preprocessingJobName } from '../components/preprocess
 import { ProjectServices } from '../components/project-services';
 import { ContainerRegistry } from '../components/registry';
 import { ScheduledCalls } from '../components/scheduler';
-import { VERTEX_ROOT_PREFIX, VertexPipeline } from '../components/vertex-pipeline';
+import { VertexPipeline } from '../components/vertex-pipeline';
 import { Warehouse } from '../components/warehouse';
 import { WorkloadImages } from '../components/workload-images';
 import { configToEnv } from '../workloads/core/config/load';
 import { containerArgv, ENTRY_POINTS } from '../workloads/core/entry-points';
 import { WorkloadConfig } from '../workloads/core/config/schema';
+import { BucketName, BUCKETS, pipelineKeys } from '../workloads/core/layout';
 import type { WorkloadImage } from '../workloads/core/pipeline-steps';
 import { StackConfig } from './config';
 import { createAlerts } from './alerts';
@@ -333,7 +334,7 @@ export function workloadConfig(cfg: StackConfig, created: CreatedResources): Par
     ...w,
     storage: {
       backend: 'gcs',
-      buckets: { raw: buckets.raw, datasets: buckets.datasets, models: buckets.models, pipeline: buckets.pipeline },
+      buckets: Object.fromEntries(BUCKETS.map((b) => [b, buckets[b]])) as Record<BucketName, string>,
     },
     warehouse: {
       backend: 'bigquery',
@@ -348,7 +349,7 @@ export function workloadConfig(cfg: StackConfig, created: CreatedResources): Par
       projectId: cfg.project,
       region: cfg.region,
       serviceAccount: created.pipelineServiceAccount,
-      pipelineRoot: `gs://${buckets.pipeline}/${VERTEX_ROOT_PREFIX}`,
+      pipelineRoot: `gs://${buckets.pipeline}/${pipelineKeys.vertexRoot}`,
       apiEndpoint: '',
       images: created.images,
     },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type BucketName, BUCKETS } from '../layout';
 
 /**
  * The configuration of every workload, defined once. Workloads read it from the
@@ -19,12 +20,7 @@ export const storageSchema = z
     backend: z.enum(['local', 'gcs']).default('local'),
     /** Bucket names per logical bucket (gcs), or directory names under the data root (local). */
     buckets: z
-      .object({
-        raw: nonEmpty.default('raw'),
-        datasets: nonEmpty.default('datasets'),
-        models: nonEmpty.default('models'),
-        pipeline: nonEmpty.default('pipeline'),
-      })
+      .object(Object.fromEntries(BUCKETS.map((b) => [b, nonEmpty.default(b)])) as Record<BucketName, z.ZodDefault<z.ZodString>>)
       .prefault({}),
   })
   .prefault({});
