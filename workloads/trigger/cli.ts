@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
     const warehouse = await openWarehouse(config);
     const submitter = openSubmitter(config, lake);
     const service = new TriggerService({ lake, warehouse, thresholds: config.trigger, submitter, logger });
-    const app = buildTriggerServer(service);
+    const app = buildTriggerServer(service, { logger });
     const port = Number(values.port ?? process.env.PORT ?? 8090);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--port must be 0-65535, got ${values.port ?? process.env.PORT}`);

@@ -245,6 +245,8 @@ export const workloadConfigSchema = z
     /** Local data root: buckets as directories, the DuckDB file, logs. */
     dataRoot: nonEmpty.default('.creature-vision'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `gcp`: Cloud Logging's structured format; `auto`: that on Google Cloud, plain pino elsewhere (core/log.ts). */
+    logFormat: z.enum(['auto', 'gcp', 'plain']).default('auto'),
     storage: storageSchema,
     warehouse: warehouseSchema,
     dogApi: dogApiSchema,
