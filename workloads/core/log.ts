@@ -41,8 +41,8 @@ export function createLogger(component: string, level: string = process.env.CV_L
   const base = { level, base: { component } };
   if (format === 'plain') return options.destination ? pino(base, options.destination) : pino(base);
   // Loaded only on Google Cloud: it brings @google-cloud/logging, which plain runs do not need.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createGcpLoggingPinoConfig } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@google-cloud/pino-logging-gcp-config') as typeof import('@google-cloud/pino-logging-gcp-config');
   const gcp = createGcpLoggingPinoConfig(
     {
