@@ -228,15 +228,8 @@ export const pipelineSchema = z
     pipelineRoot: z.string().default(''),
     /** Vertex AI API base URL; empty means https://<region>-aiplatform.googleapis.com. */
     apiEndpoint: z.string().default(''),
-    /** Digest references of the workload images, bound into the spec's image tokens on submission. */
-    images: z
-      .object({
-        trigger: z.string().default(''),
-        preprocessing: z.string().default(''),
-        training: z.string().default(''),
-        inference: z.string().default(''),
-      })
-      .prefault({}),
+    /** Digest reference of the workload image, bound into the spec's image token on submission. */
+    image: z.string().default(''),
   })
   .prefault({});
 
