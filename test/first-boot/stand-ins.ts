@@ -260,7 +260,7 @@ export async function startVertexStandIn(options: {
         parameters: body.runtimeConfig?.parameterValues,
         launch: fromImage(options.image.workdir),
         env: {},
-        workDir: path.join(options.pipelineRoot, id),
+        workDir: options.pipelineRoot,
       }).finally(() => undefined);
       run.then(
         (r) => states.set(id, r.status === 'succeeded' ? 'PIPELINE_STATE_SUCCEEDED' : 'PIPELINE_STATE_FAILED'),
