@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import Table from 'cli-table3';
 import { appendResults, markdownTable, QUICK } from './results';
 import { seedRawBucket, SHARED_DOGS } from './seed-raw-bucket';
+import { SPLITS } from '../workloads/core/layout';
 import { loadConfig } from '../workloads/core/config/load';
 import { createLogger } from '../workloads/core/log';
 import { baseSpec, configuredSpec } from '../workloads/core/model/backbones';
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
     top.head.dispose();
     const dir = join(root, 'features-export');
     mkdirSync(dir, { recursive: true });
-    (['train', 'validation', 'test'] as const).forEach((name, i) => {
+    SPLITS.forEach((name, i) => {
       const s = pooled[i];
       const all = new Float32Array(s.variants.length * s.n * top.featureDim);
       s.variants.forEach((v, j) => all.set(v, j * s.n * top.featureDim));

@@ -3,17 +3,13 @@ import * as pulumi from '@pulumi/pulumi';
 import { deployableSpec } from '../pipeline-specs/deploy';
 import type { PipelineSpec } from '../pipeline-specs/ir';
 import { pipelineKeys } from '../workloads/core/layout';
-import type { WorkloadImage } from '../workloads/core/pipeline-steps';
 import { childOptions } from './base';
-
-/** Prefix of Vertex job outputs in the pipeline bucket (run records live under `runs/`). */
-export const VERTEX_ROOT_PREFIX = 'vertex';
 
 export interface VertexPipelineArgs {
   /** The compiled spec (pipeline-specs/compiled/continual-learning.json), with image tokens. */
   spec: PipelineSpec;
-  /** Digest references that replace the spec's image tokens. */
-  images: Record<WorkloadImage, pulumi.Input<string>>;
+  /** The workload image's digest reference, which replaces the spec's image token. */
+  image: pulumi.Input<string>;
   /** The pipeline root bucket (layout `pipeline`). */
   bucket: pulumi.Input<string>;
   region: pulumi.Input<string>;
@@ -24,7 +20,7 @@ export interface VertexPipelineArgs {
 
 /**
  * Vertex AI Pipelines has no Pulumi resource for jobs or schedules: this component puts
- * the compiled spec, its image tokens bound to this stack's digests and the stack's CV_*
+ * the compiled spec, its image token bound to this stack's workload image digest and the stack's CV_*
  * environment added to every step, at
  * `pipelineKeys.spec` in the pipeline root bucket, and exposes what the trigger needs to
  * submit `pipelineJobs` with it (spec URI, pipeline root, region, service account).
@@ -40,17 +36,15 @@ export class VertexPipeline extends pulumi.ComponentResource {
   constructor(name: string, args: VertexPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
     super('creature-vision:pipeline:VertexPipeline', name, {}, opts);
     const bound = pulumi
-      .all([pulumi.all(args.images as Record<string, pulumi.Input<string>>), args.env])
-      .apply(([digests, env]) =>
-        JSON.stringify(deployableSpec(args.spec, { images: digests as Record<WorkloadImage, string>, env }), null, 2),
-      );
+      .all([args.image, args.env])
+      .apply(([image, env]) => JSON.stringify(deployableSpec(args.spec, { image, env }), null, 2));
     this.specObject = new gcp.storage.BucketObject(
       `${name}-spec`,
       { bucket: args.bucket, name: pipelineKeys.spec, contentType: 'application/json', content: bound },
       childOptions(this, opts),
     );
     this.specUri = pulumi.interpolate`gs://${this.specObject.bucket}/${this.specObject.name}`;
-    this.pipelineRoot = pulumi.interpolate`gs://${args.bucket}/${VERTEX_ROOT_PREFIX}`;
+    this.pipelineRoot = pulumi.interpolate`gs://${args.bucket}/${pipelineKeys.vertexRoot}`;
     this.region = pulumi.output(args.region);
     this.serviceAccountEmail = pulumi.output(args.serviceAccountEmail);
     this.registerOutputs({ specUri: this.specUri, pipelineRoot: this.pipelineRoot });

@@ -1,7 +1,7 @@
 import { containerCommand } from '../workloads/core/entry-points';
 import { entryPointOf, flagOf, outFlagOf, PIPELINE_STEPS, StepDefinition, StepKey } from '../workloads/core/pipeline-steps';
 import type { ContainerComponent } from './builder';
-import { imageToken } from './images';
+import { WORKLOAD_IMAGE_TOKEN } from './images';
 import { ParameterType, placeholder } from './ir';
 
 /**
@@ -37,6 +37,6 @@ export function stepComponent<K extends StepKey>(key: K): ContainerComponent<Ste
     name: step.name,
     inputs: Object.fromEntries(step.inputs.map((p) => [p, typeOf(p)])) as Record<StepInputs<K>, ParameterType>,
     outputs: Object.fromEntries(step.outputs.map((p) => [p, typeOf(p)])) as Record<StepOutputs<K>, ParameterType>,
-    container: { image: imageToken(step.image), command: containerCommand(entry), args },
+    container: { image: WORKLOAD_IMAGE_TOKEN, command: containerCommand(entry), args },
   };
 }

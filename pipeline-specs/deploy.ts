@@ -1,10 +1,9 @@
-import type { WorkloadImage } from '../workloads/core/pipeline-steps';
-import { bindImages } from './images';
+import { bindImage } from './images';
 import type { PipelineSpec } from './ir';
 
 /**
- * Turns the checked-in spec into the one Vertex AI runs: image tokens bound to digest
- * references (./images.ts) and the workloads' CV_* configuration set on every container.
+ * Turns the checked-in spec into the one Vertex AI runs: the image token bound to the
+ * workload image's digest reference (./images.ts) and the workloads' CV_* configuration set on every container.
  *
  * Why env in the spec: Vertex starts each step's container with only what the spec says,
  * and the steps read buckets, warehouse and thresholds from CV_* variables
@@ -24,10 +23,7 @@ export function bindEnv(spec: PipelineSpec, env: Record<string, string>): Pipeli
   return copy;
 }
 
-export function deployableSpec(
-  spec: PipelineSpec,
-  options: { images: Partial<Record<WorkloadImage, string>>; env?: Record<string, string> },
-): PipelineSpec {
-  const bound = bindImages(spec, options.images);
+export function deployableSpec(spec: PipelineSpec, options: { image: string; env?: Record<string, string> }): PipelineSpec {
+  const bound = bindImage(spec, options.image);
   return options.env ? bindEnv(bound, options.env) : bound;
 }

@@ -97,7 +97,17 @@ export const infraSchema = z
       .strict()
       .prefault({}),
     build: z
-      .object({ platform: z.enum(['linux/amd64', 'linux/arm64']).default('linux/amd64') })
+      .object({
+        platform: z.enum(['linux/amd64', 'linux/arm64']).default('linux/amd64'),
+        /** Base image of the workload image (workloads/Dockerfile's NODE_IMAGE); pin it with `@sha256:<digest>`. Empty: the Dockerfile's default. */
+        baseImage: z
+          .string()
+          .regex(
+            /^node:\d+-(bookworm|trixie)-slim(@sha256:[0-9a-f]{64})?$/,
+            'must be a Debian-slim Node.js image such as node:22-bookworm-slim, optionally @sha256:<64 hex digits>',
+          )
+          .optional(),
+      })
       .strict()
       .prefault({}),
     /**

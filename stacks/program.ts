@@ -9,13 +9,13 @@ import { PreprocessingJob, preprocessingJobName } from '../components/preprocess
 import { ProjectServices } from '../components/project-services';
 import { ContainerRegistry } from '../components/registry';
 import { ScheduledCalls } from '../components/scheduler';
-import { VERTEX_ROOT_PREFIX, VertexPipeline } from '../components/vertex-pipeline';
+import { VertexPipeline } from '../components/vertex-pipeline';
 import { Warehouse } from '../components/warehouse';
-import { WorkloadImages } from '../components/workload-images';
+import { WorkloadImage } from '../components/workload-image';
 import { configToEnv } from '../workloads/core/config/load';
 import { containerArgv, ENTRY_POINTS } from '../workloads/core/entry-points';
 import { WorkloadConfig } from '../workloads/core/config/schema';
-import type { WorkloadImage } from '../workloads/core/pipeline-steps';
+import { BucketName, BUCKETS, pipelineKeys } from '../workloads/core/layout';
 import { StackConfig } from './config';
 import { createAlerts } from './alerts';
 import { StackSources } from './sources';
@@ -29,7 +29,8 @@ export interface StackOutputs {
   buckets: Record<LakeBucket, pulumi.Output<string>>;
   dataset: pulumi.Output<string>;
   registry: pulumi.Output<string>;
-  images: Record<string, pulumi.Output<string>>;
+  /** The workload image every service, job and pipeline step runs, by digest. */
+  image: pulumi.Output<string>;
   pipelineSpecUri: pulumi.Output<string>;
   pipelineRoot: pulumi.Output<string>;
   flexTemplatePath: pulumi.Output<string>;
@@ -111,23 +112,29 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
     },
     after,
   );
-  const images = new WorkloadImages(
-    'images',
-    { imagePrefix: registry.imagePrefix, server: registry.server, tag: cfg.stack, platform: cfg.build.platform },
+  const image = new WorkloadImage(
+    'image',
+    {
+      imagePrefix: registry.imagePrefix,
+      server: registry.server,
+      tag: cfg.stack,
+      platform: cfg.build.platform,
+      baseImage: cfg.build.baseImage,
+    },
     { dependsOn: [registry] },
   );
 
   // The workloads' configuration: stack sections plus what the stack itself created.
   // Every service and pipeline step gets the same CV_* environment.
   const workloadEnv = pulumi
-    .all([lake.bucketNames, warehouse.datasetId, ids.emails.pipeline, pulumi.all(images.digests)])
-    .apply(([buckets, dataset, pipelineSa, digests]) =>
+    .all([lake.bucketNames, warehouse.datasetId, ids.emails.pipeline, image.digest])
+    .apply(([buckets, dataset, pipelineSa, digest]) =>
       configToEnv(
         workloadConfig(cfg, {
           buckets: buckets as Record<LakeBucket, string>,
           dataset,
           pipelineServiceAccount: pipelineSa,
-          images: digests as Record<WorkloadImage, string>,
+          image: digest,
           preprocessingJob: cfg.preprocessingJob.enabled ? preprocessingJobName(prefix) : undefined,
         }),
       ),
@@ -137,7 +144,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
     'pipeline',
     {
       spec: sources.pipelineSpec,
-      images: images.digests,
+      image: image.digest,
       bucket: lake.bucketNames.pipeline,
       region,
       serviceAccountEmail: ids.emails.pipeline,
@@ -150,7 +157,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
     'preprocessing-template',
     {
       template: sources.flexTemplate,
-      launcherImage: images.digests.preprocessing,
+      launcherImage: image.digest,
       environment: {
         serviceAccountEmail: ids.emails.preprocessing,
         stagingBucket: lake.bucketNames.staging,
@@ -173,7 +180,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
         project,
         region,
         prefix,
-        image: images.digests.preprocessing,
+        image: image.digest,
         serviceAccountEmail: ids.emails.preprocessing,
         env: workloadEnv,
         taskCount: cfg.preprocessingJob.tasks,
@@ -199,7 +206,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
       region,
       serviceName: `${prefix}-inference`,
       description: 'Creature Vision inference: predict, classify uploads, feedback',
-      image: images.digests.inference,
+      image: image.digest,
       command: containerArgv(ENTRY_POINTS.inferenceService),
       serviceAccountEmail: ids.emails.inference,
       env: workloadEnv,
@@ -220,7 +227,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
       region,
       serviceName: `${prefix}-trigger`,
       description: 'Creature Vision retraining trigger: decides and submits Vertex AI pipeline jobs',
-      image: images.digests.trigger,
+      image: image.digest,
       serviceAccountEmail: ids.emails.trigger,
       command: containerArgv(ENTRY_POINTS.triggerService),
       env: workloadEnv,
@@ -312,7 +319,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
     buckets: lake.bucketNames,
     dataset: warehouse.datasetId,
     registry: registry.imagePrefix,
-    images: images.digests,
+    image: image.digest,
     pipelineSpecUri: pipeline.specUri,
     pipelineRoot: pipeline.pipelineRoot,
     flexTemplatePath: flex.templatePath,
@@ -326,7 +333,8 @@ export interface CreatedResources {
   buckets: Record<LakeBucket, string>;
   dataset: string;
   pipelineServiceAccount: string;
-  images: Record<WorkloadImage, string>;
+  /** The workload image's digest reference. */
+  image: string;
   /** The preprocessing Cloud Run job's name, when the stack creates one. */
   preprocessingJob?: string;
 }
@@ -339,7 +347,7 @@ export function workloadConfig(cfg: StackConfig, created: CreatedResources): Par
     ...w,
     storage: {
       backend: 'gcs',
-      buckets: { raw: buckets.raw, datasets: buckets.datasets, models: buckets.models, pipeline: buckets.pipeline },
+      buckets: Object.fromEntries(BUCKETS.map((b) => [b, buckets[b]])) as Record<BucketName, string>,
     },
     warehouse: {
       backend: 'bigquery',
@@ -354,9 +362,9 @@ export function workloadConfig(cfg: StackConfig, created: CreatedResources): Par
       projectId: cfg.project,
       region: cfg.region,
       serviceAccount: created.pipelineServiceAccount,
-      pipelineRoot: `gs://${buckets.pipeline}/${VERTEX_ROOT_PREFIX}`,
+      pipelineRoot: `gs://${buckets.pipeline}/${pipelineKeys.vertexRoot}`,
       apiEndpoint: '',
-      images: created.images,
+      image: created.image,
     },
     // With the job, the preprocess step scales out: plan, N tasks of the job, commit (workloads/preprocessing/engines).
     preprocessing: created.preprocessingJob

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { IMAGE_TOKEN_PREFIX } from '../../pipeline-specs/images';
+import { WORKLOAD_IMAGE_TOKEN } from '../../pipeline-specs/images';
 import type { PipelineSpec } from '../../pipeline-specs/ir';
 import { bigQuerySchema } from '../../workloads/core/warehouse/schema-dsl';
 import { TABLE_NAMES, tableDef } from '../../workloads/core/warehouse/tables';
@@ -13,7 +13,7 @@ import { cleanupPolicies } from '../registry';
 import { cronProblem } from '../scheduler';
 import { deployableSpec } from '../../pipeline-specs/deploy';
 import { tableSchemaJson } from '../warehouse';
-import { assertDigest } from '../workload-images';
+import { assertDigest } from '../workload-image';
 
 const DIGEST = (w: string) => `europe-west1-docker.pkg.dev/p/r/${w}@sha256:${'0123456789abcdef'.repeat(4)}`;
 
@@ -109,28 +109,23 @@ describe('Vertex pipeline spec', () => {
   const compiled = JSON.parse(
     readFileSync(path.join(__dirname, '../../pipeline-specs/compiled/continual-learning.json'), 'utf8'),
   ) as PipelineSpec;
-  const digests = {
-    inference: DIGEST('inference'),
-    trigger: DIGEST('trigger'),
-    preprocessing: DIGEST('preprocessing'),
-    training: DIGEST('training'),
-  };
+  const digest = DIGEST('workloads');
 
-  test('every image token is bound to a digest and every step gets the stack environment', () => {
-    const spec = deployableSpec(compiled, { images: digests, env: { CV_STORAGE_BACKEND: 'gcs' } });
-    expect(JSON.stringify(spec)).not.toContain(IMAGE_TOKEN_PREFIX);
+  test('every step runs the workload image by digest and gets the stack environment', () => {
+    const spec = deployableSpec(compiled, { image: digest, env: { CV_STORAGE_BACKEND: 'gcs' } });
+    expect(JSON.stringify(spec)).not.toContain(WORKLOAD_IMAGE_TOKEN);
     for (const { container } of Object.values(spec.deploymentSpec.executors)) {
-      expect(Object.values(digests)).toContain(container.image);
+      expect(container.image).toBe(digest);
       expect(container.env).toContainEqual({ name: 'CV_STORAGE_BACKEND', value: 'gcs' });
     }
-    expect(JSON.stringify(compiled)).toContain(IMAGE_TOKEN_PREFIX); // the input is not modified
+    expect(JSON.stringify(compiled)).toContain(WORKLOAD_IMAGE_TOKEN); // the input is not modified
   });
 
   test('an environment variable a step sets itself is kept', () => {
     const own: PipelineSpec = JSON.parse(JSON.stringify(compiled));
     const first = Object.values(own.deploymentSpec.executors)[0].container;
     first.env = [{ name: 'CV_LOG_LEVEL', value: 'debug' }];
-    const spec = deployableSpec(own, { images: digests, env: { CV_LOG_LEVEL: 'info', CV_STORAGE_BACKEND: 'gcs' } });
+    const spec = deployableSpec(own, { image: digest, env: { CV_LOG_LEVEL: 'info', CV_STORAGE_BACKEND: 'gcs' } });
     const env = Object.values(spec.deploymentSpec.executors)[0].container.env!;
     expect(env.filter((e) => e.name === 'CV_LOG_LEVEL')).toEqual([{ name: 'CV_LOG_LEVEL', value: 'debug' }]);
   });

@@ -4,7 +4,7 @@ import { entryPointOf, flagOf, outFlagOf, PIPELINE_STEPS } from '../../workloads
 import { COMPILED_SPEC_PATH, compileToJson } from '../compile';
 import { continualLearningPipeline } from '../continual-learning';
 import { bindEnv } from '../deploy';
-import { bindImages, imageToken, unboundImages } from '../images';
+import { bindImage, hasUnboundImage, WORKLOAD_IMAGE_TOKEN } from '../images';
 import { PipelineSpec } from '../ir';
 import { validateSpec } from '../validate';
 
@@ -57,7 +57,7 @@ describe('compiled continual-learning spec', () => {
     const spec = checkedIn();
     for (const step of Object.values(PIPELINE_STEPS)) {
       const { container } = spec.deploymentSpec.executors[`exec-${step.name}`];
-      expect(container.image).toBe(imageToken(step.image));
+      expect(container.image).toBe(WORKLOAD_IMAGE_TOKEN);
       expect(container.command).toEqual(containerCommand(entryPointOf(step)));
       expect(container.command).toEqual(['node', expect.stringMatching(/^dist\/workloads\/\w+\/cli\.js$/)]);
       const args = container.args!;
@@ -72,15 +72,14 @@ describe('compiled continual-learning spec', () => {
     expect(json).not.toMatch(/run-20\d{6}t/);
   });
 
-  it('binds images to digest references and refuses to leave one unbound', () => {
+  it('binds the one workload image to its digest reference and refuses to leave it unbound', () => {
     const spec = checkedIn();
-    expect(unboundImages(spec)).toEqual(['preprocessing', 'training', 'trigger']);
-    const refs = { trigger: 'r/trigger@sha256:1', preprocessing: 'r/pre@sha256:2', training: 'r/train@sha256:3' };
-    const bound = bindImages(spec, refs);
-    expect(bound.deploymentSpec.executors['exec-train'].container.image).toBe('r/train@sha256:3');
-    expect(unboundImages(bound)).toEqual([]);
-    expect(spec.deploymentSpec.executors['exec-train'].container.image).toBe(imageToken('training'));
-    expect(() => bindImages(spec, { trigger: 'x@sha256:1' })).toThrow(/unbound container images for preprocessing, training/);
+    expect(hasUnboundImage(spec)).toBe(true);
+    const bound = bindImage(spec, 'r/workloads@sha256:1');
+    expect(new Set(Object.values(bound.deploymentSpec.executors).map((e) => e.container.image))).toEqual(new Set(['r/workloads@sha256:1']));
+    expect(hasUnboundImage(bound)).toBe(false);
+    expect(spec.deploymentSpec.executors['exec-train'].container.image).toBe(WORKLOAD_IMAGE_TOKEN);
+    expect(() => bindImage(spec, '')).toThrow(/unbound container image \(workload-image:\/\/workloads\)/);
   });
 
   it('compiles deterministically', () => {

@@ -52,6 +52,13 @@ describe('stack config validation names the key, the value and what is accepted'
     ]);
   });
 
+  test('the workload image’s base: a Debian-slim Node.js image, optionally pinned by digest', () => {
+    expect(problems({ build: { baseImage: `node:22-bookworm-slim@sha256:${'a'.repeat(64)}` } })).toEqual([]);
+    expect(problems({ build: { baseImage: 'node:22-alpine' } })).toEqual([
+      'creature-vision:build.baseImage = "node:22-alpine": must be a Debian-slim Node.js image such as node:22-bookworm-slim, optionally @sha256:<64 hex digits>',
+    ]);
+  });
+
   test('the workloads’ own rules apply to workload sections', () => {
     expect(problems({ training: { epochs: 0 } })).toEqual(['creature-vision:training.epochs = 0: must be greater than 0']);
   });

@@ -21,7 +21,7 @@ const SA = (w: string) => `serviceAccount:cv-dev-${w}@creature-vision-dev.iam.gs
 describe('dev stack inventory', () => {
   test('creates exactly the planned resources', () => {
     expect(countByType(run)).toEqual({
-      'docker:index/image:Image': 4,
+      'docker:index/image:Image': 1,
       'gcp:artifactregistry/repository:Repository': 1,
       'gcp:artifactregistry/repositoryIamMember:RepositoryIamMember': 2,
       'gcp:bigquery/dataset:Dataset': 1,
@@ -183,11 +183,11 @@ describe('dev data lake and warehouse', () => {
 });
 
 describe('dev services', () => {
-  test('Cloud Run runs the images by digest, with probes, scaling and resources from the stack config', () => {
+  test('Cloud Run runs the one workload image by digest, with probes, scaling and resources from the stack config', () => {
     const inference = one(run, 'gcp:cloudrunv2/service:Service', 'inference-service');
     const c = container(inference);
-    expect(c.image).toBe(outputs().images.inference);
-    expect(c.image).toMatch(/^europe-west1-docker\.pkg\.dev\/creature-vision-dev\/cv-dev-images\/inference@sha256:[0-9a-f]{64}$/);
+    expect(c.image).toBe(outputs().image);
+    expect(c.image).toMatch(/^europe-west1-docker\.pkg\.dev\/creature-vision-dev\/cv-dev-images\/workloads@sha256:[0-9a-f]{64}$/);
     expect(c.startupProbe.httpGet).toEqual({ path: '/readyz', port: 8080 });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
     expect(c.resources.limits).toEqual({ cpu: '2', memory: '2Gi' });
@@ -200,7 +200,7 @@ describe('dev services', () => {
     );
 
     const trigger = container(one(run, 'gcp:cloudrunv2/service:Service', 'trigger-service'));
-    expect(trigger.image).toBe(outputs().images.trigger);
+    expect(trigger.image).toBe(outputs().image);
     expect(trigger.commands).toEqual(['node', 'dist/workloads/trigger/cli.js', 'serve']);
     expect(c.commands).toEqual(['node', 'dist/workloads/inference/main.js']);
   });
@@ -225,7 +225,7 @@ describe('dev services', () => {
       region: 'europe-west1',
       serviceAccount: 'cv-dev-pipeline@creature-vision-dev.iam.gserviceaccount.com',
       pipelineRoot: `gs://${o.buckets.pipeline}/vertex`,
-      images: o.images,
+      image: o.image,
     });
     expect(config.inference).toMatchObject({ host: '0.0.0.0', port: 8080 });
     expect(config.training.epochs).toBe(8);
@@ -259,7 +259,7 @@ describe('dev services', () => {
 });
 
 describe('dev pipeline, Flex Template and Grafana', () => {
-  test('the uploaded pipeline spec runs this stack’s images by digest with the stack’s environment', () => {
+  test('the uploaded pipeline spec runs this stack’s workload image by digest with the stack’s environment', () => {
     const obj = one(run, 'gcp:storage/bucketObject:BucketObject', 'pipeline-spec').inputs;
     expect(obj).toMatchObject({ bucket: outputs().buckets.pipeline, name: pipelineKeys.spec, contentType: 'application/json' });
     const spec = JSON.parse(obj.content as string);
@@ -269,14 +269,9 @@ describe('dev pipeline, Flex Template and Grafana', () => {
     ][];
     expect(executors.length).toBeGreaterThanOrEqual(5);
     for (const [, { container: c }] of executors) {
-      expect(Object.values(outputs().images)).toContain(c.image);
+      expect(c.image).toBe(outputs().image);
       expect(c.env).toContainEqual({ name: 'CV_STORAGE_BACKEND', value: 'gcs' });
     }
-    expect(Object.fromEntries(executors.map(([k, v]) => [k, v.container.image.replace(/.*\/(\w+)@sha256:.*/, '$1')]))).toMatchObject({
-      'exec-train': 'training',
-      'exec-preprocess': 'preprocessing',
-      'exec-check-trigger': 'trigger',
-    });
   });
 
   test('the preprocess step scales out on the stack’s Cloud Run job, which only the pipeline account may run', () => {
@@ -289,7 +284,7 @@ describe('dev pipeline, Flex Template and Grafana', () => {
       timeout: '3600s',
     });
     const c = job.template.template.containers[0];
-    expect(c.image).toBe(outputs().images.preprocessing);
+    expect(c.image).toBe(outputs().image);
     expect(c.commands).toEqual(['node', 'dist/workloads/preprocessing/cli.js']);
     expect(c.args).toEqual(['--stage', 'transform', '--no-progress']);
     expect(Object.fromEntries(c.envs.map((e: { name: string; value: string }) => [e.name, e.value]))).toMatchObject({
@@ -330,9 +325,9 @@ describe('dev pipeline, Flex Template and Grafana', () => {
     const staging = outputs().buckets.staging;
     expect(obj).toMatchObject({ bucket: staging, name: 'templates/creature-vision-preprocess.json' });
     const spec = JSON.parse(obj.content as string);
-    expect(spec.image).toBe(outputs().images.preprocessing);
+    expect(spec.image).toBe(outputs().image);
     // The preprocessing workload's template (its parameters and SDK), for this stack's launcher digest.
-    const authored = flexTemplateSpec(outputs().images.preprocessing);
+    const authored = flexTemplateSpec(outputs().image);
     expect(spec.metadata).toEqual(authored.metadata);
     expect(spec.sdkInfo).toEqual(authored.sdkInfo);
     expect(spec.metadata.parameters.map((p: { name: string }) => p.name)).toContain('runId');
@@ -386,6 +381,6 @@ test('npm run synth renders the tree: components, their resources nested, key in
   const service = at('    gcp:cloudrunv2/service:Service  inference-service');
   expect(component).toBeGreaterThanOrEqual(0);
   expect(service).toBeGreaterThan(component);
-  expect(lines.slice(service, service + 12).join('\n')).toMatch(/template\.containers\.0\.image: .*inference@sha256:[0-9a-f]{64}/);
+  expect(lines.slice(service, service + 12).join('\n')).toMatch(/template\.containers\.0\.image: .*workloads@sha256:[0-9a-f]{64}/);
   expect(lines).toContain('  creature-vision:storage:DataLake  lake  [component]');
 });

@@ -17,7 +17,7 @@ test('stacks/index.ts reads the stack config, builds the stack and exports its o
       'dashboardUrl',
       'dataset',
       'flexTemplatePath',
-      'images',
+      'image',
       'pipelineRoot',
       'pipelineSpecUri',
       'preprocessingJob',

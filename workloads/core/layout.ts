@@ -26,36 +26,76 @@ export type RegistryRole = (typeof REGISTRY_ROLES)[number];
 
 const pad = (n: number, width = 5): string => String(n).padStart(width, '0');
 
-/** Image ids and version names become object keys: keep them to a safe alphabet. */
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/**
+ * Image ids, run ids and version names become object keys: they keep to a safe alphabet.
+ * The one definition: zod schemas (`SAFE_ID`), JSON Schemas (`SAFE_ID.source`), the
+ * command lines (`assertSafeId`) and the key parsers below use it.
+ */
+const SAFE_ID_CHARS = '[A-Za-z0-9][A-Za-z0-9._-]{0,127}';
+export const SAFE_ID = new RegExp(`^${SAFE_ID_CHARS}$`);
+/** What {@link SAFE_ID} accepts, in words, for error messages. */
+export const SAFE_ID_RULE = '1-128 characters of [A-Za-z0-9._-], starting with a letter or digit';
+
 export function assertSafeId(kind: string, id: string): string {
-  if (!SAFE_ID.test(id)) {
-    throw new Error(`invalid ${kind} ${JSON.stringify(id)}: expected 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit`);
-  }
+  if (!SAFE_ID.test(id)) throw new Error(`invalid ${kind} ${JSON.stringify(id)}: expected ${SAFE_ID_RULE}`);
   return id;
+}
+
+/** Image formats kept as ingested, by file extension. */
+export const IMAGE_EXTENSIONS = ['jpg', 'png', 'webp'] as const;
+export type ImageExtension = (typeof IMAGE_EXTENSIONS)[number];
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const patterns = new Map<string, RegExp>();
+/** A key `<before><safe id><after>` → the id, else undefined. */
+function idBetween(before: string, after: string, key: string): string | undefined {
+  const name = `${before}\n${after}`;
+  let re = patterns.get(name);
+  if (!re) patterns.set(name, (re = new RegExp(`^${escape(before)}(${SAFE_ID_CHARS})${escape(after)}$`)));
+  return re.exec(key)?.[1];
 }
 
 /** Keys in the `raw` bucket. */
 export const rawKeys = {
   /** The image bytes exactly as ingested (JPEG, PNG or WebP). */
-  image: (id: string, ext: 'jpg' | 'png' | 'webp'): string => `images/${assertSafeId('image id', id)}.${ext}`,
+  image: (id: string, ext: ImageExtension): string => `${rawKeys.imagesPrefix}${assertSafeId('image id', id)}.${ext}`,
   imagesPrefix: 'images/',
+  /** Whether `key` is an image key (`images/<id>.<jpg|png|webp>`). */
+  isImageKey: (key: string): boolean => IMAGE_EXTENSIONS.some((ext) => idBetween(rawKeys.imagesPrefix, `.${ext}`, key) !== undefined),
   /** Metadata of an upload awaiting a label (written by POST /classify). */
-  upload: (id: string): string => `uploads/${assertSafeId('image id', id)}.json`,
+  upload: (id: string): string => `${rawKeys.uploadsPrefix}${assertSafeId('image id', id)}.json`,
   uploadsPrefix: 'uploads/',
   /** A label makes an image training data. Written once, with an if-absent precondition. */
-  label: (id: string): string => `labels/${assertSafeId('image id', id)}.json`,
+  label: (id: string): string => `${rawKeys.labelsPrefix}${assertSafeId('image id', id)}.json`,
   labelsPrefix: 'labels/',
+  /** `labels/<id>.json` → the image id (undefined for any other key). */
+  labelId: (key: string): string | undefined => idBetween(rawKeys.labelsPrefix, '.json', key),
 };
 
 /** Keys in the `datasets` bucket. */
 export const datasetKeys = {
   versionsPrefix: 'versions/',
-  prefix: (version: string): string => `versions/${assertSafeId('dataset version', version)}/`,
+  prefix: (version: string): string => `${datasetKeys.versionsPrefix}${assertSafeId('dataset version', version)}/`,
   /** Written last: a version without a manifest does not exist for readers. */
   manifest: (version: string): string => `${datasetKeys.prefix(version)}manifest.json`,
+  /** `versions/<version>/manifest.json` → the version (undefined for any other key). */
+  manifestVersion: (key: string): string | undefined => idBetween(datasetKeys.versionsPrefix, '/manifest.json', key),
   shard: (version: string, split: Split, index: number, count: number, gzip: boolean): string =>
     `${datasetKeys.prefix(version)}${split}/${split}-${pad(index)}-of-${pad(count)}.tfrecord${gzip ? '.gz' : ''}`,
+  /**
+   * Work in progress of a staged preprocessing run (plan, per-task parts), outside
+   * `versions/` so it is never visible as a dataset; deleted by the commit stage, and by a
+   * lifecycle rule when a run is abandoned.
+   */
+  stagingPrefix: 'staging/',
+};
+
+/** Keys of a staged preprocessing run's work in progress, in the `datasets` bucket. */
+export const stagingKeys = {
+  prefix: (version: string): string => `${datasetKeys.stagingPrefix}${assertSafeId('dataset version', version)}/`,
+  plan: (version: string): string => `${stagingKeys.prefix(version)}plan.json`,
+  part: (version: string, index: number, count: number, ext: 'tfrecord' | 'json'): string =>
+    `${stagingKeys.prefix(version)}part-${pad(index)}-of-${pad(count)}.${ext}`,
 };
 
 /** Files inside a model version folder. */
@@ -74,19 +114,33 @@ export const MODEL_FILES = {
 /** Keys in the `models` bucket. */
 export const modelKeys = {
   versionsPrefix: 'versions/',
-  prefix: (version: string): string => `versions/${assertSafeId('model version', version)}/`,
+  prefix: (version: string): string => `${modelKeys.versionsPrefix}${assertSafeId('model version', version)}/`,
   file: (version: string, name: string): string => `${modelKeys.prefix(version)}${name}`,
   pointer: (role: RegistryRole): string => `registry/${role}.json`,
   historyPrefix: 'registry/history/',
-  history: (stamp: string, event: string): string => `registry/history/${stamp}-${event}.json`,
+  history: (stamp: string, event: string): string => `${modelKeys.historyPrefix}${stamp}-${event}.json`,
+  /** Evaluation records: what `evaluate` decided for a model version in a run, read by `promote`. */
+  evaluationsPrefix: 'evaluations/',
+  evaluations: (version: string): string => `${modelKeys.evaluationsPrefix}${assertSafeId('model version', version)}/`,
+  evaluation: (version: string, runId: string): string => `${modelKeys.evaluations(version)}${assertSafeId('run id', runId)}.json`,
+  /** A training run's checkpoint, one object, replaced atomically each epoch. */
+  checkpointsPrefix: 'checkpoints/',
+  checkpoint: (runId: string): string => `${modelKeys.checkpointsPrefix}${assertSafeId('run id', runId)}/checkpoint.bin`,
+  /** Trunk activations cached by image content, per trunk (append-only chunks). */
+  featureCachePrefix: 'cache/features/',
+  featureCache: (trunkKey: string): string => `${modelKeys.featureCachePrefix}${assertSafeId('trunk key', trunkKey)}/`,
 };
 
 /** Keys in the `pipeline` bucket (the pipeline root). */
 export const pipelineKeys = {
   spec: 'specs/continual-learning.json',
-  runPrefix: (runId: string): string => `runs/${assertSafeId('run id', runId)}/`,
-  runRecord: (runId: string): string => `runs/${assertSafeId('run id', runId)}/run.json`,
-  stepOutputs: (runId: string, step: string): string => `runs/${assertSafeId('run id', runId)}/${step}/outputs.json`,
+  runsPrefix: 'runs/',
+  runPrefix: (runId: string): string => `${pipelineKeys.runsPrefix}${assertSafeId('run id', runId)}/`,
+  runRecord: (runId: string): string => `${pipelineKeys.runPrefix(runId)}run.json`,
+  stepOutputs: (runId: string, step: string): string => `${pipelineKeys.runPrefix(runId)}${step}/outputs.json`,
+  /** Vertex AI's `gcsOutputDirectory` (the pipeline root Vertex writes its job outputs under). */
+  vertexRoot: 'vertex',
+  vertexRootPrefix: 'vertex/',
 };
 
 /** Version names sort by time: `v20261123T160912Z-ab12`. */

@@ -9,13 +9,9 @@
  */
 import { ENTRY_POINTS, type EntryPoint, type EntryPointName } from './entry-points';
 
-export type WorkloadImage = 'inference' | 'trigger' | 'preprocessing' | 'training';
-
 export interface StepDefinition {
   /** Task and component name in the pipeline spec. */
   name: string;
-  /** Which workload image runs it. */
-  image: WorkloadImage;
   /** How its container starts (workloads/core/entry-points.ts): command, then the mode arguments. */
   entryPoint: EntryPointName;
   /** Input parameters, passed as `--<name-with-dashes> <value>`. */
@@ -27,35 +23,30 @@ export interface StepDefinition {
 export const PIPELINE_STEPS = {
   checkTrigger: {
     name: 'check-trigger',
-    image: 'trigger',
     entryPoint: 'triggerCheck',
     inputs: ['run_id', 'force'],
     outputs: ['should_run', 'reason'],
   },
   preprocess: {
     name: 'preprocess',
-    image: 'preprocessing',
     entryPoint: 'preprocess',
     inputs: ['run_id'],
     outputs: ['dataset_version'],
   },
   train: {
     name: 'train',
-    image: 'training',
     entryPoint: 'train',
     inputs: ['run_id', 'dataset_version'],
     outputs: ['model_version'],
   },
   evaluate: {
     name: 'evaluate',
-    image: 'training',
     entryPoint: 'evaluate',
     inputs: ['run_id', 'dataset_version', 'model_version'],
     outputs: ['decision', 'reason'],
   },
   promote: {
     name: 'promote',
-    image: 'training',
     entryPoint: 'promote',
     inputs: ['run_id', 'dataset_version', 'model_version'],
     outputs: ['production_version'],

@@ -1,4 +1,5 @@
 import type { WorkloadConfig } from '../core/config/schema';
+import { datasetKeys } from '../core/layout';
 import { latestDatasetVersion } from '../core/dataset/read-dataset';
 import { createLogger, type Logger } from '../core/log';
 import { readModelMeta } from '../core/model/model-version';
@@ -47,7 +48,7 @@ export async function evaluateAndGate(o: EvaluateOptions): Promise<EvaluateResul
   const lake = o.lake ?? openDataLake(o.config);
   await selectBackend((m) => log.info(m));
   const datasetVersion = o.datasetVersion ?? (await latestDatasetVersion(lake.datasets));
-  if (!datasetVersion) throw new Error(`no complete dataset version in ${lake.datasets.uri('versions/')}`);
+  if (!datasetVersion) throw new Error(`no complete dataset version in ${lake.datasets.uri(datasetKeys.versionsPrefix)}`);
   await readModelMeta(lake.models, o.modelVersion); // refuses incomplete versions with a clear error
   const data = await loadDataset(lake.datasets, datasetVersion, ['test']);
   const test = data.splits.test;

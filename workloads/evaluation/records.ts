@@ -1,11 +1,11 @@
-import { assertSafeId } from '../core/layout';
+import { modelKeys } from '../core/layout';
 import type { ObjectStore } from '../core/storage/object-store';
 import { readJson, writeJson } from '../core/storage/object-store';
 import type { Decision, GateResult, ShadowComparison } from './gate';
 
 /**
  * The evaluation record: what `evaluate` decided and on what evidence. Written to the
- * models bucket (`evaluations/<model version>/<run id>.json`, once per run), read back by
+ * models bucket (`modelKeys.evaluation`: `evaluations/<model version>/<run id>.json`, once per run), read back by
  * `promote`, which acts only on a recorded `promote` decision: the two pipeline steps may
  * run in different containers, and a promotion by hand must rest on an evaluation too.
  */
@@ -23,20 +23,17 @@ export interface EvaluationRecord {
   gate: Record<string, unknown>;
 }
 
-export const evaluationKey = (modelVersion: string, runId: string): string =>
-  `evaluations/${assertSafeId('model version', modelVersion)}/${assertSafeId('run id', runId)}.json`;
-
 export async function writeEvaluation(store: ObjectStore, record: EvaluationRecord): Promise<void> {
-  await writeJson(store, evaluationKey(record.challenger.version, record.runId), record);
+  await writeJson(store, modelKeys.evaluation(record.challenger.version, record.runId), record);
 }
 
 export async function readEvaluation(store: ObjectStore, modelVersion: string, runId: string): Promise<EvaluationRecord | undefined> {
-  return readJson<EvaluationRecord>(store, evaluationKey(modelVersion, runId));
+  return readJson<EvaluationRecord>(store, modelKeys.evaluation(modelVersion, runId));
 }
 
 /** The newest evaluation of a model version (any run), if any. */
 export async function latestEvaluation(store: ObjectStore, modelVersion: string): Promise<EvaluationRecord | undefined> {
-  const objects = await store.list(`evaluations/${assertSafeId('model version', modelVersion)}/`);
+  const objects = await store.list(modelKeys.evaluations(modelVersion));
   let latest: EvaluationRecord | undefined;
   for (const o of objects) {
     const r = await readJson<EvaluationRecord>(store, o.key);

@@ -1,6 +1,7 @@
 import Fastify, { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
+import { traceRequests } from '../core/log';
 import { inferenceContext, InferenceContextOptions } from './context';
 import { errorHandler } from './http-errors';
 import { classifyRoutes } from './routes/classify';
@@ -33,6 +34,8 @@ export async function buildInferenceApp(options: InferenceAppOptions): Promise<F
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
+  // Each request's log lines carry its trace (Cloud Logging groups them; core/log.ts).
+  traceRequests(app);
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });

@@ -6,7 +6,7 @@ import { dashboardPlugin } from '../monitoring/dashboard';
 import { RequestLog } from '../monitoring/request-log';
 import type { RunEvent, RunResult } from '../../pipeline-specs/runner/types';
 import { LocalSubmitter } from '../trigger/local-submitter';
-import { createSubmitter } from '../trigger/open';
+import { openSubmitter } from '../trigger/open-submitter';
 import { TriggerOutcome, TriggerService } from '../trigger/service';
 import { Ingestor } from './ingest';
 import { LocalServices } from './local-services';
@@ -63,7 +63,7 @@ export class LocalLoop {
     await this.services.start();
     if (this.services.inference?.child.stdout) this.requestLog.follow(this.services.inference.child.stdout);
     this.pipelineLog = createWriteStream(path.join(this.services.logDir, 'pipeline.log'), { flags: 'a' });
-    this.submitter = createSubmitter(this.config, this.services.lake, {
+    this.submitter = openSubmitter(this.config, this.services.lake, {
       runOptions: {
         env: this.services.workloadEnv(),
         warehouse: this.services.warehouse,

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { MODEL_FILES, modelKeys } from '../core/layout';
+import { MODEL_FILES, modelKeys, SPLITS } from '../core/layout';
 import type { ObjectStore } from '../core/storage/object-store';
 import { Row } from '../core/warehouse/tables';
 import type { Warehouse } from '../core/warehouse/warehouse';
@@ -179,9 +179,7 @@ export async function populateDemoWarehouse(w: Warehouse, now: Date = new Date()
   const dist: Row<'class_distribution'>[] = [];
   const classes = (ts: number, name: string, perLabel: Record<string, [number, number, number]>): void => {
     for (const [label, counts] of Object.entries(perLabel)) {
-      (['train', 'validation', 'test'] as const).forEach((split, k) =>
-        dist.push({ ts: at(ts), dataset_version: name, label, split, count: counts[k] }),
-      );
+      SPLITS.forEach((split, k) => dist.push({ ts: at(ts), dataset_version: name, label, split, count: counts[k] }));
     }
   };
   classes(hm1 + 10 * MIN, d1, { beagle: [20, 3, 2], pug: [20, 3, 2], siberian_husky: [20, 3, 2], border_collie: [20, 3, 2] });

@@ -1,6 +1,7 @@
 import { type DeepPartial, configToEnv } from '../core/config/load';
 import type { WorkloadConfig } from '../core/config/schema';
 import { ENTRY_POINTS } from '../core/entry-points';
+import { SAFE_ID } from '../core/layout';
 import { PIPELINE_STEPS } from '../core/pipeline-steps';
 
 /**
@@ -50,7 +51,7 @@ const PARAMETERS: (FlexTemplateParameter & { target: Target })[] = [
     label: 'Pipeline run id',
     helpText: 'Id of the pipeline run this dataset version belongs to (recorded in the manifest and the warehouse).',
     isOptional: false,
-    regexes: ['^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$'],
+    regexes: [SAFE_ID.source],
     target: { flag: '--run-id' },
   },
   {

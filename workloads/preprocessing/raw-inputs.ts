@@ -12,8 +12,6 @@ export interface LabelledImage {
   imageUri: string;
 }
 
-const LABEL_KEY = /^labels\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json$/;
-
 /** Reads and validates every label object; bad ones are skipped with their reason. */
 export async function readLabels(
   raw: ObjectStore,
@@ -32,7 +30,7 @@ export async function readLabels(
     }
     try {
       const label = parseRawLabel(data, uri);
-      const id = LABEL_KEY.exec(o.key)?.[1];
+      const id = rawKeys.labelId(o.key);
       if (id !== label.id)
         throw new RawLabelError('invalid_label', `${uri} has id ${JSON.stringify(label.id)} but its key says ${JSON.stringify(id)}`);
       return { label, labelUri: uri, imageUri: raw.uri(label.imageKey) };

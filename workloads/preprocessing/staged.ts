@@ -1,4 +1,4 @@
-import { assertSafeId } from '../core/layout';
+import { stagingKeys } from '../core/layout';
 import { readJson, writeJson } from '../core/storage/object-store';
 import { frameRecords, readFramedRecords } from '../core/tfrecord/framing';
 import {
@@ -28,13 +28,6 @@ import type { Skip } from './skips';
  * Staging lives outside `versions/`, so nothing in it is ever visible as a dataset. The
  * committed version is byte-identical to a single-process run with the same plan.
  */
-
-export const stagingKeys = {
-  prefix: (version: string): string => `staging/${assertSafeId('dataset version', version)}/`,
-  plan: (version: string): string => `${stagingKeys.prefix(version)}plan.json`,
-  part: (version: string, index: number, count: number, ext: 'tfrecord' | 'json'): string =>
-    `${stagingKeys.prefix(version)}part-${String(index).padStart(5, '0')}-of-${String(count).padStart(5, '0')}.${ext}`,
-};
 
 interface PartMeta {
   records: Omit<BuiltExample, 'payload'>[];

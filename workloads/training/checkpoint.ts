@@ -1,15 +1,15 @@
+import { modelKeys } from '../core/layout';
 import type { ObjectStore } from '../core/storage/object-store';
 import { tf } from '../core/tf/backend';
 import type { Checkpoint, LoopState, NamedTensor } from './loop';
 
 /**
- * Training checkpoints: `checkpoints/<run id>/checkpoint.bin` in the models bucket, ONE
+ * Training checkpoints: `modelKeys.checkpoint(run id)` in the models bucket, ONE
  * object per checkpoint (u32le header length, JSON header, tfjs-encoded weights) written
  * atomically, so a crash leaves the previous checkpoint intact, never a mix of two epochs.
  * The header carries a fingerprint of everything that determines the run (dataset,
  * trunk, hyperparameters); a checkpoint for a different setup is refused, not half-used.
  */
-export const checkpointKey = (runId: string): string => `checkpoints/${runId}/checkpoint.bin`;
 
 interface Header {
   fingerprint: string;
@@ -46,11 +46,11 @@ export async function saveCheckpoint(store: ObjectStore, runId: string, fingerpr
   const h = Buffer.from(JSON.stringify(header), 'utf8');
   const len = Buffer.alloc(4);
   len.writeUInt32LE(h.length, 0);
-  await store.write(checkpointKey(runId), Buffer.concat([len, h, Buffer.from(data)]));
+  await store.write(modelKeys.checkpoint(runId), Buffer.concat([len, h, Buffer.from(data)]));
 }
 
 export async function loadCheckpoint(store: ObjectStore, runId: string, fingerprint: string): Promise<Checkpoint | undefined> {
-  const found = await store.readIfExists(checkpointKey(runId));
+  const found = await store.readIfExists(modelKeys.checkpoint(runId));
   if (!found) return undefined;
   const buf = found.data;
   const hl = buf.readUInt32LE(0);
@@ -69,5 +69,5 @@ export async function loadCheckpoint(store: ObjectStore, runId: string, fingerpr
 }
 
 export async function deleteCheckpoint(store: ObjectStore, runId: string): Promise<void> {
-  await store.delete(checkpointKey(runId));
+  await store.delete(modelKeys.checkpoint(runId));
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { WorkloadConfig } from '../core/config/schema';
 import { latestDatasetVersion } from '../core/dataset/read-dataset';
-import { MODEL_FILES, modelKeys, newVersionName } from '../core/layout';
+import { datasetKeys, MODEL_FILES, modelKeys, newVersionName } from '../core/layout';
 import { createLogger, type Logger } from '../core/log';
 import { configuredSpec } from '../core/model/backbones';
 import { loadHead, markComplete, ModelVersionMeta, readModelMeta, saveModelVersionCore } from '../core/model/model-version';
@@ -129,7 +129,8 @@ async function runTraining(o: TrainModelOptions, modelVersion: string, started: 
   installDepthwiseGradient();
 
   const datasetVersion = o.datasetVersion ?? (await latestDatasetVersion(lake.datasets));
-  if (!datasetVersion) throw new Error(`no complete dataset version in ${lake.datasets.uri('versions/')}: run preprocessing first`);
+  if (!datasetVersion)
+    throw new Error(`no complete dataset version in ${lake.datasets.uri(datasetKeys.versionsPrefix)}: run preprocessing first`);
   const data = await loadDataset(lake.datasets, datasetVersion);
   const labels = data.labels;
   for (const split of ['train', 'validation'] as const) {

@@ -5,7 +5,7 @@ import { PIPELINE_STEPS } from '../core/pipeline-steps';
 import { openDataLake } from '../core/storage/data-lake';
 import { openWarehouse } from '../core/warehouse/open-warehouse';
 import { checkTrigger } from './check';
-import { createSubmitter } from './open';
+import { openSubmitter } from './open-submitter';
 import { buildTriggerServer } from './server';
 import { TriggerService } from './service';
 
@@ -55,9 +55,9 @@ async function main(argv: string[]): Promise<number> {
 
   if (command === 'serve') {
     const warehouse = await openWarehouse(config);
-    const submitter = createSubmitter(config, lake);
+    const submitter = openSubmitter(config, lake);
     const service = new TriggerService({ lake, warehouse, thresholds: config.trigger, submitter, logger });
-    const app = buildTriggerServer(service);
+    const app = buildTriggerServer(service, { logger });
     const port = Number(values.port ?? process.env.PORT ?? 8090);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--port must be 0-65535, got ${values.port ?? process.env.PORT}`);

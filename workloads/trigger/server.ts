@@ -1,4 +1,5 @@
-import Fastify, { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { type Logger, traceRequests } from '../core/log';
 import type { TriggerService } from './service';
 
 /**
@@ -8,9 +9,15 @@ import type { TriggerService } from './service';
  *                                   502 when the decision fired but submission failed
  *   GET  /healthz                 → 200 {ok: true}
  */
-export function buildTriggerServer(service: TriggerService, options: { logger?: boolean } = {}): FastifyInstance {
-  // Reject unknown body fields instead of silently dropping them (ajv's fastify default).
-  const app = Fastify({ logger: options.logger ?? false, ajv: { customOptions: { removeAdditional: false } } });
+export function buildTriggerServer(service: TriggerService, options: { logger?: Logger } = {}): FastifyInstance {
+  const app = Fastify({
+    // Request logs; none without a logger (tests).
+    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    // Reject unknown body fields instead of silently dropping them (ajv's fastify default).
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  // Each request's log lines carry its trace (Cloud Logging groups them; core/log.ts).
+  traceRequests(app);
   // Cloud Scheduler sends its body as application/octet-stream unless told otherwise: read it as JSON too.
   app.addContentTypeParser(['application/octet-stream', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body).trim();

@@ -1,12 +1,13 @@
 import type { WorkloadConfig } from '../core/config/schema';
 import { deployableSpec } from '../../pipeline-specs/deploy';
 import { googleTokenSource, type TokenSource } from '../core/gcp/token-source';
+import { pipelineKeys } from '../core/layout';
 import type { PipelineSubmitter, SpecSource, SubmitRequest, Submission } from './submitter';
 
 /**
  * Submits runs to Vertex AI Pipelines with the REST API (there is no Pulumi resource for
  * pipeline jobs): `POST /v1/projects/{p}/locations/{r}/pipelineJobs?pipelineJobId={runId}`
- * with the compiled spec (image tokens bound to digest references), the run's parameters
+ * with the compiled spec (its image token bound to the workload image's digest reference), the run's parameters
  * and the pipeline service account, authenticated with the trigger service's own
  * service-account token (metadata server on Cloud Run; no key files).
  */
@@ -52,12 +53,12 @@ export class VertexSubmitter implements PipelineSubmitter {
   /** The request body of a `pipelineJobs.create` call (exported for inspection and tests). */
   async buildRequest(request: SubmitRequest): Promise<Record<string, unknown>> {
     const p = this.options.pipeline;
-    const spec = deployableSpec(await this.options.loadSpec(), { images: p.images, env: this.options.stepEnv });
+    const spec = deployableSpec(await this.options.loadSpec(), { image: p.image, env: this.options.stepEnv });
     return {
       displayName: spec.pipelineInfo.name,
       pipelineSpec: spec,
       runtimeConfig: {
-        gcsOutputDirectory: p.pipelineRoot || `gs://${this.options.pipelineBucket}/vertex`,
+        gcsOutputDirectory: p.pipelineRoot || `gs://${this.options.pipelineBucket}/${pipelineKeys.vertexRoot}`,
         parameterValues: { ...request.parameters, run_id: request.runId },
       },
       serviceAccount: p.serviceAccount,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type BucketName, BUCKETS } from '../layout';
 
 /**
  * The configuration of every workload, defined once. Workloads read it from the
@@ -25,12 +26,7 @@ export const storageSchema = z
     backend: z.enum(['local', 'gcs']).default('local'),
     /** Bucket names per logical bucket (gcs), or directory names under the data root (local). */
     buckets: z
-      .object({
-        raw: nonEmpty.default('raw'),
-        datasets: nonEmpty.default('datasets'),
-        models: nonEmpty.default('models'),
-        pipeline: nonEmpty.default('pipeline'),
-      })
+      .object(Object.fromEntries(BUCKETS.map((b) => [b, nonEmpty.default(b)])) as Record<BucketName, z.ZodDefault<z.ZodString>>)
       .prefault({}),
   })
   .prefault({});
@@ -270,15 +266,8 @@ export const pipelineSchema = z
     pipelineRoot: z.string().default(''),
     /** Vertex AI API base URL; empty means https://<region>-aiplatform.googleapis.com. */
     apiEndpoint: z.string().default(''),
-    /** Digest references of the workload images, bound into the spec's image tokens on submission. */
-    images: z
-      .object({
-        trigger: z.string().default(''),
-        preprocessing: z.string().default(''),
-        training: z.string().default(''),
-        inference: z.string().default(''),
-      })
-      .prefault({}),
+    /** Digest reference of the workload image, bound into the spec's image token on submission. */
+    image: z.string().default(''),
   })
   .prefault({});
 
@@ -287,6 +276,8 @@ export const workloadConfigSchema = z
     /** Local data root: buckets as directories, the DuckDB file, logs. */
     dataRoot: nonEmpty.default('.creature-vision'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `gcp`: Cloud Logging's structured format; `auto`: that on Google Cloud, plain pino elsewhere (core/log.ts). */
+    logFormat: z.enum(['auto', 'gcp', 'plain']).default('auto'),
     storage: storageSchema,
     warehouse: warehouseSchema,
     dogApi: dogApiSchema,

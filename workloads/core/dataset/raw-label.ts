@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rawKeys, SAFE_ID, SAFE_ID_RULE } from '../layout';
 
 /**
  * The label object `labels/<id>.json` in the raw bucket (key: `rawKeys.label(id)`).
@@ -33,8 +34,8 @@ export interface RawLabel {
 export const LABEL_PATTERN = /^[a-z0-9]+(?:_[a-z0-9]+)*$/;
 
 export const rawLabelSchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 characters of [A-Za-z0-9._-]'),
-  imageKey: z.string().regex(/^images\/[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.(jpg|png|webp)$/, 'must be images/<id>.(jpg|png|webp)'),
+  id: z.string().regex(SAFE_ID, `must be ${SAFE_ID_RULE}`),
+  imageKey: z.string().refine(rawKeys.isImageKey, 'must be images/<id>.(jpg|png|webp)'),
   label: z.string().regex(LABEL_PATTERN, 'must be a snake_case breed label such as golden_retriever'),
   source: z.enum(['dogapi', 'upload']),
   labelledAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp' }),

@@ -14,12 +14,10 @@ import type { DogExample } from './features';
  * verified; a corrupt shard throws `TFRecordCorruptError` naming the shard and offset.
  */
 
-const MANIFEST_KEY = /^versions\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\/manifest\.json$/;
-
 /** Complete versions (those with a manifest), oldest first (version names sort by time). */
 export async function listDatasetVersions(store: ObjectStore): Promise<string[]> {
   const objects = await store.list(datasetKeys.versionsPrefix);
-  const versions = objects.map((o) => MANIFEST_KEY.exec(o.key)?.[1]).filter((v): v is string => v !== undefined);
+  const versions = objects.map((o) => datasetKeys.manifestVersion(o.key)).filter((v): v is string => v !== undefined);
   return versions.sort();
 }
 

@@ -8,8 +8,17 @@ import { AddressInfo } from 'node:net';
  *   POST /bigquery/v2/projects/:p/queries                           jobs.query
  *   POST /bigquery/v2/projects/:p/jobs                              jobs.insert (query jobs)
  *   GET  /bigquery/v2/projects/:p/queries/:jobId                    jobs.getQueryResults
- * It runs no SQL: tests choose each query's result (and whether it is slow) by its SQL text.
+ * By default it runs no SQL: tests choose each query's result (and whether it is slow) by its
+ * SQL text. `resultFor` and `onInsert` may be asynchronous, so a test can back it with a real
+ * engine (the first-boot test runs the SQL on DuckDB).
  */
+
+/** A named query parameter as jobs.query receives it, its value as sent (a string, or null). */
+export interface QueryParameter {
+  name: string;
+  type: string;
+  value: string | null;
+}
 
 export interface RecordedRequest {
   method: string;
@@ -35,8 +44,10 @@ export class BigQueryStandIn {
   readonly requests: RecordedRequest[] = [];
   /** Rows stored by insertAll, per `dataset.table`. */
   readonly tables = new Map<string, Array<{ insertId?: string; json: Record<string, unknown> }>>();
-  /** What a query answers, chosen by its SQL text. */
-  resultFor: (sql: string) => QueryResult = () => ({ schema: [], rows: [] });
+  /** What a query answers, chosen by its SQL text (and parameters). */
+  resultFor: (sql: string, params: QueryParameter[]) => QueryResult | Promise<QueryResult> = () => ({ schema: [], rows: [] });
+  /** Called with the rows of an accepted insertAll (before it is answered). */
+  onInsert?: (dataset: string, table: string, rows: Array<Record<string, unknown>>) => Promise<void>;
   /** Queries for which jobs.query answers "not complete yet", so the client must poll getQueryResults. */
   isSlow: (sql: string) => boolean = () => false;
   /** Per-row errors insertAll answers for a request (index → reason/message), if any. */
@@ -45,8 +56,8 @@ export class BigQueryStandIn {
     rows: Array<{ insertId?: string; json: Record<string, unknown> }>,
   ) => Array<{ index: number; reason: string; message: string }> | undefined = () => undefined;
   private jobs = 0;
-  /** SQL of each job, so getQueryResults answers for the right query. */
-  private jobSql = new Map<string, string>();
+  /** SQL and parameters of each job, so getQueryResults answers for the right query. */
+  private jobSql = new Map<string, { sql: string; params: QueryParameter[] }>();
   private server?: http.Server;
   url = '';
 
@@ -55,11 +66,7 @@ export class BigQueryStandIn {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        try {
-          this.handle(req, Buffer.concat(chunks), res);
-        } catch (err) {
-          send(res, 500, { error: { code: 500, message: (err as Error).message } });
-        }
+        this.handle(req, Buffer.concat(chunks), res).catch((err: Error) => send(res, 500, { error: { code: 500, message: err.message } }));
       });
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
@@ -72,7 +79,7 @@ export class BigQueryStandIn {
     await new Promise((r) => this.server?.close(r));
   }
 
-  private handle(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse): void {
+  private async handle(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url!, 'http://x');
     const body = raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : undefined;
     const query = Object.fromEntries(url.searchParams);
@@ -89,6 +96,11 @@ export class BigQueryStandIn {
           insertErrors: errors.map((e) => ({ index: e.index, errors: [{ reason: e.reason, location: '', message: e.message }] })),
         });
       }
+      await this.onInsert?.(
+        insertAll[2],
+        insertAll[3],
+        rows.map((r) => r.json),
+      );
       this.tables.set(key, [...(this.tables.get(key) ?? []), ...rows]);
       return send(res, 200, { kind: 'bigquery#tableDataInsertAllResponse' });
     }
@@ -97,16 +109,22 @@ export class BigQueryStandIn {
       const jobId = `job_${++this.jobs}`;
       const location = (body!.location as string | undefined) ?? 'US';
       const ref = { projectId: project, jobId, location };
-      const sql = body!.query as string;
-      this.jobSql.set(jobId, sql);
-      if (this.isSlow(sql)) return send(res, 200, { kind: 'bigquery#queryResponse', jobReference: ref, jobComplete: false });
+      const job = { sql: body!.query as string, params: parametersOf(body!.queryParameters) };
+      this.jobSql.set(jobId, job);
+      if (this.isSlow(job.sql)) return send(res, 200, { kind: 'bigquery#queryResponse', jobReference: ref, jobComplete: false });
       const int64 = (body!.formatOptions as { useInt64Timestamp?: boolean } | undefined)?.useInt64Timestamp === true;
-      return send(res, 200, { kind: 'bigquery#queryResponse', jobReference: ref, jobComplete: true, ...this.encodedResult(sql, int64) });
+      return send(res, 200, {
+        kind: 'bigquery#queryResponse',
+        jobReference: ref,
+        jobComplete: true,
+        ...(await this.encodedResult(job, int64)),
+      });
     }
     if (url.pathname === `/bigquery/v2/projects/${project}/jobs` && req.method === 'POST') {
       const jobId = ((body!.jobReference as { jobId?: string } | undefined)?.jobId ?? `job_${++this.jobs}`) as string;
       const location = (body!.jobReference as { location?: string } | undefined)?.location;
-      this.jobSql.set(jobId, ((body!.configuration as { query?: { query?: string } }).query?.query ?? '') as string);
+      const q = (body!.configuration as { query?: { query?: string; queryParameters?: unknown } }).query;
+      this.jobSql.set(jobId, { sql: q?.query ?? '', params: parametersOf(q?.queryParameters) });
       return send(res, 200, {
         kind: 'bigquery#job',
         id: `${project}:${location ?? 'US'}.${jobId}`,
@@ -118,21 +136,21 @@ export class BigQueryStandIn {
     const results = new RegExp(`^/bigquery/v2/projects/${project}/queries/([^/]+)$`).exec(url.pathname);
     if (results && req.method === 'GET') {
       const int64 = query['formatOptions.useInt64Timestamp'] === 'true';
-      const sql = this.jobSql.get(results[1]);
-      if (sql === undefined) return send(res, 404, { error: { code: 404, message: `Not found: Job ${project}:${results[1]}` } });
+      const job = this.jobSql.get(results[1]);
+      if (job === undefined) return send(res, 404, { error: { code: 404, message: `Not found: Job ${project}:${results[1]}` } });
       return send(res, 200, {
         kind: 'bigquery#getQueryResultsResponse',
         jobReference: { projectId: project, jobId: results[1], location: query.location },
         jobComplete: true,
-        ...this.encodedResult(sql, int64),
+        ...(await this.encodedResult(job, int64)),
       });
     }
     return send(res, 501, { error: { code: 501, message: `stand-in does not implement ${req.method} ${url.pathname}` } });
   }
 
   /** Rows in BigQuery's wire format: every cell a string in `{f: [{v}]}`. */
-  private encodedResult(sql: string, int64Timestamps: boolean): Record<string, unknown> {
-    const { schema, rows } = this.resultFor(sql);
+  private async encodedResult(job: { sql: string; params: QueryParameter[] }, int64Timestamps: boolean): Promise<Record<string, unknown>> {
+    const { schema, rows } = await this.resultFor(job.sql, job.params);
     return {
       schema: { fields: schema.map((f) => ({ mode: 'NULLABLE', ...f })) },
       totalRows: String(rows.length),
@@ -146,6 +164,12 @@ export class BigQueryStandIn {
       })),
     };
   }
+}
+
+/** jobs.query's `queryParameters` (named, scalar) as name, type and value. */
+function parametersOf(raw: unknown): QueryParameter[] {
+  const list = (raw ?? []) as Array<{ name?: string; parameterType?: { type?: string }; parameterValue?: { value?: string | null } }>;
+  return list.map((p) => ({ name: p.name ?? '', type: p.parameterType?.type ?? 'STRING', value: p.parameterValue?.value ?? null }));
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {

@@ -11,7 +11,8 @@ import { AddressInfo } from 'node:net';
  *   POST   /upload/storage/v1/b/:bucket/o             uploadType=multipart|media, name, ifGenerationMatch
  *   GET    /storage/v1/b/:bucket/o                    list: prefix, pageToken, maxResults (pages of PAGE_SIZE)
  *   DELETE /storage/v1/b/:bucket/o/:object
- * Anything else answers 501 so an unexpected request fails the test loudly.
+ * Anything else answers 501 so an unexpected request fails the test loudly. Clients pointed at it with
+ * STORAGE_EMULATOR_HOST=<url> (no apiEndpoint) send `/b/...` for `/storage/v1/b/...`: both are served.
  */
 
 export interface StoredObject {
@@ -32,10 +33,12 @@ export interface RecordedRequest {
   media?: Buffer;
 }
 
-/** Small pages so listing exercises the client's pagination. */
+/** Small pages by default, so listing exercises the client's pagination. */
 const PAGE_SIZE = 2;
 
 export class GcsStandIn {
+  /** `pageSize`: objects per list page (GCS serves up to 1000). */
+  constructor(private readonly options: { pageSize?: number } = {}) {}
   readonly objects = new Map<string, StoredObject>();
   readonly requests: RecordedRequest[] = [];
   private nextGeneration = 1763900000000001n;
@@ -81,6 +84,7 @@ export class GcsStandIn {
 
   private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
     const url = new URL(req.url!, 'http://x');
+    if (url.pathname.startsWith('/b/')) url.pathname = `/storage/v1${url.pathname}`;
     const query = Object.fromEntries(url.searchParams);
     const record: RecordedRequest = { method: req.method!, path: url.pathname, query, headers: req.headers };
     this.requests.push(record);
@@ -122,7 +126,8 @@ export class GcsStandIn {
         .filter((n) => n.startsWith(prefix))
         .sort();
       const start = query.pageToken ? Number(query.pageToken) : 0;
-      const size = Math.min(Number(query.maxResults ?? PAGE_SIZE), PAGE_SIZE);
+      const pageSize = this.options.pageSize ?? PAGE_SIZE;
+      const size = Math.min(Number(query.maxResults ?? pageSize), pageSize);
       const page = names.slice(start, start + size);
       const next = start + size < names.length ? String(start + size) : undefined;
       return sendJson(res, 200, {

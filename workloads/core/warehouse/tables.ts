@@ -1,3 +1,4 @@
+import { SPLITS } from '../layout';
 import { added, AnyTableDef, defineTable, field, nullable, RowOf } from './schema-dsl';
 
 /**
@@ -79,7 +80,7 @@ export const classDistribution = defineTable({
     ts: field.timestamp('Version timestamp'),
     dataset_version: field.string('Version name'),
     label: field.string('Breed'),
-    split: field.enumOf(['train', 'validation', 'test'])('Split'),
+    split: field.enumOf(SPLITS)('Split'),
     count: field.int('Examples'),
   },
 });

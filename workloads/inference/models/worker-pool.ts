@@ -1,7 +1,7 @@
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../core/log';
+import { availableCores, type BackendName, planThreads, type ThreadPlan } from '../../core/tf/backend';
 import type { FromWorker, ModelFiles, ToWorker } from './protocol';
 
 /**
@@ -18,7 +18,7 @@ import type { FromWorker, ModelFiles, ToWorker } from './protocol';
  */
 
 export interface WorkerPoolOptions {
-  /** Number of worker threads; 0 means one per core. */
+  /** Worker threads for single-threaded backends (WASM, CPU); 0 means one per core. Native TensorFlow always runs in one (core/tf/backend.ts). */
   workers: number;
   maxBatch: number;
   maxBatchDelayMs: number;
@@ -77,6 +77,12 @@ export function workerEntry(): { file: string; execArgv: string[] } {
   return ext === '.ts' ? { file, execArgv: ['--require', 'tsx/cjs'] } : { file, execArgv: [] };
 }
 
+/** What a worker is started with. */
+export interface WorkerData {
+  /** The backend to use; absent for the first worker, which probes for the best one. */
+  backend?: BackendName;
+}
+
 export class WorkerPool {
   size: number;
   private starting: Promise<string> | undefined;
@@ -88,24 +94,32 @@ export class WorkerPool {
   private closed = false;
   readonly stats: PoolStats = { batches: 0, images: 0, maxBatchSeen: 0 };
   backend = 'unknown';
+  /** How many threads run models and why, once the first worker has loaded its backend. */
+  plan: ThreadPlan | undefined;
 
-  constructor(private readonly options: WorkerPoolOptions) {
-    this.size = options.workers > 0 ? options.workers : os.availableParallelism();
-    // One worker first: it tells which backend this machine has (see ready()).
+  constructor(
+    private readonly options: WorkerPoolOptions,
+    private readonly cores: number = availableCores(),
+  ) {
+    this.size = options.workers > 0 ? options.workers : cores;
+    // One worker first: it finds the best backend this machine has (see ready()).
     this.slots.push(this.spawn(0));
   }
 
   /**
-   * Resolves when every worker has chosen its backend; returns the backend's name. With
-   * `workers: 0` (auto) the pool has one worker per core for WASM/CPU, which are
-   * single-threaded, but only one for native tfjs-node, which threads internally (and whose
-   * native addon is not meant to be loaded once per worker thread).
+   * Resolves when every worker has its backend; returns the backend's name. The first
+   * worker probes (native, else WASM, else CPU); {@link planThreads} then decides the pool
+   * size (native TensorFlow: that one worker; WASM/CPU: `workers`, or one per core), and
+   * the other workers are told the backend, so none attempts a native load.
    */
   ready(): Promise<string> {
     this.starting ??= (async () => {
-      this.backend = await this.slots[0].ready;
-      if (this.options.workers === 0 && this.backend === 'tensorflow') this.size = 1;
-      for (let i = this.slots.length; i < this.size; i++) this.slots.push(this.spawn(i));
+      const backend = (await this.slots[0].ready) as BackendName;
+      this.plan = planThreads({ backend, configured: this.options.workers, cores: this.cores });
+      this.backend = backend;
+      this.size = this.plan.threads;
+      this.options.logger.info({ event: 'tfjs_threads', backend, threads: this.size, cores: this.cores }, this.plan.reason);
+      for (let i = this.slots.length; i < this.size; i++) this.slots.push(this.spawn(i, backend));
       await Promise.all(this.slots.map((s) => s.ready));
       return this.backend;
     })();
@@ -173,9 +187,10 @@ export class WorkerPool {
     );
   }
 
-  private spawn(index: number): Slot {
+  /** A worker thread; `backend`: the one it must use (the first worker finds it: none given). */
+  private spawn(index: number, backend?: BackendName): Slot {
     const { file, execArgv } = workerEntry();
-    const worker = new Worker(file, { execArgv, name: `inference-${index}` });
+    const worker = new Worker(file, { execArgv, name: `inference-${index}`, workerData: { backend } satisfies WorkerData });
     let readyResolve!: (b: string) => void;
     let readyReject!: (e: Error) => void;
     const slot: Slot = {
@@ -215,7 +230,7 @@ export class WorkerPool {
 
   /** A new worker in place of a dead one, given every loaded model before it takes work. */
   private async replace(index: number): Promise<void> {
-    const slot = this.spawn(index);
+    const slot = this.spawn(index, this.plan?.backend);
     slot.busy = true; // not available until its models are loaded
     this.slots[index] = slot;
     try {

@@ -1,10 +1,11 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { BackboneSpec, Trunk } from '../../core/model/backbones';
 import { Classifier, loadClassifier, TrunkCache, trunkKey } from '../../core/model/classifier';
 import { selectBackend } from '../../core/tf/backend';
 import { fuseTrunkChecked } from '../../core/model/fused-trunk';
 import { MemoryObjectStore } from './memory-store';
 import type { FromWorker, ToWorker } from './protocol';
+import type { WorkerData } from './worker-pool';
 
 /**
  * One inference worker thread: its own TensorFlow.js backend (WASM is single-threaded,
@@ -110,9 +111,9 @@ async function handle(msg: ToWorker): Promise<void> {
   }
 }
 
-// The backend is chosen before any message is handled; then one message at a time, in
-// arrival order.
-const backendReady = selectBackend(() => undefined);
+// The backend is chosen before any message is handled (the pool's first worker probes, the
+// others use what it found: worker-pool.ts); then one message at a time, in arrival order.
+const backendReady = selectBackend({ log: () => undefined, atBest: (workerData as WorkerData | null)?.backend });
 let chain: Promise<void> = backendReady.then(
   () => undefined,
   () => undefined,

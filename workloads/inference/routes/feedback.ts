@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RawLabel } from '../../core/dataset/raw-label';
-import { rawKeys } from '../../core/layout';
+import { rawKeys, SAFE_ID } from '../../core/layout';
 import { PreconditionFailedError, readJson, writeJson } from '../../core/storage/object-store';
 import { errorBody, sendError } from '../http-errors';
 import { newId, readUpload, UploadRecord, writeLabelOnce } from '../records';
 import { knownLabels } from './labels';
 
 const feedbackBody = z.object({
-  predictionId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be a prediction id as POST /classify returns it'),
+  predictionId: z.string().regex(SAFE_ID, 'must be a prediction id as POST /classify returns it'),
   correct: z.boolean(),
   label: z.string().min(1).max(100).optional(),
 });

@@ -1,5 +1,6 @@
 import type { PreprocessDeps, PreprocessOptions, PreprocessSummary } from '../run';
-import { stageCommit, stagePlan, stagingKeys } from '../staged';
+import { stagingKeys } from '../../core/layout';
+import { stageCommit, stagePlan } from '../staged';
 import type { TaskEngine, TaskRunReport } from './task-engine';
 
 /**

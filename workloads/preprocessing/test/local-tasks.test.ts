@@ -9,7 +9,7 @@ import { defaultCliCommand, LocalTaskEngine } from '../engines/local-task-engine
 import { runWithEngine } from '../engines/run-with-engine';
 import { TaskEngineError } from '../engines/task-engine';
 import { runPreprocessing } from '../run';
-import { stagingKeys } from '../staged';
+import { stagingKeys } from '../../core/layout';
 import { dogPhotos, type Lake, putLabelled, putPhotos, tempLake, testOptions } from './fixtures';
 
 /**

@@ -2,7 +2,8 @@ import { listDatasetVersions } from '../../core/dataset/read-dataset';
 import { LocalObjectStore } from '../../core/storage/local-object-store';
 import { join } from 'node:path';
 import { runPreprocessing } from '../run';
-import { stageCommit, stagePlan, stageTransform, stagingKeys } from '../staged';
+import { stagingKeys } from '../../core/layout';
+import { stageCommit, stagePlan, stageTransform } from '../staged';
 import { dogPhotos, type Lake, putLabelled, putPhotos, tempLake, testOptions } from './fixtures';
 
 describe('staged run (plan → N transform tasks → commit)', () => {

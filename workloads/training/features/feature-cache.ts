@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { modelKeys } from '../../core/layout';
 import type { BackboneSpec } from '../../core/model/backbones';
 import type { ObjectStore } from '../../core/storage/object-store';
 import { fromFloat16, toFloat16 } from './float16';
@@ -6,13 +7,12 @@ import { fromFloat16, toFloat16 } from './float16';
 /**
  * Trunk activations cached by image content, so each cycle only runs the backbone on
  * images (and augmented variants) it has never seen. Lives in the models bucket under
- * `cache/features/<trunk key>/`, as append-only chunk objects (one per extraction round):
+ * `modelKeys.featureCache(<trunk key>)`, as append-only chunk objects (one per extraction round):
  * never rewritten, each written atomically, so a crash loses at most the round in flight
  * and GCS sees a handful of objects rather than one per image.
  *
  * Chunk format: u32le header length, JSON header {entries, size}, then float16 rows.
  */
-export const FEATURE_CACHE_PREFIX = 'cache/features/';
 
 export function trunkKey(spec: BackboneSpec): string {
   // The URL's last path segments identify the weights; the directory part differs
@@ -39,7 +39,7 @@ export class FeatureCache {
   ) {}
 
   get prefix(): string {
-    return `${FEATURE_CACHE_PREFIX}${trunkKey(this.spec)}/`;
+    return modelKeys.featureCache(trunkKey(this.spec));
   }
 
   get size(): number {

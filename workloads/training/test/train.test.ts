@@ -5,8 +5,6 @@ import { loadClassifier } from '../../core/model/classifier';
 import { readModelMeta } from '../../core/model/model-version';
 import { decodeRgb } from '../../core/images/normalize-image';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
-import { checkpointKey } from '../checkpoint';
-import { FEATURE_CACHE_PREFIX } from '../features/feature-cache';
 import { trainModel } from '../train';
 import { photos, splitPhotos, tempRoot, writeDatasetVersion } from './fixtures';
 
@@ -58,8 +56,8 @@ it('trains a model version from a dataset version of real photos', async () => {
     expect(card).toMatch(/"labelSmoothing": 0.1/);
     const config = JSON.parse((await root.lake.models.read(modelKeys.file('m1', MODEL_FILES.config))).toString('utf8'));
     expect(config.hyperparameters).toMatchObject({ epochs: 5, batchSize: 8, learningRate: 0.01, optimizer: 'adam' });
-    expect(await root.lake.models.stat(checkpointKey('run1'))).toBeUndefined();
-    expect((await root.lake.models.list(FEATURE_CACHE_PREFIX)).length).toBeGreaterThan(0);
+    expect(await root.lake.models.stat(modelKeys.checkpoint('run1'))).toBeUndefined();
+    expect((await root.lake.models.list(modelKeys.featureCachePrefix)).length).toBeGreaterThan(0);
 
     // Warehouse rows: one per epoch, one run with all hyperparameters, a registration event.
     const epochs = await warehouse.query(`SELECT epoch, phase FROM {{training_epochs}} WHERE run_id = 'run1' ORDER BY epoch`);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ContainerComponent, PipelineBuilder } from '../../../pipeline-specs/builder';
 import { placeholder, PipelineSpec } from '../../../pipeline-specs/ir';
+import { fromImage, REPO_ROOT } from '../../../pipeline-specs/runner';
 import type { DataLake } from '../../core/storage/data-lake';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
 import type { TriggerThresholds } from '../decide';
@@ -89,7 +90,7 @@ describe('trigger service and HTTP server', () => {
   });
 
   it('POST /check: waits, then starts one local run, and does not start a second while it runs', async () => {
-    const submitter = new LocalSubmitter(async () => slowSpec(), { store: lake.pipeline, warehouse });
+    const submitter = new LocalSubmitter(async () => slowSpec(), { store: lake.pipeline, warehouse, launch: fromImage(REPO_ROOT) });
     let n = 0;
     const service = new TriggerService({ lake, warehouse, thresholds, submitter, newRunId: () => `run-t${++n}` });
     const app = buildTriggerServer(service);

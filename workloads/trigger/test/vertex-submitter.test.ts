@@ -1,6 +1,6 @@
 import { type RestStandIn, type SeenRequest as Seen, startRestStandIn } from '../../core/test/rest-stand-in';
 import { loadConfig } from '../../core/config/load';
-import { imageToken } from '../../../pipeline-specs/images';
+import { WORKLOAD_IMAGE_TOKEN } from '../../../pipeline-specs/images';
 import type { PipelineSpec } from '../../../pipeline-specs/ir';
 import { loadCompiledSpec } from '../../../pipeline-specs/runner';
 import { VertexSubmitter } from '../vertex-submitter';
@@ -19,11 +19,7 @@ describe('VertexSubmitter', () => {
   afterAll(() => api.close());
   beforeEach(() => (seen.length = 0));
 
-  const images = {
-    trigger: 'eu-docker.pkg.dev/p/r/trigger@sha256:aa',
-    preprocessing: 'eu-docker.pkg.dev/p/r/pre@sha256:bb',
-    training: 'eu-docker.pkg.dev/p/r/train@sha256:cc',
-  };
+  const image = 'eu-docker.pkg.dev/p/r/workloads@sha256:aa';
   const submitter = (overrides: Record<string, unknown> = {}) =>
     new VertexSubmitter({
       pipeline: loadConfig({
@@ -35,7 +31,7 @@ describe('VertexSubmitter', () => {
             region: 'europe-west4',
             serviceAccount: 'pipeline@my-proj.iam.gserviceaccount.com',
             apiEndpoint: base,
-            images,
+            image,
             ...overrides,
           },
         },
@@ -71,7 +67,7 @@ describe('VertexSubmitter', () => {
     expect(body.labels).toEqual({ app: 'creature-vision', pipeline: 'continual-learning' });
     expect(body.pipelineSpec.schemaVersion).toBe('2.1.0');
     const execImages = Object.values(body.pipelineSpec.deploymentSpec.executors).map((e) => e.container.image);
-    expect(new Set(execImages)).toEqual(new Set(Object.values(images)));
+    expect(new Set(execImages)).toEqual(new Set([image]));
     expect(JSON.stringify(body.pipelineSpec)).not.toContain('workload-image://');
     for (const { container } of Object.values(body.pipelineSpec.deploymentSpec.executors)) {
       expect(container.env).toEqual([
@@ -94,12 +90,12 @@ describe('VertexSubmitter', () => {
     await expect(submitter().submit({ runId: 'run-denied' })).rejects.toThrow(/HTTP 403 .*aiplatform.pipelineJobs.create denied/);
   });
 
-  it('refuses to submit a spec with unbound images, before calling the API', async () => {
-    await expect(submitter({ images: { training: '' } }).submit({ runId: 'run-u' })).rejects.toThrow(
-      /unbound container images for preprocessing, training, trigger/,
+  it('refuses to submit a spec with an unbound image, before calling the API', async () => {
+    await expect(submitter({ image: '' }).submit({ runId: 'run-u' })).rejects.toThrow(
+      /unbound container image \(workload-image:\/\/workloads\); set config pipeline.image \(env CV_PIPELINE_IMAGE\)/,
     );
     expect(seen).toHaveLength(0);
-    expect(imageToken('training')).toBe('workload-image://training');
+    expect(WORKLOAD_IMAGE_TOKEN).toBe('workload-image://workloads');
   });
 
   it('finds an active run with a state filter on its labels', async () => {

@@ -16,7 +16,7 @@ import { VertexSubmitter } from './vertex-submitter';
  * (`pipelineKeys.spec`, uploaded by the Pulumi pipeline component); the local runner runs
  * the checked-in compiled file of this checkout.
  */
-export function createSubmitter(
+export function openSubmitter(
   config: WorkloadConfig,
   lake: Pick<DataLake, 'pipeline'>,
   local: { runOptions?: Omit<RunPipelineOptions, 'spec' | 'runId' | 'parameters'>; onFinished?: (r: RunResult) => void } = {},

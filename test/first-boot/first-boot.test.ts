@@ -1,0 +1,276 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { key, runMocked, stackConfigFromYaml } from '../../stacks/mock-run';
+import { startLocalDogApi } from '../../workloads/core/dogapi/local-dog-api';
+import { modelKeys, rawKeys } from '../../workloads/core/layout';
+import { GcsStandIn } from '../../workloads/core/test/gcs-stand-in';
+import { buildImage, type Image, livenessProbe, type RunningContainer, startContainer, startupProbe } from './containers';
+import { type DeclaredService, deploymentOf } from './deployment';
+import { startBigQueryOnDuckDb, startCloudRunJobsStandIn, startFileServer, startMetadataServer, startVertexStandIn } from './stand-ins';
+
+/**
+ * First boot of a fresh stack, the way Google Cloud would run it (issue 12 item b).
+ *
+ * From the mocked `pulumi up` of the dev stack, it takes every Cloud Run service's and the
+ * Cloud Run job's container (command, args, env, port, probes) and the pipeline spec object
+ * exactly as declared, starts the services from a build of the one workload image against
+ * local stand-ins of the Google APIs, holds each to its startup probe's budget (a revision
+ * whose probe never passes fails), makes the declared Cloud Scheduler calls (checking their
+ * OIDC audience and invoker grant), and lets the trigger submit the pipeline to a Vertex AI
+ * stand-in that runs the spec on Vertex's contract (no output folder created for a step).
+ * It passes when the fresh stack has ingested photos and promoted and serves its first model.
+ *
+ * What the test sets, beyond the declarations: stack config where the stack allows it (the
+ * dog API and backbone URLs point at local servers; a small slice of photos, thresholds and
+ * training settings so it runs in minutes), Cloud Run's and Vertex's runtime variables
+ * (PORT, K_SERVICE…, CLOUD_RUN_TASK_INDEX…, CLOUD_ML_PROJECT_ID…), and one redirect per Google
+ * API to its stand-in (STORAGE_EMULATOR_HOST, BIGQUERY_EMULATOR_HOST, GCE_METADATA_HOST, and
+ * the API endpoints the workloads' config names for Vertex AI and Cloud Run).
+ */
+const REPO = path.resolve(__dirname, '../..');
+const SHARED = path.resolve(REPO, '../shared');
+const maybe = process.env.CV_E2E ? describe : describe.skip;
+
+/** Stack config: Pulumi.dev.yaml, with the sections the test sets merged over it. */
+function devConfig(over: Record<string, unknown>): Record<string, string> {
+  const cfg = stackConfigFromYaml('dev');
+  for (const [k, v] of Object.entries(over)) {
+    const current = cfg[key(k)] ? (JSON.parse(cfg[key(k)]) as Record<string, unknown>) : {};
+    cfg[key(k)] = JSON.stringify(typeof v === 'object' && v && !Array.isArray(v) ? { ...current, ...v } : v);
+  }
+  return cfg;
+}
+
+/** A slice of the shared photos: `breeds` breeds, `perBreed` photos each (symlinked). */
+async function photoSlice(dir: string, breeds: number, perBreed: number): Promise<string> {
+  const dogs = path.join(SHARED, 'datasets', 'dogs');
+  for (const breed of (await fs.readdir(dogs)).sort().slice(0, breeds)) {
+    await fs.mkdir(path.join(dir, breed), { recursive: true });
+    for (const f of (await fs.readdir(path.join(dogs, breed))).sort().slice(0, perBreed))
+      await fs.symlink(path.join(dogs, breed, f), path.join(dir, breed, f));
+  }
+  return dir;
+}
+
+const until = async <T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, everyMs = 1000): Promise<T> => {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+};
+
+maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const containers: RunningContainer[] = [];
+  afterAll(async () => {
+    await Promise.all(containers.map((c) => c.stop()));
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+
+  test('services pass their startup probes, Scheduler calls ingest photos, the pipeline runs on Vertex’s contract, the first model is promoted and served', async () => {
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-first-boot-'));
+    cleanups.push(() => fs.rm(tmp, { recursive: true, force: true }));
+
+    // Outside Google Cloud: the Dog CEO API and the backbone's URL, as local servers.
+    const dogApi = await startLocalDogApi({ datasetDir: await photoSlice(path.join(tmp, 'dogs'), 4, 25), seed: 7 });
+    cleanups.push(() => dogApi.close());
+    const files = await startFileServer(path.join(SHARED, 'models'), tmp);
+    cleanups.push(() => files.close());
+
+    // The stack as `pulumi up` would create it (mocked), with config the stack accepts.
+    const config = devConfig({
+      dogApi: { baseUrl: dogApi.url },
+      model: { backbone: 'mobilenet_v2_035', backboneUrl: `${files.url}/mobilenet_v2_035/model.json` },
+      trigger: { minNewLabelled: 60 },
+      training: { epochs: 4, workers: 1, augment: { variants: 0 } },
+      gate: { minTestExamples: 5, minClassSupport: 2 },
+      inference: { workers: 1, pointerPollMs: 1000 },
+      preprocessingJob: { tasks: 2 },
+      preprocessing: { cloudRunJob: { pollSeconds: 1 } },
+    });
+    const run = await runMocked({ stack: 'dev', config });
+    const project = config['gcp:project'];
+    const d = deploymentOf(run, project);
+    const image = d.services[0].container.image;
+    for (const s of d.services) expect([s.name, s.container.image]).toEqual([s.name, image]);
+
+    // Google APIs, local.
+    const gcs = new GcsStandIn({ pageSize: 1000 });
+    await gcs.start();
+    cleanups.push(() => gcs.stop());
+    for (const o of d.objects) gcs.put(o.bucket, o.name, o.content, 'application/json');
+    const bq = await startBigQueryOnDuckDb(d.tables);
+    cleanups.push(() => bq.close());
+    const identities = new Set(
+      [...d.services.map((s) => s.serviceAccount), d.job?.serviceAccount, pipelineAccount(d)].filter(Boolean) as string[],
+    );
+    const metadata = new Map<string, string>();
+    for (const email of identities) {
+      const m = await startMetadataServer(project, email);
+      cleanups.push(() => m.close());
+      metadata.set(email, m.host);
+    }
+
+    const built: Image = await buildImage();
+    cleanups.push(() => built.remove());
+    const home = path.join(tmp, 'home');
+    await fs.mkdir(home);
+    let vertexUrl = '';
+    let runAdminUrl = '';
+    /** A container's environment: the image's ENV, the declared env, the platform's variables, the API redirects. */
+    const containerEnv = (declared: Record<string, string>, runAs: string, platform: Record<string, string>): Record<string, string> => ({
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      ...built.env,
+      ...declared,
+      ...platform,
+      STORAGE_EMULATOR_HOST: gcs.url,
+      BIGQUERY_EMULATOR_HOST: `${bq.url}/bigquery/v2`,
+      GCE_METADATA_HOST: metadata.get(runAs)!,
+      METADATA_SERVER_DETECTION: 'assume-present',
+      // The backbone's host: the local HTTPS file server's self-signed certificate.
+      NODE_EXTRA_CA_CERTS: files.ca,
+      CV_PIPELINE_API_ENDPOINT: vertexUrl,
+      CV_PREPROCESSING_CLOUD_RUN_JOB_API_ENDPOINT: runAdminUrl,
+    });
+
+    if (d.job) {
+      const jobs = await startCloudRunJobsStandIn({ project, region: d.region, job: d.job, image: built, taskEnv: containerEnv });
+      cleanups.push(() => jobs.close());
+      runAdminUrl = jobs.url;
+    }
+    const trigger = d.services.find((s) => s.resource === 'trigger-service')!;
+    const vertex = await startVertexStandIn({
+      project,
+      region: d.region,
+      image: built,
+      imageRef: image,
+      caller: trigger.serviceAccount,
+      runAs: pipelineAccount(d),
+      stepEnv: (declared, runAs, jobId) =>
+        containerEnv(declared, runAs, { CLOUD_ML_PROJECT_ID: project, CLOUD_ML_REGION: d.region, CLOUD_ML_JOB_ID: jobId }),
+      pipelineRoot: path.join(tmp, 'vertex-root'),
+    });
+    cleanups.push(() => vertex.close());
+    vertexUrl = vertex.url;
+
+    // Cloud Run starts each service's first revision: the startup probe decides whether it serves.
+    const bases = new Map<string, string>();
+    for (const s of d.services) {
+      expect([s.name, s.startupProbe.port]).toEqual([s.name, s.containerPort]);
+      const port = await freePort();
+      const platform = { PORT: String(port), K_SERVICE: s.name, K_REVISION: `${s.name}-00001-fb1`, K_CONFIGURATION: s.name };
+      const c = startContainer(built, s.name, s.container, containerEnv(s.container.env, s.serviceAccount, platform));
+      containers.push(c);
+      bases.set(s.name, `http://127.0.0.1:${port}`);
+    }
+    const outcomes = await Promise.all(
+      d.services.map(async (s) => ({
+        s,
+        c: containers.find((c) => c.name === s.name)!,
+        o: await startupProbe(
+          bases.get(s.name)!,
+          s.startupProbe,
+          containers.find((c) => c.name === s.name)!,
+        ),
+      })),
+    );
+    for (const { s, c, o } of outcomes) {
+      if (!o.passed) {
+        throw new Error(
+          `revision ${s.name}-00001 failed: startup probe GET ${s.startupProbe.path} did not pass ${o.attempts} time(s) in ${o.seconds.toFixed(0)} s ` +
+            `(budget ${s.startupProbe.periodSeconds * s.startupProbe.failureThreshold} s); last answer: ${o.last}\n--- ${s.name}, last lines ---\n${c.tail(8)}`,
+        );
+      }
+    }
+    const liveness = d.services
+      .filter((s) => s.livenessProbe)
+      .map((s) => ({
+        s,
+        w: livenessProbe(
+          bases.get(s.name)!,
+          s.livenessProbe!,
+          containers.find((c) => c.name === s.name)!,
+        ),
+      }));
+
+    // Cloud Scheduler's calls, as declared: each to a declared service's URL, with an OIDC token for that URL.
+    const call = async (name: string): Promise<Response> => {
+      const j = d.calls.find((c) => c.name === name)!;
+      const target = d.services.find((s) => j.uri.startsWith(`${s.uri}/`));
+      if (!target) throw new Error(`scheduler job ${name} calls ${j.uri}, which is no declared service's URL`);
+      expect([name, j.audience]).toEqual([name, target.uri]);
+      expect(target.invokers).toContain(`serviceAccount:${j.serviceAccount}`);
+      return fetch(`${bases.get(target.name)}${j.uri.slice(target.uri.length)}`, {
+        method: j.method,
+        headers: {
+          authorization: `Bearer oidc.${j.serviceAccount}.${j.audience}`,
+          ...(j.body ? { 'content-type': 'application/octet-stream' } : {}),
+        },
+        body: j.body,
+      });
+    };
+    const ingest = d.calls.filter((c) => c.uri.endsWith('/predict')).map((c) => c.name);
+    expect(ingest.length).toBeGreaterThan(0);
+    const rawBucket = d.buckets.find((b) => b.endsWith('-raw'))!;
+    const labels = (): number => [...gcs.objects.keys()].filter((k) => k.startsWith(`${rawBucket}/${rawKeys.labelsPrefix}`)).length;
+    await until(
+      '60 labelled photos in the raw bucket',
+      300_000,
+      async () => {
+        const answers = await Promise.all(ingest.map(call)); // one tick: every ingestion job once
+        for (const a of answers) if (a.status !== 200) throw new Error(`GET /predict answered ${a.status}: ${await a.text()}`);
+        return labels() >= 60 ? true : undefined;
+      },
+      0,
+    );
+
+    // The retraining check: the trigger decides and submits the pipeline to "Vertex AI".
+    const check = await call('schedules-retrain-check');
+    const decision = (await check.json()) as { fired: boolean; runId?: string; reason: string };
+    expect(vertex.refused).toEqual([]);
+    expect(decision).toMatchObject({ fired: true });
+    const result = await vertex.runs.get(decision.runId!)!;
+    const steps = result.steps.map((s) => `${s.task}: ${s.status}${s.error ? ` ${s.error}` : ''}`).join('\n');
+    expect(result.error ?? '').toBe('');
+    expect(steps).toBe(['check-trigger', 'preprocess', 'train', 'evaluate', 'promote'].map((t) => `${t}: succeeded`).join('\n'));
+    const promoted = result.steps.find((s) => s.task === 'promote')!.outputs.production_version as string;
+
+    // The inference service picks the promoted model up by itself and serves it.
+    const modelsBucket = d.buckets.find((b) => b.endsWith('-models'))!;
+    expect(gcs.objects.has(`${modelsBucket}/${modelKeys.pointer('production')}`)).toBe(true);
+    const inference = d.services.find((s) => s.resource === 'inference-service')!;
+    await until(`the inference service to serve ${promoted}`, 120_000, async () => {
+      const r = (await (await fetch(`${bases.get(inference.name)}/readyz`)).json()) as { champion: string | null };
+      return r.champion === promoted ? true : undefined;
+    });
+    const predicted = (await (await call(ingest[0])).json()) as { model?: { version?: string }; modelVersion?: string };
+    expect(JSON.stringify(predicted)).toContain(promoted);
+
+    for (const { s, w } of liveness) {
+      w.stop();
+      expect([s.name, w.failures]).toEqual([s.name, []]);
+    }
+  }, 1_200_000);
+});
+
+/** The account pipeline jobs run as (the stack's config for the trigger names it). */
+function pipelineAccount(d: ReturnType<typeof deploymentOf>): string {
+  const env = (d.services.find((s) => s.resource === 'trigger-service') as DeclaredService).container.env;
+  return env.CV_PIPELINE_SERVICE_ACCOUNT;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
