@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import type { PolicyResource } from '../policy/rules';
 import { NAMESPACE, readStackConfig } from './config';
 import { createStack } from './program';
-import { loadSources, REPO_ROOT, StackSources } from './sources';
+import { loadRepoArtifacts, REPO_ROOT, RepoArtifacts } from './repo-artifacts';
 
 /**
  * Runs the stack program against Pulumi's mock monitor: no cloud, no CLI. Every resource
@@ -24,6 +24,8 @@ export interface PlannedResource {
   parent?: string;
   custom: boolean;
   protect: boolean;
+  /** URNs this resource waits for (`dependsOn`, expanded to a component's resources, plus input dependencies). */
+  dependencies: string[];
   inputs: Record<string, unknown>;
   /** What the mock provider returned (inputs plus computed outputs). */
   state: Record<string, unknown>;
@@ -62,7 +64,7 @@ export function stackConfigFromYaml(stack: string, file = path.join(REPO_ROOT, `
 const SECRET_SIG = '4dabf18193072939515e22adb298388d';
 
 /** Inputs with secret wrappers replaced by their values (the mocks never see real secrets). */
-function unwrapSecrets(v: unknown): unknown {
+export function unwrapSecrets(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(unwrapSecrets);
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
@@ -73,6 +75,30 @@ function unwrapSecrets(v: unknown): unknown {
 }
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/**
+ * What the mock provider answers for a new resource: its inputs plus the computed outputs
+ * a real provider would return. The in-process mocks and the mocked gRPC engine
+ * (stacks/test/mock-engine.ts) both answer with this.
+ */
+export function mockResourceState(type: string, name: string, inputs: Record<string, unknown>, project: string): Record<string, unknown> {
+  return { ...inputs, ...computed(type, name, inputs, project) };
+}
+
+/** What the mock provider answers for a provider function (invoke). */
+export function mockInvoke(token: string, config: Record<string, string>): Record<string, unknown> {
+  if (token === 'gcp:organizations/getClientConfig:getClientConfig') {
+    return {
+      accessToken: 'mock-access-token',
+      project: config['gcp:project'] ?? 'mock-project',
+      region: config['gcp:region'] ?? '',
+      zone: '',
+      id: 'client',
+      defaultLabels: {},
+    };
+  }
+  return {};
+}
 
 /** Computed outputs per resource type, shaped like the real provider's. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- provider inputs are untyped JSON here
@@ -142,15 +168,16 @@ interface RegisterRequest {
   getParent(): string;
   getCustom(): boolean;
   getProtect(): boolean | undefined;
+  getDependenciesList(): string[];
 }
 
 /**
  * Runs the program for `stack` with `config` (default: the stack's YAML file) under mocks
  * and returns every registered resource and the stack outputs.
  */
-export async function runMocked(options: { stack: string; config?: Record<string, string>; sources?: StackSources }): Promise<MockRun> {
+export async function runMocked(options: { stack: string; config?: Record<string, string>; artifacts?: RepoArtifacts }): Promise<MockRun> {
   const config = options.config ?? stackConfigFromYaml(options.stack);
-  return runProgramMocked(options.stack, config, () => createStack(readStackConfig(), options.sources ?? loadSources()));
+  return runProgramMocked(options.stack, config, () => createStack(readStackConfig(), options.artifacts ?? loadRepoArtifacts()));
 }
 
 /** Runs any program (a stack, or a single component in tests) under the recording mocks. */
@@ -162,23 +189,11 @@ export async function runProgramMocked(stack: string, config: Record<string, str
     {
       newResource(args) {
         const inputs = unwrapSecrets(args.inputs ?? {}) as Record<string, unknown>;
-        const state = { ...inputs, ...computed(args.type, args.name, inputs, project) };
+        const state = mockResourceState(args.type, args.name, inputs, project);
         pending.push({ type: args.type, name: args.name, inputs, state });
         return { id: `${args.name}-id`, state };
       },
-      call(args) {
-        if (args.token === 'gcp:organizations/getClientConfig:getClientConfig') {
-          return {
-            accessToken: 'mock-access-token',
-            project,
-            region: config['gcp:region'] ?? '',
-            zone: '',
-            id: 'client',
-            defaultLabels: {},
-          };
-        }
-        return {};
-      },
+      call: (args) => mockInvoke(args.token, config),
     },
     PROJECT,
     stack,
@@ -203,6 +218,7 @@ export async function runProgramMocked(stack: string, config: Record<string, str
           parent: req.getParent() || undefined,
           custom: req.getCustom(),
           protect: req.getProtect() === true,
+          dependencies: req.getDependenciesList(),
           inputs: recorded?.inputs ?? {},
           state: recorded?.state ?? {},
         });

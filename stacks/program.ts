@@ -18,7 +18,7 @@ import { WorkloadConfig } from '../workloads/core/config/schema';
 import { BucketName, BUCKETS, pipelineKeys } from '../workloads/core/layout';
 import { StackConfig } from './config';
 import { createAlerts } from './alerts';
-import { StackSources } from './sources';
+import { RepoArtifacts } from './repo-artifacts';
 
 export interface StackOutputs {
   serviceUrl: pulumi.Output<string>;
@@ -43,7 +43,7 @@ const STORAGE_WRITER = 'roles/storage.objectUser';
 const STORAGE_READER = 'roles/storage.objectViewer';
 
 /** Composes the components for one stack. Everything stack-specific comes from `cfg`. */
-export function createStack(cfg: StackConfig, sources: StackSources): StackOutputs {
+export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOutputs {
   const { project, region, prefix } = cfg;
   const labels = { app: 'creature-vision', stack: cfg.stack, ...cfg.labels };
 
@@ -143,7 +143,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
   const pipeline = new VertexPipeline(
     'pipeline',
     {
-      spec: sources.pipelineSpec,
+      spec: artifacts.pipelineSpec,
       image: image.digest,
       bucket: lake.bucketNames.pipeline,
       region,
@@ -156,7 +156,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
   const flex = new FlexTemplate(
     'preprocessing-template',
     {
-      template: sources.flexTemplate,
+      template: artifacts.flexTemplate,
       launcherImage: image.digest,
       environment: {
         serviceAccountEmail: ids.emails.preprocessing,
@@ -296,7 +296,7 @@ export function createStack(cfg: StackConfig, sources: StackSources): StackOutpu
         files: pulumi
           .all([warehouse.datasetId, lake.bucketNames.models])
           .apply(([datasetId, modelsBucket]) =>
-            sources.grafanaFiles({ project, datasetId, location: cfg.bigquery.location!, modelsBucket }),
+            artifacts.grafanaFiles({ project, datasetId, location: cfg.bigquery.location!, modelsBucket }),
           ),
         deletionProtection: cfg.deletionProtection,
         labels,

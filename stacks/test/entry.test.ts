@@ -1,6 +1,6 @@
 import { runProgramMocked, stackConfigFromYaml } from '../mock-run';
 
-/** The real entry point (Pulumi.yaml `main: stacks/`), loaded the way `pulumi up` loads it. */
+/** The real entry point (package.json "main"), required after mocks and config like cmd/run requires it (cli-run.test.ts runs it through cmd/run itself). */
 test('stacks/index.ts reads the stack config, builds the stack and exports its outputs', async () => {
   const run = await runProgramMocked('dev', stackConfigFromYaml('dev'), () => {
     let outputs: unknown;

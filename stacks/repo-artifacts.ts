@@ -6,12 +6,12 @@ import { flexTemplateSpec as preprocessingFlexTemplate } from '../workloads/prep
 import { grafanaProvisioningFiles, GrafanaFilesContext } from '../workloads/monitoring/grafana';
 
 /**
- * What the stack ships that other parts of the repo produce: the compiled pipeline spec,
+ * The repository artifacts the stack ships, which other parts of the repo produce: the compiled pipeline spec,
  * the preprocessing Flex Template metadata, and Grafana's provisioning files. Read here,
  * once, so the program itself stays a composition of components (and tests can pass
  * their own).
  */
-export interface StackSources {
+export interface RepoArtifacts {
   pipelineSpec: PipelineSpec;
   /** The preprocessing Flex Template for a launcher image reference. */
   flexTemplate: (launcherImage: string) => FlexTemplateBase;
@@ -34,6 +34,6 @@ export function loadPipelineSpec(file = PIPELINE_SPEC_PATH): PipelineSpec {
   return JSON.parse(text) as PipelineSpec;
 }
 
-export function loadSources(): StackSources {
+export function loadRepoArtifacts(): RepoArtifacts {
   return { pipelineSpec: loadPipelineSpec(), flexTemplate: preprocessingFlexTemplate, grafanaFiles: grafanaProvisioningFiles };
 }
