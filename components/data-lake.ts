@@ -1,20 +1,15 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
-import { BUCKET_PURPOSE, BUCKETS, BucketName } from '../workloads/core/layout';
+import { BUCKET_PURPOSE, BUCKETS, BucketName, datasetKeys, pipelineKeys, rawKeys } from '../workloads/core/layout';
 import { childOptions, gcpLabels, resourceId, RoleGrant } from './base';
-
-/** The layout's buckets plus the Dataflow staging/temp bucket. */
-export type LakeBucket = BucketName | 'staging';
-export const LAKE_BUCKETS: readonly LakeBucket[] = [...BUCKETS, 'staging'];
-
-const PURPOSE: Record<LakeBucket, string> = { ...BUCKET_PURPOSE, staging: 'Dataflow staging and temp files, Flex Template spec' };
+import { VERTEX_ROOT_PREFIX } from './vertex-pipeline';
 
 export interface LifecycleArgs {
   /** Raw images move to NEARLINE after this many days (they are read again only by replay). */
   rawNearlineAfterDays: number;
   /** Pipeline run records, step outputs and Vertex job outputs are deleted after this many days. */
   pipelineRunsExpireDays: number;
-  /** Dataflow staging and temp objects are deleted after this many days. */
+  /** Staged preprocessing parts (`staging/` in the datasets bucket) a failed or abandoned run left are deleted after this many days. */
   stagingExpireDays: number;
   /** Noncurrent (overwritten) model objects, e.g. old registry pointers, are deleted after this many days. */
   noncurrentModelsExpireDays: number;
@@ -32,7 +27,7 @@ export interface DataLakeArgs {
   lifecycle: LifecycleArgs;
   labels?: Record<string, string>;
   /** Bucket-level IAM: who may do what on which bucket. */
-  grants?: Partial<Record<LakeBucket, RoleGrant[]>>;
+  grants?: Partial<Record<BucketName, RoleGrant[]>>;
 }
 
 /**
@@ -42,16 +37,16 @@ export interface DataLakeArgs {
  * IAM granted per bucket rather than per project.
  */
 export class DataLake extends pulumi.ComponentResource {
-  readonly buckets: Record<LakeBucket, gcp.storage.Bucket>;
+  readonly buckets: Record<BucketName, gcp.storage.Bucket>;
   readonly bindings: gcp.storage.BucketIAMMember[] = [];
   /** Bucket names by logical bucket (for the workloads' `storage.buckets` config). */
-  readonly bucketNames: Record<LakeBucket, pulumi.Output<string>>;
+  readonly bucketNames: Record<BucketName, pulumi.Output<string>>;
 
   constructor(name: string, args: DataLakeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('creature-vision:storage:DataLake', name, {}, opts);
     const child = childOptions(this, opts);
-    const buckets = {} as Record<LakeBucket, gcp.storage.Bucket>;
-    for (const bucket of LAKE_BUCKETS) {
+    const buckets = {} as Record<BucketName, gcp.storage.Bucket>;
+    for (const bucket of BUCKETS) {
       buckets[bucket] = new gcp.storage.Bucket(
         `${name}-${bucket}`,
         {
@@ -63,15 +58,15 @@ export class DataLake extends pulumi.ComponentResource {
           forceDestroy: args.forceDestroy,
           versioning: { enabled: bucket === 'models' },
           lifecycleRules: lifecycleRules(bucket, args.lifecycle),
-          labels: gcpLabels({ ...args.labels, bucket, purpose: PURPOSE[bucket] }),
+          labels: gcpLabels({ ...args.labels, bucket, purpose: BUCKET_PURPOSE[bucket] }),
         },
         { ...child, protect: args.protect },
       );
     }
     this.buckets = buckets;
-    this.bucketNames = Object.fromEntries(LAKE_BUCKETS.map((b) => [b, buckets[b].name])) as Record<LakeBucket, pulumi.Output<string>>;
+    this.bucketNames = Object.fromEntries(BUCKETS.map((b) => [b, buckets[b].name])) as Record<BucketName, pulumi.Output<string>>;
 
-    for (const [bucket, grants] of Object.entries(args.grants ?? {}) as [LakeBucket, RoleGrant[]][]) {
+    for (const [bucket, grants] of Object.entries(args.grants ?? {}) as [BucketName, RoleGrant[]][]) {
       grants.forEach((g, i) => {
         this.bindings.push(
           new gcp.storage.BucketIAMMember(
@@ -86,8 +81,11 @@ export class DataLake extends pulumi.ComponentResource {
   }
 }
 
-/** Lifecycle rules per bucket; datasets are immutable versions and are never expired here. */
-export function lifecycleRules(bucket: LakeBucket, l: LifecycleArgs): gcp.types.input.storage.BucketLifecycleRule[] {
+/**
+ * Lifecycle rules per bucket, on prefixes from the one object layout (workloads/core/layout.ts).
+ * Dataset versions are immutable and never expired; only abandoned staged parts are.
+ */
+export function lifecycleRules(bucket: BucketName, l: LifecycleArgs): gcp.types.input.storage.BucketLifecycleRule[] {
   // Any versioned or failed upload leaves debris: abort incomplete multipart uploads everywhere.
   const rules: gcp.types.input.storage.BucketLifecycleRule[] = [
     { action: { type: 'AbortIncompleteMultipartUpload' }, condition: { age: 1 } },
@@ -96,7 +94,7 @@ export function lifecycleRules(bucket: LakeBucket, l: LifecycleArgs): gcp.types.
     case 'raw':
       rules.push({
         action: { type: 'SetStorageClass', storageClass: 'NEARLINE' },
-        condition: { age: l.rawNearlineAfterDays, matchesPrefixes: ['images/'], matchesStorageClasses: ['STANDARD'] },
+        condition: { age: l.rawNearlineAfterDays, matchesPrefixes: [rawKeys.imagesPrefix], matchesStorageClasses: ['STANDARD'] },
       });
       break;
     case 'models':
@@ -106,12 +104,14 @@ export function lifecycleRules(bucket: LakeBucket, l: LifecycleArgs): gcp.types.
       });
       break;
     case 'pipeline':
-      rules.push({ action: { type: 'Delete' }, condition: { age: l.pipelineRunsExpireDays, matchesPrefixes: ['runs/', 'vertex/'] } });
-      break;
-    case 'staging':
-      rules.push({ action: { type: 'Delete' }, condition: { age: l.stagingExpireDays, matchesPrefixes: ['staging/', 'temp/'] } });
+      rules.push({
+        action: { type: 'Delete' },
+        condition: { age: l.pipelineRunsExpireDays, matchesPrefixes: [pipelineKeys.runsPrefix, `${VERTEX_ROOT_PREFIX}/`] },
+      });
       break;
     case 'datasets':
+      // A committed run deletes its staged parts; a failed or abandoned one leaves them here.
+      rules.push({ action: { type: 'Delete' }, condition: { age: l.stagingExpireDays, matchesPrefixes: [datasetKeys.stagingPrefix] } });
       break;
   }
   return rules;

@@ -15,21 +15,20 @@ export const IDENTITY_PURPOSE: Record<WorkloadIdentity, string> = {
   inference: 'Cloud Run inference service',
   trigger: 'Cloud Run retraining trigger; submits Vertex AI pipeline jobs',
   pipeline: 'Vertex AI Pipelines steps (preprocess, train, evaluate, promote)',
-  preprocessing: 'Preprocessing: Cloud Run job tasks and Dataflow Flex Template workers',
+  preprocessing: 'Preprocessing: the Cloud Run job tasks that transform raw images into staged TFRecord parts',
   grafana: 'Grafana VM: reads the warehouse, reads its admin password',
   scheduler: 'Cloud Scheduler OIDC identity that invokes the Cloud Run services',
 };
 
 /**
  * Project-level roles, the least each workload needs. BigQuery jobs, log and metric
- * writing, Vertex AI job submission and Dataflow worker/launcher rights have no
- * narrower scope than the project.
+ * writing and Vertex AI job submission have no narrower scope than the project.
  */
 export const PROJECT_ROLES: Record<WorkloadIdentity, readonly string[]> = {
   inference: ['roles/bigquery.jobUser', 'roles/logging.logWriter', 'roles/monitoring.metricWriter'],
   trigger: ['roles/bigquery.jobUser', 'roles/aiplatform.user', 'roles/logging.logWriter'],
-  pipeline: ['roles/bigquery.jobUser', 'roles/aiplatform.user', 'roles/dataflow.developer', 'roles/logging.logWriter'],
-  preprocessing: ['roles/dataflow.worker', 'roles/bigquery.jobUser', 'roles/logging.logWriter'],
+  pipeline: ['roles/bigquery.jobUser', 'roles/aiplatform.user', 'roles/logging.logWriter'],
+  preprocessing: ['roles/bigquery.jobUser', 'roles/logging.logWriter'],
   // Reads the warehouse only (dataViewer on the dataset is granted there) and its one secret.
   grafana: ['roles/bigquery.jobUser'],
   scheduler: [],
@@ -37,13 +36,10 @@ export const PROJECT_ROLES: Record<WorkloadIdentity, readonly string[]> = {
 
 /**
  * Who may act as whom (`roles/iam.serviceAccountUser` on the target account): the
- * trigger submits pipeline jobs that run as the pipeline account, and the pipeline
- * launches Dataflow jobs whose workers run as the preprocessing account.
+ * trigger submits pipeline jobs that run as the pipeline account. (Starting an execution
+ * of the preprocessing Cloud Run job needs no act-as: the job's account is set at deploy time.)
  */
-export const ACT_AS: ReadonlyArray<{ actor: WorkloadIdentity; target: WorkloadIdentity }> = [
-  { actor: 'trigger', target: 'pipeline' },
-  { actor: 'pipeline', target: 'preprocessing' },
-];
+export const ACT_AS: ReadonlyArray<{ actor: WorkloadIdentity; target: WorkloadIdentity }> = [{ actor: 'trigger', target: 'pipeline' }];
 
 export interface WorkloadIdentitiesArgs {
   project: pulumi.Input<string>;

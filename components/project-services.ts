@@ -9,7 +9,6 @@ export const REQUIRED_APIS = [
   'cloudresourcemanager.googleapis.com',
   'cloudscheduler.googleapis.com',
   'compute.googleapis.com',
-  'dataflow.googleapis.com',
   'iam.googleapis.com',
   'iamcredentials.googleapis.com',
   'logging.googleapis.com',

@@ -128,10 +128,6 @@ export const infraSchema = z
       })
       .strict()
       .prefault({}),
-    dataflow: z
-      .object({ maxWorkers: int(1).max(100, 'must be ≤ 100').default(2), machineType: z.string().min(1).default('n1-standard-2') })
-      .strict()
-      .prefault({}),
     scheduler: z
       .object({ timeZone: z.string().min(1).default('Etc/UTC'), paused: z.boolean().default(false) })
       .strict()
@@ -221,6 +217,17 @@ export function parseStackConfig(
       if (issue.code === 'unrecognized_keys') problems.push(`${key(issue.path as string[])}: unknown key(s) ${issue.keys.join(', ')}`);
       else problems.push(`${key(issue.path as (string | number)[])} = ${show(getPath(infraRaw, issue.path))}: ${issue.message}`);
     }
+  }
+  if (infra.success) {
+    // Staged parts of a run still in progress must outlive it: every wave of tasks, each with all its retries.
+    const job = infra.data.preprocessingJob;
+    const waves = job.parallelism > 0 ? Math.ceil(job.tasks / job.parallelism) : 1;
+    const minDays = Math.ceil((waves * job.taskTimeoutSeconds * (job.maxRetries + 1)) / 86_400) + 1;
+    if (infra.data.dataLake.stagingExpireDays < minDays)
+      problems.push(
+        `${key(['dataLake', 'stagingExpireDays'])} = ${infra.data.dataLake.stagingExpireDays}: must be ≥ ${minDays}, or a running ` +
+          `preprocessing job's staged parts could expire before its commit (${waves} wave(s) × ${job.taskTimeoutSeconds} s × ${job.maxRetries + 1} attempt(s))`,
+      );
   }
 
   // Workload sections: the workloads' schemas, plus a check for misspelt nested keys

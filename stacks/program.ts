@@ -1,8 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { RoleGrant } from '../components/base';
 import { WorkloadService } from '../components/cloud-run-service';
-import { DataLake, LakeBucket } from '../components/data-lake';
-import { FlexTemplate } from '../components/flex-template';
+import { DataLake } from '../components/data-lake';
 import { GrafanaVm } from '../components/grafana-vm';
 import { WorkloadIdentities } from '../components/identity';
 import { PreprocessingJob, preprocessingJobName } from '../components/preprocessing-job';
@@ -26,14 +25,13 @@ export interface StackOutputs {
   dashboardUrl: pulumi.Output<string> | string;
   /** How to reach a Grafana without a public IP (IAP TCP forwarding). */
   dashboardAccess: pulumi.Output<string> | string;
-  buckets: Record<LakeBucket, pulumi.Output<string>>;
+  buckets: Record<BucketName, pulumi.Output<string>>;
   dataset: pulumi.Output<string>;
   registry: pulumi.Output<string>;
   /** The workload image every service, job and pipeline step runs, by digest. */
   image: pulumi.Output<string>;
   pipelineSpecUri: pulumi.Output<string>;
   pipelineRoot: pulumi.Output<string>;
-  flexTemplatePath: pulumi.Output<string>;
   /** The Cloud Run job that runs preprocessing's transform tasks (or why there is none). */
   preprocessingJob: pulumi.Output<string> | string;
   serviceAccounts: Record<string, pulumi.Output<string>>;
@@ -76,7 +74,6 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
           ...grant('roles/storage.objectCreator', m.inference),
         ],
         pipeline: grant(STORAGE_WRITER, m.pipeline, m.trigger),
-        staging: grant(STORAGE_WRITER, m.pipeline, m.preprocessing),
       },
     },
     after,
@@ -107,8 +104,8 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
       repositoryId: `${prefix}-images`,
       cleanup: cfg.registry,
       labels,
-      // Vertex steps and Dataflow workers pull as these accounts; Cloud Run pulls as its service agent.
-      grants: grant('roles/artifactregistry.reader', m.pipeline, m.preprocessing),
+      // Vertex steps pull as the pipeline account; Cloud Run services and jobs pull as the Cloud Run service agent.
+      grants: grant('roles/artifactregistry.reader', m.pipeline),
     },
     after,
   );
@@ -131,7 +128,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
     .apply(([buckets, dataset, pipelineSa, digest]) =>
       configToEnv(
         workloadConfig(cfg, {
-          buckets: buckets as Record<LakeBucket, string>,
+          buckets: buckets as Record<BucketName, string>,
           dataset,
           pipelineServiceAccount: pipelineSa,
           image: digest,
@@ -149,24 +146,6 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
       region,
       serviceAccountEmail: ids.emails.pipeline,
       env: workloadEnv,
-    },
-    after,
-  );
-
-  const flex = new FlexTemplate(
-    'preprocessing-template',
-    {
-      template: artifacts.flexTemplate,
-      launcherImage: image.digest,
-      environment: {
-        serviceAccountEmail: ids.emails.preprocessing,
-        stagingBucket: lake.bucketNames.staging,
-        maxWorkers: cfg.dataflow.maxWorkers,
-        machineType: cfg.dataflow.machineType,
-        region,
-        labels,
-      },
-      specBucket: lake.bucketNames.staging,
     },
     after,
   );
@@ -322,7 +301,6 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
     image: image.digest,
     pipelineSpecUri: pipeline.specUri,
     pipelineRoot: pipeline.pipelineRoot,
-    flexTemplatePath: flex.templatePath,
     preprocessingJob,
     serviceAccounts: ids.emails,
   };
@@ -330,7 +308,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
 
 /** What the stack created that the workloads need to know. */
 export interface CreatedResources {
-  buckets: Record<LakeBucket, string>;
+  buckets: Record<BucketName, string>;
   dataset: string;
   pipelineServiceAccount: string;
   /** The workload image's digest reference. */

@@ -1,20 +1,16 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { FlexTemplateBase } from '../components/flex-template';
 import type { PipelineSpec } from '../pipeline-specs/ir';
-import { flexTemplateSpec as preprocessingFlexTemplate } from '../workloads/preprocessing/flex-template';
 import { grafanaProvisioningFiles, GrafanaFilesContext } from '../workloads/monitoring/grafana';
 
 /**
- * The repository artifacts the stack ships, which other parts of the repo produce: the compiled pipeline spec,
- * the preprocessing Flex Template metadata, and Grafana's provisioning files. Read here,
+ * The repository artifacts the stack ships, which other parts of the repo produce: the
+ * compiled pipeline spec and Grafana's provisioning files. Read here,
  * once, so the program itself stays a composition of components (and tests can pass
  * their own).
  */
 export interface RepoArtifacts {
   pipelineSpec: PipelineSpec;
-  /** The preprocessing Flex Template for a launcher image reference. */
-  flexTemplate: (launcherImage: string) => FlexTemplateBase;
   /** Grafana files by absolute path on the VM (datasource, dashboard provider, dashboards). */
   grafanaFiles(ctx: GrafanaFilesContext): Record<string, string>;
 }
@@ -35,5 +31,5 @@ export function loadPipelineSpec(file = PIPELINE_SPEC_PATH): PipelineSpec {
 }
 
 export function loadRepoArtifacts(): RepoArtifacts {
-  return { pipelineSpec: loadPipelineSpec(), flexTemplate: preprocessingFlexTemplate, grafanaFiles: grafanaProvisioningFiles };
+  return { pipelineSpec: loadPipelineSpec(), grafanaFiles: grafanaProvisioningFiles };
 }

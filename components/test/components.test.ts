@@ -65,7 +65,6 @@ test('the data lake protects its buckets when asked and grants per bucket', asyn
     'p-123456-cv-x-models',
     'p-123456-cv-x-pipeline',
     'p-123456-cv-x-raw',
-    'p-123456-cv-x-staging',
   ]);
   expect(buckets.every((b) => b.protect)).toBe(true);
   const grants = resources.filter((r) => r.type === 'gcp:storage/bucketIAMMember:BucketIAMMember');

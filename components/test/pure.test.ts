@@ -6,8 +6,9 @@ import { WORKLOAD_IMAGE_TOKEN } from '../../pipeline-specs/images';
 import type { PipelineSpec } from '../../pipeline-specs/ir';
 import { bigQuerySchema } from '../../workloads/core/warehouse/schema-dsl';
 import { TABLE_NAMES, tableDef } from '../../workloads/core/warehouse/tables';
+import { datasetKeys, pipelineKeys, rawKeys, type BucketName } from '../../workloads/core/layout';
+import { stagingKeys } from '../../workloads/preprocessing/staged';
 import { lifecycleRules } from '../data-lake';
-import { withEnvironment } from '../flex-template';
 import { grafanaStartupScript, MAX_METADATA_VALUE, packProvisioning, unpackProvisioning } from '../grafana-startup';
 import { cleanupPolicies } from '../registry';
 import { cronProblem } from '../scheduler';
@@ -40,8 +41,12 @@ describe('Artifact Registry cleanup policies', () => {
 
 describe('bucket lifecycle rules', () => {
   const l = { rawNearlineAfterDays: 30, pipelineRunsExpireDays: 7, stagingExpireDays: 2, noncurrentModelsExpireDays: 14 };
-  test('datasets are immutable versions: never expired', () =>
-    expect(lifecycleRules('datasets', l).filter((r) => (r.action as { type: string }).type === 'Delete')).toEqual([]));
+  const deletes = (bucket: BucketName) =>
+    lifecycleRules(bucket, l)
+      .filter((r) => (r.action as { type: string }).type === 'Delete')
+      .map((r) => r.condition);
+  test('dataset versions are immutable: never expired; only abandoned staged parts are', () =>
+    expect(deletes('datasets')).toEqual([{ age: 2, matchesPrefixes: [datasetKeys.stagingPrefix] }]));
   test('raw images cool down to NEARLINE, overwritten pointers expire, run outputs expire', () => {
     expect(lifecycleRules('raw', l)).toContainEqual({
       action: { type: 'SetStorageClass', storageClass: 'NEARLINE' },
@@ -51,10 +56,19 @@ describe('bucket lifecycle rules', () => {
       action: { type: 'Delete' },
       condition: { daysSinceNoncurrentTime: 14, withState: 'ARCHIVED' },
     });
-    expect(lifecycleRules('staging', l)).toContainEqual({
-      action: { type: 'Delete' },
-      condition: { age: 2, matchesPrefixes: ['staging/', 'temp/'] },
-    });
+    expect(deletes('pipeline')).toEqual([{ age: 7, matchesPrefixes: ['runs/', 'vertex/'] }]);
+  });
+  test('the prefixes are the object layout’s: a staged part, a run record and an image key fall under them', () => {
+    const covers = (bucket: BucketName, key: string) =>
+      lifecycleRules(bucket, l).some((r) =>
+        (r.condition as { matchesPrefixes?: string[] }).matchesPrefixes?.some((p) => key.startsWith(p)),
+      );
+    expect(covers('datasets', stagingKeys.part('v20261123T160912Z-ab12', 0, 4, 'tfrecord'))).toBe(true);
+    expect(covers('datasets', datasetKeys.manifest('v20261123T160912Z-ab12'))).toBe(false);
+    expect(covers('pipeline', pipelineKeys.runRecord('run-1'))).toBe(true);
+    expect(covers('pipeline', pipelineKeys.spec)).toBe(false);
+    expect(covers('raw', rawKeys.image('abc', 'jpg'))).toBe(true);
+    expect(covers('raw', rawKeys.label('abc'))).toBe(false);
   });
 });
 
@@ -67,42 +81,6 @@ test('only digest references pass as deployable images', () => {
   expect(() => assertDigest('inference', 'europe-west1-docker.pkg.dev/p/r/inference:dev')).toThrow(
     /image inference: expected a digest reference/,
   );
-});
-
-describe('Flex Template spec', () => {
-  const env = {
-    serviceAccountEmail: 'w@p.iam.gserviceaccount.com',
-    stagingBucket: 'b',
-    maxWorkers: 3,
-    machineType: 'n1-standard-2',
-    region: 'europe-west1',
-  };
-  const base = {
-    image: DIGEST('preprocessing'),
-    sdkInfo: { language: 'PYTHON' },
-    metadata: { name: 'pre', description: 'd', parameters: [{ name: 'runId', label: 'run id', helpText: 'h' }] },
-  };
-  test('adds the worker account and the staging/temp locations to the author’s template', () => {
-    expect(withEnvironment(base, DIGEST('preprocessing'), env)).toEqual({
-      ...base,
-      defaultEnvironment: expect.objectContaining({
-        serviceAccountEmail: env.serviceAccountEmail,
-        tempLocation: 'gs://b/temp',
-        stagingLocation: 'gs://b/staging',
-        sdkContainerImage: DIGEST('preprocessing'),
-        maxWorkers: 3,
-        ipConfiguration: 'WORKER_IP_PRIVATE',
-      }),
-    });
-  });
-  test('duplicate or malformed parameter names are refused', () => {
-    const params = (parameters: { name: string; label: string; helpText: string }[]) => ({
-      ...base,
-      metadata: { ...base.metadata, parameters },
-    });
-    expect(() => withEnvironment(params([...base.metadata.parameters, ...base.metadata.parameters]), 'i', env)).toThrow('declared twice');
-    expect(() => withEnvironment(params([{ name: 'run-id', label: '', helpText: '' }]), 'i', env)).toThrow('run-id');
-  });
 });
 
 describe('Vertex pipeline spec', () => {

@@ -46,6 +46,22 @@ describe('stack config validation names the key, the value and what is accepted'
     expect(problems({ preprocessingJob: { enabled: false } })).toEqual([]);
   });
 
+  test('staged preprocessing parts must outlive the longest run the job allows', () => {
+    expect(problems({ dataLake: { stagingExpireDays: 1 } })).toEqual([
+      'creature-vision:dataLake.stagingExpireDays = 1: must be ≥ 2, or a running preprocessing job’s staged parts could expire before its commit (1 wave(s) × 3600 s × 3 attempt(s))'.replace(
+        '’',
+        "'",
+      ),
+    ]);
+    // 8 tasks two at a time, 1 day each, no retries: 4 waves of a day, plus a day.
+    expect(
+      problems({
+        dataLake: { stagingExpireDays: 4 },
+        preprocessingJob: { tasks: 8, parallelism: 2, taskTimeoutSeconds: 86_400, maxRetries: 0 },
+      }),
+    ).toEqual([expect.stringMatching(/^creature-vision:dataLake\.stagingExpireDays = 4: must be ≥ 5,/)]);
+  });
+
   test('ingestion calls per tick are bounded (one scheduler job each)', () => {
     expect(problems({ ingest: { cron: '* * * * *', perTick: 50 } })).toEqual([
       'creature-vision:ingest.perTick = 50: must be ≤ 10 on Google Cloud (one Cloud Scheduler job per call per tick)',

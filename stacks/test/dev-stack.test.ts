@@ -3,7 +3,6 @@ import { unpackProvisioning, PROVISIONING_METADATA_KEY } from '../../components/
 import { evaluate } from '../../policy/rules';
 import { loadConfig } from '../../workloads/core/config/load';
 import { pipelineKeys } from '../../workloads/core/layout';
-import { flexTemplateSpec } from '../../workloads/preprocessing/flex-template';
 import { bigQuerySchema } from '../../workloads/core/warehouse/schema-dsl';
 import { TABLE_NAMES, tableDef } from '../../workloads/core/warehouse/tables';
 import { MockRun, runMocked } from '../mock-run';
@@ -23,7 +22,7 @@ describe('dev stack inventory', () => {
     expect(countByType(run)).toEqual({
       'docker:index/image:Image': 1,
       'gcp:artifactregistry/repository:Repository': 1,
-      'gcp:artifactregistry/repositoryIamMember:RepositoryIamMember': 2,
+      'gcp:artifactregistry/repositoryIamMember:RepositoryIamMember': 1,
       'gcp:bigquery/dataset:Dataset': 1,
       'gcp:bigquery/datasetIamMember:DatasetIamMember': 5,
       'gcp:bigquery/table:Table': TABLE_NAMES.length,
@@ -36,16 +35,16 @@ describe('dev stack inventory', () => {
       'gcp:compute/instance:Instance': 1,
       'gcp:compute/router:Router': 1,
       'gcp:compute/routerNat:RouterNat': 1,
-      'gcp:projects/iAMMember:IAMMember': 14,
-      'gcp:projects/service:Service': 14,
+      'gcp:projects/iAMMember:IAMMember': 12,
+      'gcp:projects/service:Service': 13,
       'gcp:secretmanager/secret:Secret': 1,
       'gcp:secretmanager/secretIamMember:SecretIamMember': 1,
       'gcp:secretmanager/secretVersion:SecretVersion': 1,
       'gcp:serviceaccount/account:Account': 6,
-      'gcp:serviceaccount/iAMMember:IAMMember': 2,
-      'gcp:storage/bucket:Bucket': 5,
-      'gcp:storage/bucketIAMMember:BucketIAMMember': 15,
-      'gcp:storage/bucketObject:BucketObject': 2,
+      'gcp:serviceaccount/iAMMember:IAMMember': 1,
+      'gcp:storage/bucket:Bucket': 4,
+      'gcp:storage/bucketIAMMember:BucketIAMMember': 13,
+      'gcp:storage/bucketObject:BucketObject': 1,
       'random:index/randomPassword:RandomPassword': 1,
     });
   });
@@ -61,7 +60,7 @@ describe('dev stack inventory', () => {
     const o = outputs();
     expect(o.serviceUrl).toMatch(/^https:\/\/cv-dev-inference-.*\.run\.app$/);
     expect(o.dashboardUrl).toBe('http://10.132.0.10:3000');
-    expect(Object.keys(o.buckets).sort()).toEqual(['datasets', 'models', 'pipeline', 'raw', 'staging']);
+    expect(Object.keys(o.buckets).sort()).toEqual(['datasets', 'models', 'pipeline', 'raw']);
     expect(o.dataset).toBe('creature_vision_dev');
     expect(o.registry).toBe('europe-west1-docker.pkg.dev/creature-vision-dev/cv-dev-images');
     expect(o.pipelineSpecUri).toBe(`gs://${o.buckets.pipeline}/${pipelineKeys.spec}`);
@@ -104,8 +103,6 @@ describe('dev identities and IAM', () => {
         'models roles/storage.objectViewer trigger',
         'pipeline roles/storage.objectUser pipeline',
         'pipeline roles/storage.objectUser trigger',
-        'staging roles/storage.objectUser pipeline',
-        'staging roles/storage.objectUser preprocessing',
       ].sort(),
     );
   });
@@ -123,14 +120,17 @@ describe('dev identities and IAM', () => {
     );
   });
 
-  test('the trigger may act as the pipeline account, the pipeline as the Dataflow worker account', () => {
+  test('the trigger may act as the pipeline account; no other act-as grant exists', () => {
     const actAs = ofType(run, 'gcp:serviceaccount/iAMMember:IAMMember').map((r) => `${r.inputs.member} -> ${r.inputs.serviceAccountId}`);
-    expect(actAs.sort()).toEqual(
-      [
-        `${SA('pipeline')} -> projects/creature-vision-dev/serviceAccounts/cv-dev-preprocessing@creature-vision-dev.iam.gserviceaccount.com`,
-        `${SA('trigger')} -> projects/creature-vision-dev/serviceAccounts/cv-dev-pipeline@creature-vision-dev.iam.gserviceaccount.com`,
-      ].sort(),
-    );
+    expect(actAs).toEqual([
+      `${SA('trigger')} -> projects/creature-vision-dev/serviceAccounts/cv-dev-pipeline@creature-vision-dev.iam.gserviceaccount.com`,
+    ]);
+  });
+
+  test('nothing Dataflow is left: no API, no role, no template, no staging bucket (the preprocessing job scales out instead)', () => {
+    const everything = JSON.stringify(customs(run).map((r) => [r.type, r.name, r.inputs]));
+    expect(everything).not.toMatch(/dataflow|flex-?template|templates\//i);
+    expect(ofType(run, 'gcp:storage/bucket:Bucket').map((b) => b.name)).not.toContain('lake-staging');
   });
 
   test('dev is public (config publicInvoker: true) on inference only; the trigger is invoked by the scheduler account alone', () => {
@@ -258,7 +258,7 @@ describe('dev services', () => {
   });
 });
 
-describe('dev pipeline, Flex Template and Grafana', () => {
+describe('dev pipeline, preprocessing job and Grafana', () => {
   test('the uploaded pipeline spec runs this stack’s workload image by digest with the stack’s environment', () => {
     const obj = one(run, 'gcp:storage/bucketObject:BucketObject', 'pipeline-spec').inputs;
     expect(obj).toMatchObject({ bucket: outputs().buckets.pipeline, name: pipelineKeys.spec, contentType: 'application/json' });
@@ -317,25 +317,6 @@ describe('dev pipeline, Flex Template and Grafana', () => {
       engine: 'cloud-run-job',
       tasks: 4,
       cloudRunJob: { name: 'cv-dev-preprocess' },
-    });
-  });
-
-  test('the Flex Template spec names the launcher digest, parameters, worker account and staging/temp locations', () => {
-    const obj = one(run, 'gcp:storage/bucketObject:BucketObject', 'preprocessing-template-spec').inputs;
-    const staging = outputs().buckets.staging;
-    expect(obj).toMatchObject({ bucket: staging, name: 'templates/creature-vision-preprocess.json' });
-    const spec = JSON.parse(obj.content as string);
-    expect(spec.image).toBe(outputs().image);
-    // The preprocessing workload's template (its parameters and SDK), for this stack's launcher digest.
-    const authored = flexTemplateSpec(outputs().image);
-    expect(spec.metadata).toEqual(authored.metadata);
-    expect(spec.sdkInfo).toEqual(authored.sdkInfo);
-    expect(spec.metadata.parameters.map((p: { name: string }) => p.name)).toContain('runId');
-    expect(spec.defaultEnvironment).toMatchObject({
-      serviceAccountEmail: outputs().serviceAccounts.preprocessing,
-      tempLocation: `gs://${staging}/temp`,
-      stagingLocation: `gs://${staging}/staging`,
-      maxWorkers: 1,
     });
   });
 

@@ -16,7 +16,6 @@ test('stacks/index.ts reads the stack config, builds the stack and exports its o
       'dashboardAccess',
       'dashboardUrl',
       'dataset',
-      'flexTemplatePath',
       'image',
       'pipelineRoot',
       'pipelineSpecUri',

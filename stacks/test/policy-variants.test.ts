@@ -25,7 +25,7 @@ test('dev settings on a production stack violate the public-invoker and deletion
   expect(found).toContain('deletion-protection-in-prod trigger-service');
   expect(found).toContain('deletion-protection-in-prod warehouse-dataset');
   expect(found).toContain('deletion-protection-in-prod warehouse-prediction_events');
-  for (const b of ['raw', 'datasets', 'models', 'pipeline', 'staging']) expect(found).toContain(`deletion-protection-in-prod lake-${b}`);
+  for (const b of ['raw', 'datasets', 'models', 'pipeline']) expect(found).toContain(`deletion-protection-in-prod lake-${b}`);
   // Nothing else is wrong with it.
   expect(new Set(found.map((f) => f.split(' ')[0]))).toEqual(new Set(['no-public-invoker-in-prod', 'deletion-protection-in-prod']));
 });

@@ -17,7 +17,7 @@ import type { Skip } from './skips';
  * A run split into stages that separate processes (or machines) can execute, for a managed
  * batch engine that runs N copies of one container with a task index (Cloud Run Jobs:
  * CLOUD_RUN_TASK_INDEX / CLOUD_RUN_TASK_COUNT; Cloud Batch: BATCH_TASK_INDEX /
- * BATCH_TASK_COUNT), or a Flex Template launcher:
+ * BATCH_TASK_COUNT):
  *
  *   plan       once: lineage, labels, label map → staging/<version>/plan.json
  *   transform  per task i of n: items i, i+n, i+2n… through the pure per-element transform
