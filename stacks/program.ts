@@ -1,12 +1,12 @@
 import * as pulumi from '@pulumi/pulumi';
+import { ArtifactRegistry } from '../components/artifact-registry';
 import { RoleGrant } from '../components/base';
 import { WorkloadService } from '../components/cloud-run-service';
 import { DataLake } from '../components/data-lake';
 import { GrafanaVm } from '../components/grafana-vm';
 import { WorkloadIdentities } from '../components/identity';
 import { PreprocessingJob, preprocessingJobName } from '../components/preprocessing-job';
-import { ProjectServices } from '../components/project-services';
-import { ContainerRegistry } from '../components/registry';
+import { ProjectApis } from '../components/project-apis';
 import { ScheduledCalls } from '../components/scheduler';
 import { VertexPipeline } from '../components/vertex-pipeline';
 import { Warehouse } from '../components/warehouse';
@@ -45,8 +45,8 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
   const { project, region, prefix } = cfg;
   const labels = { app: 'creature-vision', stack: cfg.stack, ...cfg.labels };
 
-  const services = new ProjectServices('services', { project });
-  const after: pulumi.ComponentResourceOptions = { dependsOn: [services] };
+  const apis = new ProjectApis('services', { project });
+  const after: pulumi.ComponentResourceOptions = { dependsOn: [apis] };
 
   const ids = new WorkloadIdentities('identity', { project, prefix }, after);
   const m = ids.members;
@@ -96,7 +96,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
     after,
   );
 
-  const registry = new ContainerRegistry(
+  const registry = new ArtifactRegistry(
     'registry',
     {
       project,

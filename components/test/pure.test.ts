@@ -10,7 +10,7 @@ import { datasetKeys, pipelineKeys, rawKeys, type BucketName } from '../../workl
 import { stagingKeys } from '../../workloads/preprocessing/staged';
 import { lifecycleRules } from '../data-lake';
 import { grafanaStartupScript, MAX_METADATA_VALUE, packProvisioning, unpackProvisioning } from '../grafana-startup';
-import { cleanupPolicies } from '../registry';
+import { cleanupPolicies } from '../artifact-registry';
 import { cronProblem } from '../scheduler';
 import { deployableSpec } from '../../pipeline-specs/deploy';
 import { tableSchemaJson } from '../warehouse';

@@ -18,29 +18,36 @@ export const REQUIRED_APIS = [
   'storage.googleapis.com',
 ] as const;
 
-export interface ProjectServicesArgs {
+export interface ProjectApisArgs {
   project: pulumi.Input<string>;
   /** Defaults to {@link REQUIRED_APIS}. */
   apis?: readonly string[];
 }
 
 /**
- * Enables the project's APIs. They are never disabled on destroy: other things in the
- * project may use them, and disabling an API can delete data.
+ * Enables the project's APIs (API enablement; "services" in Google's API, not Cloud Run
+ * services). They are never disabled on destroy: other things in the project may use
+ * them, and disabling an API can delete data.
  */
-export class ProjectServices extends pulumi.ComponentResource {
-  readonly services: Record<string, gcp.projects.Service>;
+export class ProjectApis extends pulumi.ComponentResource {
+  readonly apis: Record<string, gcp.projects.Service>;
 
-  constructor(name: string, args: ProjectServicesArgs, opts?: pulumi.ComponentResourceOptions) {
-    super('creature-vision:project:Services', name, {}, opts);
-    this.services = {};
+  constructor(name: string, args: ProjectApisArgs, opts?: pulumi.ComponentResourceOptions) {
+    // The alias keeps the URNs of stacks created before the rename: nothing is replaced.
+    super(
+      'creature-vision:project:Apis',
+      name,
+      {},
+      { ...opts, aliases: [...(opts?.aliases ?? []), { type: 'creature-vision:project:Services' }] },
+    );
+    this.apis = {};
     for (const api of args.apis ?? REQUIRED_APIS) {
-      this.services[api] = new gcp.projects.Service(
+      this.apis[api] = new gcp.projects.Service(
         `${name}-${api.split('.')[0]}`,
         { project: args.project, service: api, disableOnDestroy: false, disableDependentServices: false },
         { parent: this },
       );
     }
-    this.registerOutputs({ services: Object.keys(this.services) });
+    this.registerOutputs({ apis: Object.keys(this.apis) });
   }
 }

@@ -11,13 +11,13 @@ export interface CleanupArgs {
   dryRun?: boolean;
 }
 
-export interface ContainerRegistryArgs {
+export interface ArtifactRegistryArgs {
   project: pulumi.Input<string>;
   location: pulumi.Input<string>;
   repositoryId: string;
   cleanup: CleanupArgs;
   labels?: Record<string, string>;
-  /** Repository-level IAM (e.g. `roles/artifactregistry.reader` for Dataflow workers). */
+  /** Repository-level IAM (e.g. `roles/artifactregistry.reader` for the account Vertex steps pull as). */
   grants?: RoleGrant[];
 }
 
@@ -44,8 +44,11 @@ export function cleanupPolicies(c: CleanupArgs): gcp.types.input.artifactregistr
   return policies;
 }
 
-/** The Docker repository the workload images are pushed to. */
-export class ContainerRegistry extends pulumi.ComponentResource {
+/**
+ * The Artifact Registry Docker repository the workload images are pushed to (not to be
+ * confused with the model registry, `workloads/core/model/registry.ts`).
+ */
+export class ArtifactRegistry extends pulumi.ComponentResource {
   readonly repository: gcp.artifactregistry.Repository;
   readonly bindings: gcp.artifactregistry.RepositoryIamMember[] = [];
   /** Registry host, e.g. `europe-west1-docker.pkg.dev`. */
@@ -53,9 +56,18 @@ export class ContainerRegistry extends pulumi.ComponentResource {
   /** Image name prefix: `<server>/<project>/<repository>`. */
   readonly imagePrefix: pulumi.Output<string>;
 
-  constructor(name: string, args: ContainerRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: ArtifactRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     const policies = cleanupPolicies(args.cleanup); // validates before anything is registered
-    super('creature-vision:registry:ContainerRegistry', name, {}, opts);
+    // The alias keeps the URNs of stacks created before the rename: nothing is replaced.
+    super(
+      'creature-vision:artifacts:ArtifactRegistry',
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), { type: 'creature-vision:registry:ContainerRegistry' }],
+      },
+    );
     const child = childOptions(this, opts);
     this.repository = new gcp.artifactregistry.Repository(
       `${name}-repo`,
