@@ -1,7 +1,8 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import * as time from '@pulumiverse/time';
 import type { AlertPolicySpec, LogMetricSpec } from '../workloads/monitoring/cloud-alerts';
-import { childOptions } from './base';
+import { alsoDependOn, childOptions } from './base';
 
 export interface AlertsArgs {
   project: pulumi.Input<string>;
@@ -11,6 +12,11 @@ export interface AlertsArgs {
   /** Log-based metrics and policies from `cloudMonitoringAlerts()` (workloads/monitoring/cloud-alerts.ts). */
   metrics: LogMetricSpec[];
   policies: AlertPolicySpec[];
+  /**
+   * Seconds to wait after creating the log-based metrics before creating the policies that
+   * read them (default 600: Monitoring answers 404 "cannot find metric" for up to 10 minutes).
+   */
+  metricPropagationSeconds?: number;
 }
 
 /**
@@ -20,6 +26,8 @@ export interface AlertsArgs {
 export class Alerts extends pulumi.ComponentResource {
   readonly channels: gcp.monitoring.NotificationChannel[];
   readonly metrics: Record<string, gcp.logging.Metric> = {};
+  /** Runs once, when created (and again when the set of metrics changes); every policy waits for it. */
+  readonly metricsVisible: time.Sleep;
   readonly policies: Record<string, gcp.monitoring.AlertPolicy> = {};
 
   constructor(name: string, args: AlertsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -36,14 +44,22 @@ export class Alerts extends pulumi.ComponentResource {
     for (const m of args.metrics) {
       this.metrics[m.name] = new gcp.logging.Metric(`${name}-${m.name}`, { project: args.project, ...m }, child);
     }
+    this.metricsVisible = new time.Sleep(
+      `${name}-metrics-visible`,
+      {
+        createDuration: `${args.metricPropagationSeconds ?? 600}s`,
+        triggers: { metrics: Object.keys(this.metrics).sort().join(',') },
+      },
+      alsoDependOn(child, ...Object.values(this.metrics)),
+    );
     for (const p of args.policies) {
       const missing = p.metricNames.filter((n) => !this.metrics[n]);
       if (missing.length) throw new Error(`alert policy ${p.id} reads log metric(s) ${missing.join(', ')} that are not defined`);
       this.policies[p.id] = new gcp.monitoring.AlertPolicy(
         `${name}-${p.id}`,
         { project: args.project, ...p.args, notificationChannels: this.channels.map((c) => c.name) },
-        // A policy over a log-based metric fails to create before the metric exists.
-        { ...child, dependsOn: p.metricNames.map((n) => this.metrics[n]) },
+        // A policy over a log-based metric fails to create until Monitoring sees the metric.
+        alsoDependOn(child, this.metricsVisible, ...p.metricNames.map((n) => this.metrics[n])),
       );
     }
     this.registerOutputs({ policies: Object.keys(this.policies) });

@@ -12,6 +12,13 @@ export function childOptions(parent: pulumi.Resource, opts?: pulumi.ComponentRes
   return { parent, dependsOn: opts?.dependsOn };
 }
 
+/** `opts` that also wait for `more` (a `dependsOn` may be one resource or a list). */
+export function alsoDependOn(opts: pulumi.CustomResourceOptions, ...more: pulumi.Input<pulumi.Resource>[]): pulumi.CustomResourceOptions {
+  const d = opts.dependsOn;
+  const existing: pulumi.Input<pulumi.Resource>[] = d === undefined ? [] : Array.isArray(d) ? d : [d as pulumi.Input<pulumi.Resource>];
+  return { ...opts, dependsOn: [...existing, ...more] };
+}
+
 /** GCP label values: lowercase letters, digits, `_` and `-`, at most 63 characters. */
 export function gcpLabels(labels: Record<string, string> | undefined): Record<string, string> {
   const out: Record<string, string> = {};

@@ -1,5 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import * as time from '@pulumiverse/time';
 
 /** The Google Cloud APIs the loop uses; every other component depends on them. */
 export const REQUIRED_APIS = [
@@ -22,6 +23,8 @@ export interface ProjectApisArgs {
   project: pulumi.Input<string>;
   /** Defaults to {@link REQUIRED_APIS}. */
   apis?: readonly string[];
+  /** Seconds to wait after enabling, before anything that uses the APIs is created (default 120). */
+  propagationSeconds?: number;
 }
 
 /**
@@ -31,6 +34,12 @@ export interface ProjectApisArgs {
  */
 export class ProjectApis extends pulumi.ComponentResource {
   readonly apis: Record<string, gcp.projects.Service>;
+  /**
+   * A freshly enabled API answers 403 for minutes after `services.enable` returns. This
+   * wait runs once, when created (and again when the list of APIs changes); depend on it
+   * (or on the component, which includes it) before using any of the APIs.
+   */
+  readonly propagated: time.Sleep;
 
   constructor(name: string, args: ProjectApisArgs, opts?: pulumi.ComponentResourceOptions) {
     // The alias keeps the URNs of stacks created before the rename: nothing is replaced.
@@ -48,6 +57,12 @@ export class ProjectApis extends pulumi.ComponentResource {
         { parent: this },
       );
     }
+    const names = Object.keys(this.apis).sort();
+    this.propagated = new time.Sleep(
+      `${name}-propagation`,
+      { createDuration: `${args.propagationSeconds ?? 120}s`, triggers: { apis: names.join(',') } },
+      { parent: this, dependsOn: Object.values(this.apis) },
+    );
     this.registerOutputs({ apis: Object.keys(this.apis) });
   }
 }

@@ -24,6 +24,7 @@ export function createAlerts(cfg: StackConfig, inference: WorkloadService, opts:
       notificationEmails: cfg.alerts.notificationEmails,
       metrics: rendered.metrics,
       policies: rendered.policies,
+      metricPropagationSeconds: cfg.propagationWait.logMetricsSeconds,
     },
     opts,
   );

@@ -128,6 +128,19 @@ export const infraSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Deliberate waits on the first `up` for Google's eventual consistency (each runs once,
+     * when its time.Sleep is created): after enabling APIs (a fresh API answers 403 for
+     * minutes) and after creating log-based metrics (alert policies on them fail with 404
+     * for up to 10 minutes).
+     */
+    propagationWait: z
+      .object({
+        apisSeconds: int(0).max(3600, 'must be ≤ 3600').default(120),
+        logMetricsSeconds: int(0).max(3600, 'must be ≤ 3600').default(600),
+      })
+      .strict()
+      .prefault({}),
     scheduler: z
       .object({ timeZone: z.string().min(1).default('Etc/UTC'), paused: z.boolean().default(false) })
       .strict()

@@ -45,8 +45,9 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
   const { project, region, prefix } = cfg;
   const labels = { app: 'creature-vision', stack: cfg.stack, ...cfg.labels };
 
-  const apis = new ProjectApis('services', { project });
-  const after: pulumi.ComponentResourceOptions = { dependsOn: [apis] };
+  const apis = new ProjectApis('services', { project, propagationSeconds: cfg.propagationWait.apisSeconds });
+  // Everything that calls a Google API waits until the freshly enabled APIs answer.
+  const after: pulumi.ComponentResourceOptions = { dependsOn: [apis.propagated] };
 
   const ids = new WorkloadIdentities('identity', { project, prefix }, after);
   const m = ids.members;

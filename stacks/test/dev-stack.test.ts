@@ -46,6 +46,7 @@ describe('dev stack inventory', () => {
       'gcp:storage/bucketIAMMember:BucketIAMMember': 13,
       'gcp:storage/bucketObject:BucketObject': 1,
       'random:index/randomPassword:RandomPassword': 1,
+      'time:index/sleep:Sleep': 1, // the first up waits for the freshly enabled APIs (first-up.test.ts)
     });
   });
 

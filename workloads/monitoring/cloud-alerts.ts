@@ -76,6 +76,11 @@ export interface CloudAlerts {
   policies: AlertPolicySpec[];
 }
 
+/** Monitored resource types of the logs the metrics count (a metric's series carry its log entries' resource). */
+export const SERVICE_RESOURCE = 'cloud_run_revision';
+export const PIPELINE_STEP_RESOURCE = 'ml_job';
+export const PIPELINE_JOB_RESOURCE = 'aiplatform.googleapis.com/PipelineJob';
+
 /** Longest alignment period used; Cloud Monitoring rejects longer ones for alerting. */
 const MAX_ALIGNMENT_S = 24 * 60 * 60;
 
@@ -91,7 +96,7 @@ export function cloudMonitoringAlerts(options: CloudAlertOptions): CloudAlerts {
   const name = (base: string): string => `${metricPrefix}${base}`;
 
   const run = [
-    'resource.type="cloud_run_revision"',
+    `resource.type=${q(SERVICE_RESOURCE)}`,
     ...(options.inferenceService ? [`resource.labels.service_name=${q(options.inferenceService)}`] : []),
   ];
   const P = LOG_FIELDS.prediction;
@@ -126,97 +131,116 @@ export function cloudMonitoringAlerts(options: CloudAlertOptions): CloudAlerts {
       `${jsonPayload('msg')}=${q(R.msg)}`,
       `${jsonPayload(R.statusCode)}>=500`,
     ]),
-    {
-      ...counter(name('pipeline_failures'), 'Failed pipeline steps and failed Vertex AI pipeline jobs', []),
-      // Step containers log the failure themselves; Vertex AI logs job failures at ERROR.
-      filter:
-        `(${jsonPayload('event')}=${q(S.event)} AND ${jsonPayload(S.status)}="failed") OR ` +
-        `(resource.type="aiplatform.googleapis.com/PipelineJob" AND severity>=ERROR)`,
-    },
+    // One metric per log resource type: an alert condition reads one monitored resource type.
+    // Step containers run as Vertex AI custom jobs (`ml_job`) and log their own failure.
+    counter(name('pipeline_step_failures'), 'Pipeline steps that failed (the step container logs it)', [
+      `resource.type=${q(PIPELINE_STEP_RESOURCE)}`,
+      `${jsonPayload('event')}=${q(S.event)}`,
+      `${jsonPayload(S.status)}="failed"`,
+    ]),
+    // Vertex AI logs a failed pipeline job (including a step that died without logging) at ERROR.
+    counter(name('pipeline_job_failures'), 'Vertex AI pipeline jobs that failed', [
+      `resource.type=${q(PIPELINE_JOB_RESOURCE)}`,
+      'severity>=ERROR',
+    ]),
   ];
 
-  const metricFilter = (m: string, resource?: string): string =>
-    [`metric.type="logging.googleapis.com/user/${m}"`, ...(resource ? [`resource.type=${q(resource)}`] : [])].join(' AND ');
+  // Cloud Monitoring refuses a condition whose filter names no monitored resource type.
+  const metricFilter = (m: string, resource: string): string =>
+    `metric.type="logging.googleapis.com/user/${m}" AND resource.type=${q(resource)}`;
   const sumOver = (minutes: number): Aggregation[] => [
     { alignmentPeriod: `${Math.min(minutes * 60, MAX_ALIGNMENT_S)}s`, perSeriesAligner: 'ALIGN_SUM', crossSeriesReducer: 'REDUCE_SUM' },
   ];
 
-  const conditions: Record<AlertId, { metricNames: string[]; condition: AlertConditionSpec }> = {
+  const conditions: Record<AlertId, { metricNames: string[]; conditions: AlertConditionSpec[] }> = {
     accuracy_low: {
       metricNames: [name('predictions_correct'), name('predictions_labelled')],
-      condition: {
-        displayName: `champion accuracy < ${t.accuracyMin} over ${t.accuracyWindowMinutes} min`,
-        conditionThreshold: {
-          filter: metricFilter(name('predictions_correct'), 'cloud_run_revision'),
-          denominatorFilter: metricFilter(name('predictions_labelled'), 'cloud_run_revision'),
-          aggregations: sumOver(t.accuracyWindowMinutes),
-          denominatorAggregations: sumOver(t.accuracyWindowMinutes),
-          comparison: 'COMPARISON_LT',
-          thresholdValue: t.accuracyMin,
-          duration: '0s',
-          trigger: { count: 1 },
-          evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+      conditions: [
+        {
+          displayName: `champion accuracy < ${t.accuracyMin} over ${t.accuracyWindowMinutes} min`,
+          conditionThreshold: {
+            filter: metricFilter(name('predictions_correct'), SERVICE_RESOURCE),
+            denominatorFilter: metricFilter(name('predictions_labelled'), SERVICE_RESOURCE),
+            aggregations: sumOver(t.accuracyWindowMinutes),
+            denominatorAggregations: sumOver(t.accuracyWindowMinutes),
+            comparison: 'COMPARISON_LT',
+            thresholdValue: t.accuracyMin,
+            duration: '0s',
+            trigger: { count: 1 },
+            evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+          },
         },
-      },
+      ],
     },
     error_rate_high: {
       metricNames: [name('http_errors'), name('http_requests')],
-      condition: {
-        displayName: `5xx share > ${t.errorRateMax} over ${t.errorRateWindowMinutes} min`,
-        conditionThreshold: {
-          filter: metricFilter(name('http_errors'), 'cloud_run_revision'),
-          denominatorFilter: metricFilter(name('http_requests'), 'cloud_run_revision'),
-          aggregations: sumOver(t.errorRateWindowMinutes),
-          denominatorAggregations: sumOver(t.errorRateWindowMinutes),
-          comparison: 'COMPARISON_GT',
-          thresholdValue: t.errorRateMax,
-          duration: '0s',
-          trigger: { count: 1 },
-          evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+      conditions: [
+        {
+          displayName: `5xx share > ${t.errorRateMax} over ${t.errorRateWindowMinutes} min`,
+          conditionThreshold: {
+            filter: metricFilter(name('http_errors'), SERVICE_RESOURCE),
+            denominatorFilter: metricFilter(name('http_requests'), SERVICE_RESOURCE),
+            aggregations: sumOver(t.errorRateWindowMinutes),
+            denominatorAggregations: sumOver(t.errorRateWindowMinutes),
+            comparison: 'COMPARISON_GT',
+            thresholdValue: t.errorRateMax,
+            duration: '0s',
+            trigger: { count: 1 },
+            evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+          },
         },
-      },
+      ],
     },
     latency_p95_high: {
       metricNames: [name('prediction_latency')],
-      condition: {
-        displayName: `p95 latency > ${t.latencyP95MaxMs} ms over ${t.latencyWindowMinutes} min`,
-        conditionThreshold: {
-          filter: metricFilter(name('prediction_latency'), 'cloud_run_revision'),
-          aggregations: [
-            {
-              alignmentPeriod: `${Math.min(t.latencyWindowMinutes * 60, MAX_ALIGNMENT_S)}s`,
-              perSeriesAligner: 'ALIGN_DELTA',
-              // Merge the revisions' distributions, then take the 95th percentile of the merged one.
-              crossSeriesReducer: 'REDUCE_PERCENTILE_95',
-            },
-          ],
-          comparison: 'COMPARISON_GT',
-          thresholdValue: t.latencyP95MaxMs,
-          duration: '0s',
-          trigger: { count: 1 },
-          evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+      conditions: [
+        {
+          displayName: `p95 latency > ${t.latencyP95MaxMs} ms over ${t.latencyWindowMinutes} min`,
+          conditionThreshold: {
+            filter: metricFilter(name('prediction_latency'), SERVICE_RESOURCE),
+            aggregations: [
+              {
+                alignmentPeriod: `${Math.min(t.latencyWindowMinutes * 60, MAX_ALIGNMENT_S)}s`,
+                perSeriesAligner: 'ALIGN_DELTA',
+                // Merge the revisions' distributions, then take the 95th percentile of the merged one.
+                crossSeriesReducer: 'REDUCE_PERCENTILE_95',
+              },
+            ],
+            comparison: 'COMPARISON_GT',
+            thresholdValue: t.latencyP95MaxMs,
+            duration: '0s',
+            trigger: { count: 1 },
+            evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+          },
         },
-      },
+      ],
     },
     ingestion_stalled: {
       metricNames: [name('images_ingested')],
-      condition: {
-        displayName: `no image ingested for ${t.ingestionSilenceMinutes} min`,
-        // A threshold never fires on a series that stops existing; absence is the right condition.
-        conditionAbsent: {
-          filter: metricFilter(name('images_ingested'), 'cloud_run_revision'),
-          duration: `${Math.max(t.ingestionSilenceMinutes, 2) * 60}s`,
-          aggregations: sumOver(1),
-          trigger: { count: 1 },
+      conditions: [
+        {
+          displayName: `no image ingested for ${t.ingestionSilenceMinutes} min`,
+          // A threshold never fires on a series that stops existing; absence is the right condition.
+          conditionAbsent: {
+            filter: metricFilter(name('images_ingested'), SERVICE_RESOURCE),
+            duration: `${Math.max(t.ingestionSilenceMinutes, 2) * 60}s`,
+            aggregations: sumOver(1),
+            trigger: { count: 1 },
+          },
         },
-      },
+      ],
     },
     pipeline_failed: {
-      metricNames: [name('pipeline_failures')],
-      condition: {
-        displayName: `pipeline failures > 0 over ${t.pipelineFailureWindowMinutes} min`,
+      metricNames: [name('pipeline_step_failures'), name('pipeline_job_failures')],
+      conditions: (
+        [
+          ['step', name('pipeline_step_failures'), PIPELINE_STEP_RESOURCE],
+          ['job', name('pipeline_job_failures'), PIPELINE_JOB_RESOURCE],
+        ] as const
+      ).map(([what, metric, resource]) => ({
+        displayName: `pipeline ${what} failures > 0 over ${t.pipelineFailureWindowMinutes} min`,
         conditionThreshold: {
-          filter: metricFilter(name('pipeline_failures')),
+          filter: metricFilter(metric, resource),
           aggregations: sumOver(t.pipelineFailureWindowMinutes),
           comparison: 'COMPARISON_GT',
           thresholdValue: 0,
@@ -224,7 +248,7 @@ export function cloudMonitoringAlerts(options: CloudAlertOptions): CloudAlerts {
           trigger: { count: 1 },
           evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
         },
-      },
+      })),
     },
   };
 
@@ -238,7 +262,7 @@ export function cloudMonitoringAlerts(options: CloudAlertOptions): CloudAlerts {
         combiner: 'OR',
         severity: rule.severity === 'critical' ? 'CRITICAL' : 'WARNING',
         enabled: true,
-        conditions: [c.condition],
+        conditions: c.conditions,
         documentation: { content: rule.runbook, mimeType: 'text/markdown', subject: title(rule.title) },
         alertStrategy: { autoClose: '1800s' },
         userLabels: { app: 'creature-vision', alert: rule.id.replace(/_/g, '-') },

@@ -234,7 +234,7 @@ describe('Cloud Monitoring rendering', () => {
     // Compile-time check (npm run typecheck): the specs spread into the Pulumi args as they are.
     const metricArgs: gcp.logging.MetricArgs[] = cloud.metrics.map((m) => ({ ...m }));
     const policyArgs: gcp.monitoring.AlertPolicyArgs[] = cloud.policies.map((p) => ({ ...p.args, notificationChannels: [] }));
-    expect(metricArgs).toHaveLength(7);
+    expect(metricArgs).toHaveLength(8);
     expect(policyArgs).toHaveLength(ALERT_RULES.length);
   });
 
@@ -243,7 +243,7 @@ describe('Cloud Monitoring rendering', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const m of cloud.metrics) {
       expect(m.name).toMatch(/^cv_dev_[a-z_]+$/);
-      if (m.name !== 'cv_dev_pipeline_failures')
+      if (!m.name.startsWith('cv_dev_pipeline_'))
         expect(m.filter).toContain('resource.type="cloud_run_revision" AND resource.labels.service_name="cv-dev-inference"');
     }
     const latency = cloud.metrics.find((m) => m.name === 'cv_dev_prediction_latency')!;
@@ -263,10 +263,10 @@ describe('Cloud Monitoring rendering', () => {
     const names = new Set(cloud.metrics.map((m) => m.name));
     for (const p of cloud.policies) {
       for (const m of p.metricNames) expect(names.has(m)).toBe(true);
-      const c = p.args.conditions[0];
-      const filters = [c.conditionThreshold?.filter, c.conditionThreshold?.denominatorFilter, c.conditionAbsent?.filter].filter(
-        Boolean,
-      ) as string[];
+      const filters = p.args.conditions.flatMap(
+        (c) =>
+          [c.conditionThreshold?.filter, c.conditionThreshold?.denominatorFilter, c.conditionAbsent?.filter].filter(Boolean) as string[],
+      );
       expect(filters.length).toBeGreaterThan(0);
       for (const f of filters) {
         const used = /logging\.googleapis\.com\/user\/([a-z_]+)/.exec(f)![1];
@@ -286,9 +286,28 @@ describe('Cloud Monitoring rendering', () => {
     const stalled = cloud.policies.find((p) => p.id === 'ingestion_stalled')!.args.conditions[0];
     expect(stalled.conditionThreshold).toBeUndefined();
     expect(stalled.conditionAbsent).toMatchObject({ duration: `${DEFAULT_THRESHOLDS.ingestionSilenceMinutes * 60}s` });
-    const pipe = cloud.policies.find((p) => p.id === 'pipeline_failed')!.args.conditions[0].conditionThreshold!;
-    expect(pipe).toMatchObject({ comparison: 'COMPARISON_GT', thresholdValue: 0, aggregations: [{ alignmentPeriod: '86400s' }] });
+    const pipe = cloud.policies.find((p) => p.id === 'pipeline_failed')!.args.conditions.map((c) => c.conditionThreshold!);
+    expect(pipe).toHaveLength(2);
+    for (const c of pipe)
+      expect(c).toMatchObject({ comparison: 'COMPARISON_GT', thresholdValue: 0, aggregations: [{ alignmentPeriod: '86400s' }] });
     expect(cloud.policies.find((p) => p.id === 'latency_p95_high')!.args).toMatchObject({ severity: 'WARNING' });
+  });
+
+  it('every condition names one monitored resource type: the one its metric counts logs of', () => {
+    const resourceOf = (filter: string) => [...filter.matchAll(/resource\.type="([^"]+)"/g)].map((m) => m[1]);
+    const metrics = new Map(cloud.metrics.map((m) => [m.name, m]));
+    for (const p of cloud.policies) {
+      for (const c of p.args.conditions) {
+        const filters = [c.conditionThreshold?.filter, c.conditionThreshold?.denominatorFilter, c.conditionAbsent?.filter].filter(
+          Boolean,
+        ) as string[];
+        for (const f of filters) {
+          const metric = metrics.get(/logging\.googleapis\.com\/user\/([a-z_]+)/.exec(f)![1])!;
+          expect([p.id, f, resourceOf(f)]).toEqual([p.id, f, resourceOf(metric.filter)]);
+          expect([p.id, f, resourceOf(f).length]).toEqual([p.id, f, 1]);
+        }
+      }
+    }
   });
 
   it('follows threshold overrides and rejects a bad prefix', () => {
