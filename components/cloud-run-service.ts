@@ -16,7 +16,11 @@ export interface ScalingArgs {
 }
 
 export interface ProbeArgs {
-  /** Readiness-style endpoint for the startup probe, e.g. `/readyz` (answers 200 once the model is loaded). */
+  /**
+   * The startup probe's endpoint: "the process is up", e.g. `/healthz`. Never an endpoint that
+   * waits for data a fresh stack cannot have yet (a model): Cloud Run marks a revision whose
+   * startup probe never passes as failed, and the deployment with it.
+   */
   startupPath: string;
   /** Liveness endpoint, e.g. `/healthz`. */
   livenessPath: string;

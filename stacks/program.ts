@@ -191,7 +191,9 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
       serviceAccountEmail: ids.emails.inference,
       env: workloadEnv,
       scaling: cfg.cloudRun.inference,
-      probes: { startupPath: '/readyz', livenessPath: '/healthz' },
+      // Start-up is the process being up. A fresh stack has no promoted model yet, and the model
+      // arrives through this very service's ingestion: /readyz reports it, it must not gate start-up.
+      probes: { startupPath: '/healthz', livenessPath: '/healthz' },
       deletionProtection: cfg.deletionProtection,
       invokers,
       publicInvoker: cfg.publicInvoker,

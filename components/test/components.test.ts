@@ -18,7 +18,7 @@ const serviceArgs: WorkloadServiceArgs = {
   serviceAccountEmail: 'svc@p-123456.iam.gserviceaccount.com',
   env: { B: '2', A: '1' },
   scaling: { minInstances: 0, maxInstances: 2, concurrency: 4, cpu: '1', memory: '512Mi', cpuIdle: true },
-  probes: { startupPath: '/readyz', livenessPath: '/healthz', startupBudgetSeconds: 60 },
+  probes: { startupPath: '/healthz', livenessPath: '/healthz', startupBudgetSeconds: 60 },
   deletionProtection: true,
   invokers: ['serviceAccount:s@p-123456.iam.gserviceaccount.com'],
   publicInvoker: false,

@@ -189,7 +189,7 @@ describe('dev services', () => {
     const c = container(inference);
     expect(c.image).toBe(outputs().image);
     expect(c.image).toMatch(/^europe-west1-docker\.pkg\.dev\/creature-vision-dev\/cv-dev-images\/workloads@sha256:[0-9a-f]{64}$/);
-    expect(c.startupProbe.httpGet).toEqual({ path: '/readyz', port: 8080 });
+    expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
     expect(c.resources.limits).toEqual({ cpu: '2', memory: '2Gi' });
     expect(inference.inputs).toMatchObject({

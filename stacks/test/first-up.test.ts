@@ -50,6 +50,18 @@ describe.each(['dev', 'prod'])('the %s stack’s first up', (stack) => {
       .map((r) => `${r.type} ${r.name}`);
     expect(early).toEqual([]);
   });
+
+  test('every Cloud Run service starts on its process being up (/healthz), never on a model being loaded (/readyz)', () => {
+    // A fresh stack has no model until images are ingested through the inference service itself.
+    const probes = ofType(run, 'gcp:cloudrunv2/service:Service').map((s) => {
+      const c = (s.inputs.template as { containers: Array<{ startupProbe: { httpGet: { path: string } } }> }).containers[0];
+      return [s.name, c.startupProbe.httpGet.path];
+    });
+    expect(probes.sort()).toEqual([
+      ['inference-service', '/healthz'],
+      ['trigger-service', '/healthz'],
+    ]);
+  });
 });
 
 describe('prod alerting', () => {
