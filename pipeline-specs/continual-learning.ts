@@ -1,6 +1,6 @@
 import { eq, PipelineBuilder } from './builder';
 import { stepComponent } from './components';
-import type { PipelineSpec } from './ir';
+import { KFP_SDK_VERSION, type PipelineSpec } from './ir';
 
 /**
  * The continual-learning pipeline:
@@ -14,13 +14,12 @@ import type { PipelineSpec } from './ir';
  * when evaluation says so.
  */
 export const PIPELINE_NAME = 'continual-learning';
-export const SDK_VERSION = 'creature-vision-pipeline-builder-1';
 
 export function continualLearningPipeline(): PipelineSpec {
   const p = new PipelineBuilder({
     name: PIPELINE_NAME,
     description: 'Retraining check, versioned TFRecord dataset, transfer learning, champion/challenger evaluation, gated promotion.',
-    sdkVersion: SDK_VERSION,
+    sdkVersion: KFP_SDK_VERSION,
   });
   const runId = p.parameter('run_id', 'STRING', {
     description: 'Run id (the pipeline job id); dataset and model version names derive from it.',

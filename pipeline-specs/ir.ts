@@ -7,6 +7,14 @@
 
 export const IR_SCHEMA_VERSION = '2.1.0';
 
+/**
+ * `sdkVersion` as Vertex AI documents it for the specs it accepts: `kfp-<major>.<minor>.<patch>`
+ * of a KFP 2 SDK. The builder writes IR schema 2.1.0 and only features KFP 2.7.0 emits, so the
+ * compiled spec names that version (a free-form name was not a KFP version string).
+ */
+export const KFP_SDK_VERSION = 'kfp-2.7.0';
+export const KFP_SDK_VERSION_PATTERN = /^kfp-2\.\d+\.\d+$/;
+
 export type ParameterType = 'STRING' | 'BOOLEAN' | 'NUMBER_INTEGER' | 'NUMBER_DOUBLE' | 'STRUCT' | 'LIST';
 /** A parameter value as it appears in `defaultValue`, `runtimeValue.constant` and `parameterValues`. */
 export type ParameterValue = string | number | boolean | null | ParameterValue[] | { [k: string]: ParameterValue };

@@ -4,6 +4,8 @@ import {
   DagSpec,
   INPUT_PLACEHOLDER_RE,
   IR_SCHEMA_VERSION,
+  KFP_SDK_VERSION,
+  KFP_SDK_VERSION_PATTERN,
   OUTPUT_FILE_PLACEHOLDER_RE,
   ParameterType,
   PipelineSpec,
@@ -28,7 +30,8 @@ export function validateSpec(spec: PipelineSpec): string[] {
 
   if (spec.schemaVersion !== IR_SCHEMA_VERSION)
     fail(`schemaVersion is ${JSON.stringify(spec.schemaVersion)}, expected "${IR_SCHEMA_VERSION}"`);
-  if (!spec.sdkVersion) fail('sdkVersion is missing');
+  if (!KFP_SDK_VERSION_PATTERN.test(spec.sdkVersion ?? ''))
+    fail(`sdkVersion is ${JSON.stringify(spec.sdkVersion)}: expected a KFP 2 SDK version string like "${KFP_SDK_VERSION}"`);
   if (!spec.pipelineInfo?.name) fail('pipelineInfo.name is missing');
   if (!spec.root?.dag?.tasks) {
     fail('root.dag.tasks is missing');

@@ -1,6 +1,6 @@
 import { ContainerComponent, eq, PipelineBuilder } from '../builder';
 import { evaluateCondition, parseCondition } from '../condition';
-import { placeholder } from '../ir';
+import { KFP_SDK_VERSION, placeholder } from '../ir';
 import { validateSpec } from '../validate';
 
 const comp = (
@@ -23,7 +23,7 @@ const comp = (
 
 describe('pipeline builder', () => {
   it('threads values into nested conditions through pipelinechannel inputs, as the KFP compiler does', () => {
-    const p = new PipelineBuilder({ name: 'nested', sdkVersion: 't' });
+    const p = new PipelineBuilder({ name: 'nested', sdkVersion: KFP_SDK_VERSION });
     const x = p.parameter('x', 'STRING');
     const a = p.task(comp('a', { in: 'STRING' }, { ok: 'BOOLEAN', v: 'STRING' }), { in: x });
     p.when(eq(a.outputs.ok, true), () => {
@@ -50,7 +50,7 @@ describe('pipeline builder', () => {
   });
 
   it('rejects unbound, unknown and mistyped inputs, duplicate names and outputs from inside a condition', () => {
-    const p = new PipelineBuilder({ name: 'bad', sdkVersion: 't' });
+    const p = new PipelineBuilder({ name: 'bad', sdkVersion: KFP_SDK_VERSION });
     const x = p.parameter('x', 'STRING');
     const flag = p.parameter('flag', 'BOOLEAN', { default: false });
     const a = p.task(comp('a', { in: 'STRING' }, { ok: 'BOOLEAN' }), { in: x });

@@ -82,6 +82,11 @@ const cases: Array<[string, (s: PipelineSpec) => void, RegExp]> = [
     /component comp-spare is not used by any task/,
   ],
   ['wrong schema version', (s) => (s.schemaVersion = '2.0.0'), /schemaVersion is "2.0.0"/],
+  [
+    'an sdkVersion that is not a KFP version',
+    (s) => (s.sdkVersion = 'creature-vision-pipeline-builder-1'),
+    /sdkVersion is "creature-vision-pipeline-builder-1": expected a KFP 2 SDK version string like "kfp-2\.7\.0"/,
+  ],
 ];
 
 describe('IR validator', () => {
