@@ -28,7 +28,8 @@ export function gcpLabels(labels: Record<string, string> | undefined): Record<st
   return out;
 }
 
-function sanitizeLabel(s: string): string {
+/** A GCP label value (or key) from any string: lowercase letters, digits, `_`, `-`, at most 63 characters. */
+export function sanitizeLabel(s: string): string {
   return s
     .toLowerCase()
     .replace(/[^a-z0-9_-]/g, '-')

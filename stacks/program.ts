@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { ArtifactRegistry } from '../components/artifact-registry';
-import { RoleGrant } from '../components/base';
+import { RoleGrant, sanitizeLabel } from '../components/base';
 import { WorkloadService } from '../components/cloud-run-service';
 import { DataLake } from '../components/data-lake';
 import { GrafanaVm } from '../components/grafana-vm';
@@ -343,6 +343,8 @@ export function workloadConfig(cfg: StackConfig, created: CreatedResources): Par
       projectId: cfg.project,
       region: cfg.region,
       serviceAccount: created.pipelineServiceAccount,
+      // The trigger labels its runs with the stack and waits only for its own stack's runs.
+      stack: sanitizeLabel(cfg.stack),
       pipelineRoot: `gs://${buckets.pipeline}/${pipelineKeys.vertexRoot}`,
       apiEndpoint: '',
       image: created.image,

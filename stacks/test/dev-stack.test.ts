@@ -225,6 +225,7 @@ describe('dev services', () => {
       projectId: 'creature-vision-dev',
       region: 'europe-west1',
       serviceAccount: 'cv-dev-pipeline@creature-vision-dev.iam.gserviceaccount.com',
+      stack: 'dev', // its runs are labelled with the stack; an in-progress run of another stack does not block it
       pipelineRoot: `gs://${o.buckets.pipeline}/vertex`,
       image: o.image,
     });

@@ -62,7 +62,7 @@ export class VertexSubmitter implements PipelineSubmitter {
         parameterValues: { ...request.parameters, run_id: request.runId },
       },
       serviceAccount: p.serviceAccount,
-      labels: { app: 'creature-vision', pipeline: spec.pipelineInfo.name },
+      labels: { app: 'creature-vision', pipeline: spec.pipelineInfo.name, ...(p.stack ? { stack: p.stack } : {}) },
     };
   }
 
@@ -75,7 +75,9 @@ export class VertexSubmitter implements PipelineSubmitter {
   }
 
   async activeRun(): Promise<string | undefined> {
-    const filter = `labels.app="creature-vision" AND (${ACTIVE_STATES.map((s) => `state="${s}"`).join(' OR ')})`;
+    const { stack } = this.options.pipeline;
+    const mine = ['labels.app="creature-vision"', ...(stack ? [`labels.stack="${stack}"`] : [])].join(' AND ');
+    const filter = `${mine} AND (${ACTIVE_STATES.map((s) => `state="${s}"`).join(' OR ')})`;
     const res = await this.call(`${this.parent}/pipelineJobs?filter=${encodeURIComponent(filter)}&pageSize=1`, { method: 'GET' });
     const body = (await res.json()) as { pipelineJobs?: Array<{ name?: string }> };
     const name = body.pipelineJobs?.[0]?.name;

@@ -262,6 +262,15 @@ export const pipelineSchema = z
     region: z.string().default('europe-west1'),
     /** Service account the Vertex pipeline job runs as (email). */
     serviceAccount: z.string().default(''),
+    /**
+     * The stack this trigger belongs to (a GCP label value). Its Vertex runs carry the label
+     * `stack`, and "a run is in progress" looks only at that stack's runs, so two stacks in one
+     * project do not block each other. Empty: no stack label (local runs).
+     */
+    stack: z
+      .string()
+      .regex(/^[a-z0-9_-]{0,63}$/, 'must be a GCP label value: up to 63 lowercase letters, digits, _ or -')
+      .default(''),
     /** Vertex `runtimeConfig.gcsOutputDirectory`; empty means gs://<pipeline bucket>/vertex. */
     pipelineRoot: z.string().default(''),
     /** Vertex AI API base URL; empty means https://<region>-aiplatform.googleapis.com. */

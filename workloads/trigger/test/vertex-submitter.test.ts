@@ -110,6 +110,20 @@ describe('VertexSubmitter', () => {
     expect(await submitter().activeRun()).toBeUndefined();
   });
 
+  it('labels its runs with its stack and waits only for runs of that stack (two stacks share a project)', async () => {
+    respond = () => [200, { name: 'projects/123/locations/europe-west4/pipelineJobs/run-abc' }];
+    const dev = submitter({ stack: 'dev' });
+    expect((await dev.buildRequest({ runId: 'run-abc', parameters: {} })).labels).toEqual({
+      app: 'creature-vision',
+      pipeline: 'continual-learning',
+      stack: 'dev',
+    });
+    respond = () => [200, {}];
+    await dev.activeRun();
+    const filter = new URL(seen[0].url, base).searchParams.get('filter')!;
+    expect(filter).toMatch(/^labels\.app="creature-vision" AND labels\.stack="dev" AND \(/);
+  });
+
   it('names the missing config keys', () => {
     expect(() => submitter({ projectId: '', serviceAccount: '' })).toThrow(
       'config pipeline.projectId (env CV_PIPELINE_PROJECT_ID), pipeline.serviceAccount (env CV_PIPELINE_SERVICE_ACCOUNT) must be set when pipeline.runner is "vertex"',
