@@ -1,6 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
-import { childOptions, gcpLabels, resourceId, RoleGrant } from './base';
+import { childOptions, gcpLabels, grantNames, resourceId, RoleGrant } from './base';
 
 export interface CleanupArgs {
   /** Versions kept per image no matter their age. */
@@ -57,7 +57,10 @@ export class ArtifactRegistry extends pulumi.ComponentResource {
   readonly imagePrefix: pulumi.Output<string>;
 
   constructor(name: string, args: ArtifactRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
-    const policies = cleanupPolicies(args.cleanup); // validates before anything is registered
+    // Validate before anything is registered.
+    const policies = cleanupPolicies(args.cleanup);
+    const grants = args.grants ?? [];
+    const grantResourceNames = grantNames(name, grants);
     // The alias keeps the URNs of stacks created before the rename: nothing is replaced.
     super(
       'creature-vision:artifacts:ArtifactRegistry',
@@ -85,11 +88,17 @@ export class ArtifactRegistry extends pulumi.ComponentResource {
     );
     this.server = pulumi.interpolate`${this.repository.location}-docker.pkg.dev`;
     this.imagePrefix = pulumi.interpolate`${this.server}/${this.repository.project}/${this.repository.repositoryId}`;
-    (args.grants ?? []).forEach((g, i) => {
+    grantResourceNames.forEach((resourceName, i) => {
       this.bindings.push(
         new gcp.artifactregistry.RepositoryIamMember(
-          `${name}-${g.role.replace(/^roles\//, '').replace(/\./g, '-')}-${i}`,
-          { project: args.project, location: this.repository.location, repository: this.repository.name, role: g.role, member: g.member },
+          resourceName,
+          {
+            project: args.project,
+            location: this.repository.location,
+            repository: this.repository.name,
+            role: grants[i].role,
+            member: grants[i].member,
+          },
           child,
         ),
       );

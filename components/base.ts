@@ -52,10 +52,45 @@ export function saMember(email: pulumi.Input<string>): pulumi.Output<string> {
   return pulumi.interpolate`serviceAccount:${email}`;
 }
 
-/** One role for one member on one resource, the unit of resource-level IAM the components take. */
-export interface RoleGrant {
-  role: string;
+/** An IAM principal, with a stable name for the binding resources that grant it something. */
+export interface Member {
   member: pulumi.Input<string>;
+  /**
+   * Names the binding resource (with the role), so adding or removing a grant never renames,
+   * and so replaces, another one. Needed when `member` is not a plain string (an account
+   * created by the stack): give the workload, e.g. `inference`.
+   */
+  memberName?: string;
+}
+
+/** One role for one member on one resource, the unit of resource-level IAM the components take. */
+export interface RoleGrant extends Member {
+  role: string;
+}
+
+/** `roles/storage.objectViewer` → `storage-objectViewer`. */
+const roleSlug = (role: string): string => role.replace(/^roles\//, '').replace(/\./g, '-');
+
+/** `allUsers` → `allusers`, `user:a@example.com` → `user-a-example-com`. */
+function memberSlug(m: Member): string {
+  if (m.memberName) return m.memberName;
+  if (typeof m.member !== 'string') throw new Error('an IAM member computed by the stack needs a memberName to name its binding');
+  return m.member
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+}
+
+/**
+ * Resource names for role grants, `<prefix>-<role>-<member>`: by role and member, never by
+ * position. A role granted twice to the same member is refused (it would be two resources
+ * fighting over one binding).
+ */
+export function grantNames(prefix: string, grants: RoleGrant[]): string[] {
+  const names = grants.map((g) => `${prefix}-${roleSlug(g.role)}-${memberSlug(g)}`);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new Error(`IAM grant ${dup} is given twice; each role is granted once per member and resource`);
+  return names;
 }
 
 /** Container env vars for Cloud Run (services and jobs), sorted by name so a diff shows real changes only. */

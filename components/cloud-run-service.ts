@@ -1,6 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
-import { childOptions, containerEnv, gcpLabels, resourceId } from './base';
+import { childOptions, containerEnv, gcpLabels, grantNames, Member, resourceId, RoleGrant } from './base';
 
 export interface ScalingArgs {
   minInstances: number;
@@ -45,7 +45,7 @@ export interface WorkloadServiceArgs {
   timeoutSeconds?: number;
   deletionProtection: boolean;
   /** Members allowed to call the service (`roles/run.invoker`). */
-  invokers: pulumi.Input<string>[];
+  invokers: Member[];
   /** Also allow unauthenticated calls (`allUsers`). Only when the stack says so. */
   publicInvoker: boolean;
   labels?: Record<string, string>;
@@ -71,6 +71,11 @@ export class WorkloadService extends pulumi.ComponentResource {
     if (s.minInstances > s.maxInstances) {
       throw new Error(`${args.serviceName}: minInstances (${s.minInstances}) is greater than maxInstances (${s.maxInstances})`);
     }
+    const invokerGrants: RoleGrant[] = [...args.invokers, ...(args.publicInvoker ? [{ member: 'allUsers' }] : [])].map((m) => ({
+      ...m,
+      role: 'roles/run.invoker',
+    }));
+    const invokerNames = grantNames(name, invokerGrants);
     super('creature-vision:run:WorkloadService', name, {}, opts);
     const child = childOptions(this, opts);
     this.serviceName = resourceId(49, args.serviceName);
@@ -121,12 +126,11 @@ export class WorkloadService extends pulumi.ComponentResource {
     );
     this.uri = this.service.uri;
 
-    const members: pulumi.Input<string>[] = [...args.invokers, ...(args.publicInvoker ? ['allUsers'] : [])];
-    members.forEach((member, i) => {
+    invokerGrants.forEach((g, i) => {
       this.invokerBindings.push(
         new gcp.cloudrunv2.ServiceIamMember(
-          `${name}-invoker-${i}`,
-          { project: args.project, location: args.region, name: this.service.name, role: 'roles/run.invoker', member },
+          invokerNames[i],
+          { project: args.project, location: args.region, name: this.service.name, role: g.role, member: g.member },
           child,
         ),
       );

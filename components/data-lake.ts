@@ -1,7 +1,7 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { BUCKET_PURPOSE, BUCKETS, BucketName, datasetKeys, pipelineKeys, rawKeys } from '../workloads/core/layout';
-import { childOptions, gcpLabels, resourceId, RoleGrant } from './base';
+import { childOptions, gcpLabels, grantNames, resourceId, RoleGrant } from './base';
 import { VERTEX_ROOT_PREFIX } from './vertex-pipeline';
 
 export interface LifecycleArgs {
@@ -43,6 +43,12 @@ export class DataLake extends pulumi.ComponentResource {
   readonly bucketNames: Record<BucketName, pulumi.Output<string>>;
 
   constructor(name: string, args: DataLakeArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Validate before registering anything: a component that throws after super() leaves a dangling registration.
+    const grantPlan = (Object.entries(args.grants ?? {}) as [BucketName, RoleGrant[]][]).map(([bucket, grants]) => ({
+      bucket,
+      grants,
+      names: grantNames(`${name}-${bucket}`, grants),
+    }));
     super('creature-vision:storage:DataLake', name, {}, opts);
     const child = childOptions(this, opts);
     const buckets = {} as Record<BucketName, gcp.storage.Bucket>;
@@ -66,12 +72,12 @@ export class DataLake extends pulumi.ComponentResource {
     this.buckets = buckets;
     this.bucketNames = Object.fromEntries(BUCKETS.map((b) => [b, buckets[b].name])) as Record<BucketName, pulumi.Output<string>>;
 
-    for (const [bucket, grants] of Object.entries(args.grants ?? {}) as [BucketName, RoleGrant[]][]) {
-      grants.forEach((g, i) => {
+    for (const { bucket, grants, names } of grantPlan) {
+      names.forEach((resourceName, i) => {
         this.bindings.push(
           new gcp.storage.BucketIAMMember(
-            `${name}-${bucket}-${g.role.replace(/^roles\//, '').replace(/\./g, '-')}-${i}`,
-            { bucket: buckets[bucket].name, role: g.role, member: g.member },
+            resourceName,
+            { bucket: buckets[bucket].name, role: grants[i].role, member: grants[i].member },
             child,
           ),
         );

@@ -25,10 +25,12 @@ export const IDENTITY_PURPOSE: Record<WorkloadIdentity, string> = {
  * writing and Vertex AI job submission have no narrower scope than the project.
  */
 export const PROJECT_ROLES: Record<WorkloadIdentity, readonly string[]> = {
-  inference: ['roles/bigquery.jobUser', 'roles/logging.logWriter', 'roles/monitoring.metricWriter'],
+  // Streaming inserts need no BigQuery job; the service runs no query.
+  inference: ['roles/logging.logWriter', 'roles/monitoring.metricWriter'],
   trigger: ['roles/bigquery.jobUser', 'roles/aiplatform.user', 'roles/logging.logWriter'],
   pipeline: ['roles/bigquery.jobUser', 'roles/aiplatform.user', 'roles/logging.logWriter'],
-  preprocessing: ['roles/bigquery.jobUser', 'roles/logging.logWriter'],
+  // The transform tasks use no BigQuery.
+  preprocessing: ['roles/logging.logWriter'],
   // Reads the warehouse only (dataViewer on the dataset is granted there) and its one secret.
   grafana: ['roles/bigquery.jobUser'],
   scheduler: [],

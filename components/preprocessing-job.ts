@@ -1,7 +1,7 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { containerCommand, ENTRY_POINTS } from '../workloads/core/entry-points';
-import { childOptions, containerEnv, gcpLabels, resourceId } from './base';
+import { childOptions, containerEnv, gcpLabels, grantNames, Member, resourceId, RoleGrant } from './base';
 
 export interface PreprocessingJobArgs {
   project: pulumi.Input<string>;
@@ -28,7 +28,7 @@ export interface PreprocessingJobArgs {
   maxRetries: number;
   deletionProtection: boolean;
   /** Members that start executions with overrides (the pipeline's account: `--version`, task count). */
-  executors: pulumi.Input<string>[];
+  executors: Member[];
   labels?: Record<string, string>;
 }
 
@@ -70,6 +70,8 @@ export class PreprocessingJob extends pulumi.ComponentResource {
       problems.push('taskTimeoutSeconds must be 1-604800 (7 days)');
     if (!Number.isInteger(args.maxRetries) || args.maxRetries < 0 || args.maxRetries > 10) problems.push('maxRetries must be 0-10');
     if (problems.length) throw new Error(`preprocessing job ${name}: ${problems.join('; ')}`);
+    const executorGrants: RoleGrant[] = args.executors.flatMap((m) => EXECUTOR_ROLES.map((role) => ({ ...m, role })));
+    const executorNames = grantNames(name, executorGrants);
     super('creature-vision:preprocessing:PreprocessingJob', name, {}, opts);
     const child = childOptions(this, opts);
     this.jobName = preprocessingJobName(args.prefix);
@@ -107,16 +109,14 @@ export class PreprocessingJob extends pulumi.ComponentResource {
       child,
     );
 
-    args.executors.forEach((member, i) => {
-      for (const role of EXECUTOR_ROLES) {
-        this.executorBindings.push(
-          new gcp.cloudrunv2.JobIamMember(
-            `${name}-${role.replace(/^roles\/run\./, '')}-${i}`,
-            { project: args.project, location: args.region, name: this.job.name, role, member },
-            child,
-          ),
-        );
-      }
+    executorGrants.forEach((g, i) => {
+      this.executorBindings.push(
+        new gcp.cloudrunv2.JobIamMember(
+          executorNames[i],
+          { project: args.project, location: args.region, name: this.job.name, role: g.role, member: g.member },
+          child,
+        ),
+      );
     });
     this.registerOutputs({ jobName: this.job.name });
   }

@@ -2,7 +2,7 @@ import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { bigQuerySchema } from '../workloads/core/warehouse/schema-dsl';
 import { TABLE_NAMES, tableDef, TableName } from '../workloads/core/warehouse/tables';
-import { childOptions, gcpLabels, RoleGrant } from './base';
+import { childOptions, gcpLabels, grantNames, RoleGrant } from './base';
 
 export interface WarehouseArgs {
   project: pulumi.Input<string>;
@@ -13,8 +13,10 @@ export interface WarehouseArgs {
   /** Table deletion protection, no delete-contents-on-destroy, and `protect` (prod). */
   deletionProtection: boolean;
   labels?: Record<string, string>;
-  /** Dataset-level IAM (e.g. `roles/bigquery.dataEditor` for writers). */
+  /** Dataset-level IAM: only for who reads every table (e.g. a dashboard's `roles/bigquery.dataViewer`). */
   grants?: RoleGrant[];
+  /** Table-level IAM: who may append to or read which table. */
+  tableGrants?: Partial<Record<TableName, RoleGrant[]>>;
 }
 
 /** The BigQuery JSON schema string for a table, straight from the workloads' table definitions. */
@@ -31,9 +33,17 @@ export class Warehouse extends pulumi.ComponentResource {
   readonly dataset: gcp.bigquery.Dataset;
   readonly tables: Record<TableName, gcp.bigquery.Table>;
   readonly bindings: gcp.bigquery.DatasetIamMember[] = [];
+  readonly tableBindings: gcp.bigquery.IamMember[] = [];
   readonly datasetId: pulumi.Output<string>;
 
   constructor(name: string, args: WarehouseArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Validate before registering anything: a component that throws after super() leaves a dangling registration.
+    const datasetGrants = args.grants ?? [];
+    const datasetGrantNames = grantNames(name, datasetGrants);
+    const tablePlan = (Object.entries(args.tableGrants ?? {}) as [TableName, RoleGrant[]][]).map(([table, grants]) => {
+      if (!TABLE_NAMES.includes(table)) throw new Error(`table grants for ${table}: no such table; tables are ${TABLE_NAMES.join(', ')}`);
+      return { table, grants, names: grantNames(`${name}-${table}`, grants) };
+    });
     super('creature-vision:warehouse:Warehouse', name, {}, opts);
     const child = childOptions(this, opts);
     const labels = gcpLabels(args.labels);
@@ -74,15 +84,32 @@ export class Warehouse extends pulumi.ComponentResource {
     }
     this.tables = tables;
 
-    (args.grants ?? []).forEach((g, i) => {
+    datasetGrantNames.forEach((resourceName, i) => {
       this.bindings.push(
         new gcp.bigquery.DatasetIamMember(
-          `${name}-${g.role.replace(/^roles\//, '').replace(/\./g, '-')}-${i}`,
-          { project: args.project, datasetId: this.dataset.datasetId, role: g.role, member: g.member },
+          resourceName,
+          { project: args.project, datasetId: this.dataset.datasetId, role: datasetGrants[i].role, member: datasetGrants[i].member },
           child,
         ),
       );
     });
+    for (const { table, grants, names } of tablePlan) {
+      names.forEach((resourceName, i) => {
+        this.tableBindings.push(
+          new gcp.bigquery.IamMember(
+            resourceName,
+            {
+              project: args.project,
+              datasetId: this.dataset.datasetId,
+              tableId: tables[table].tableId,
+              role: grants[i].role,
+              member: grants[i].member,
+            },
+            child,
+          ),
+        );
+      });
+    }
     this.registerOutputs({ datasetId: this.datasetId });
   }
 }

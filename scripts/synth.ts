@@ -28,6 +28,7 @@ const KEY_INPUTS: Record<string, string[]> = {
   'gcp:bigquery/dataset:Dataset': ['datasetId', 'location', 'deleteContentsOnDestroy'],
   'gcp:bigquery/table:Table': ['tableId', 'timePartitioning', 'clusterings', 'deletionProtection'],
   'gcp:bigquery/datasetIamMember:DatasetIamMember': ['role', 'member'],
+  'gcp:bigquery/iamMember:IamMember': ['tableId', 'role', 'member'],
   'gcp:artifactregistry/repository:Repository': ['repositoryId', 'format', 'cleanupPolicies'],
   'gcp:artifactregistry/repositoryIamMember:RepositoryIamMember': ['role', 'member'],
   'docker:index/image:Image': ['imageName', 'build.args', 'build.platform'],

@@ -4,7 +4,7 @@ import { RoleGrant, sanitizeLabel } from '../components/base';
 import { WorkloadService } from '../components/cloud-run-service';
 import { DataLake } from '../components/data-lake';
 import { GrafanaVm } from '../components/grafana-vm';
-import { WorkloadIdentities } from '../components/identity';
+import { WORKLOAD_IDENTITIES, WorkloadIdentities, WorkloadIdentity } from '../components/identity';
 import { PreprocessingJob, preprocessingJobName } from '../components/preprocessing-job';
 import { ProjectApis } from '../components/project-apis';
 import { ScheduledCalls } from '../components/scheduler';
@@ -15,9 +15,11 @@ import { configToEnv } from '../workloads/core/config/load';
 import { containerArgv, ENTRY_POINTS } from '../workloads/core/entry-points';
 import { WorkloadConfig } from '../workloads/core/config/schema';
 import { BucketName, BUCKETS, pipelineKeys } from '../workloads/core/layout';
+import type { TableName } from '../workloads/core/warehouse/tables';
 import { StackConfig } from './config';
 import { createAlerts } from './alerts';
 import { RepoArtifacts } from './repo-artifacts';
+import { WAREHOUSE_ACCESS } from './warehouse-access';
 
 export interface StackOutputs {
   serviceUrl: pulumi.Output<string>;
@@ -51,7 +53,8 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
 
   const ids = new WorkloadIdentities('identity', { project, prefix }, after);
   const m = ids.members;
-  const grant = (role: string, ...members: pulumi.Output<string>[]): RoleGrant[] => members.map((member) => ({ role, member }));
+  // Grants name their binding after the role and the workload, so adding one replaces nothing else.
+  const grant = (role: string, ...who: WorkloadIdentity[]): RoleGrant[] => who.map((w) => ({ role, member: m[w], memberName: w }));
 
   // Bucket-level IAM: writers get objectUser (objects only, no IAM), readers objectViewer.
   const lake = new DataLake(
@@ -65,16 +68,17 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
       lifecycle: cfg.dataLake,
       labels,
       grants: {
-        raw: [...grant(STORAGE_WRITER, m.inference), ...grant(STORAGE_READER, m.trigger, m.pipeline, m.preprocessing)],
-        datasets: [...grant(STORAGE_WRITER, m.pipeline, m.preprocessing), ...grant(STORAGE_READER, m.trigger)],
+        raw: [...grant(STORAGE_WRITER, 'inference'), ...grant(STORAGE_READER, 'trigger', 'pipeline', 'preprocessing')],
+        datasets: [...grant(STORAGE_WRITER, 'pipeline', 'preprocessing'), ...grant(STORAGE_READER, 'trigger')],
         // The inference service creates model zero on a fresh stack (workloads/core/model/model-zero.ts): create-only
         // writes, which objectCreator allows and which can never overwrite a model or move an existing pointer.
         models: [
-          ...grant(STORAGE_WRITER, m.pipeline),
-          ...grant(STORAGE_READER, m.inference, m.trigger),
-          ...grant('roles/storage.objectCreator', m.inference),
+          ...grant(STORAGE_WRITER, 'pipeline'),
+          ...grant(STORAGE_READER, 'inference', 'trigger'),
+          ...grant('roles/storage.objectCreator', 'inference'),
         ],
-        pipeline: grant(STORAGE_WRITER, m.pipeline, m.trigger),
+        // The trigger only reads the deployed spec; the pipeline jobs it submits write as the pipeline account.
+        pipeline: [...grant(STORAGE_WRITER, 'pipeline'), ...grant(STORAGE_READER, 'trigger')],
       },
     },
     after,
@@ -89,10 +93,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
       partitionExpirationDays: cfg.bigquery.partitionExpirationDays,
       deletionProtection: cfg.deletionProtection,
       labels,
-      grants: [
-        ...grant('roles/bigquery.dataEditor', m.inference, m.trigger, m.pipeline, m.preprocessing),
-        ...grant('roles/bigquery.dataViewer', m.grafana),
-      ],
+      ...warehouseGrants(grant),
     },
     after,
   );
@@ -106,7 +107,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
       cleanup: cfg.registry,
       labels,
       // Vertex steps pull as the pipeline account; Cloud Run services and jobs pull as the Cloud Run service agent.
-      grants: grant('roles/artifactregistry.reader', m.pipeline),
+      grants: grant('roles/artifactregistry.reader', 'pipeline'),
     },
     after,
   );
@@ -170,7 +171,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
         taskTimeoutSeconds: cfg.preprocessingJob.taskTimeoutSeconds,
         maxRetries: cfg.preprocessingJob.maxRetries,
         deletionProtection: cfg.deletionProtection,
-        executors: [m.pipeline],
+        executors: [{ member: m.pipeline, memberName: 'pipeline' }],
         labels,
       },
       after,
@@ -178,7 +179,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
     preprocessingJob = job.job.name;
   }
 
-  const invokers = [m.scheduler];
+  const invokers = [{ member: m.scheduler, memberName: 'scheduler' }];
   const inference = new WorkloadService(
     'inference',
     {
@@ -307,6 +308,28 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
     preprocessingJob,
     serviceAccounts: ids.emails,
   };
+}
+
+/**
+ * BigQuery IAM from WAREHOUSE_ACCESS: `dataEditor` on each table an identity appends to,
+ * `dataViewer` on each other table it queries, `dataViewer` on the dataset only for who reads
+ * everything (Grafana).
+ */
+function warehouseGrants(grant: (role: string, ...who: WorkloadIdentity[]) => RoleGrant[]): {
+  grants: RoleGrant[];
+  tableGrants: Partial<Record<TableName, RoleGrant[]>>;
+} {
+  const grants: RoleGrant[] = [];
+  const tableGrants: Partial<Record<TableName, RoleGrant[]>> = {};
+  const onTable = (table: TableName, g: RoleGrant[]) => (tableGrants[table] = [...(tableGrants[table] ?? []), ...g]);
+  for (const who of WORKLOAD_IDENTITIES) {
+    const access = WAREHOUSE_ACCESS[who];
+    if (access.readsAll) grants.push(...grant('roles/bigquery.dataViewer', who));
+    for (const table of access.writes) onTable(table, grant('roles/bigquery.dataEditor', who));
+    for (const table of access.reads.filter((t) => !access.writes.includes(t) && !access.readsAll))
+      onTable(table, grant('roles/bigquery.dataViewer', who));
+  }
+  return { grants, tableGrants };
 }
 
 /** What the stack created that the workloads need to know. */

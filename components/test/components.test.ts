@@ -1,4 +1,6 @@
+import * as pulumi from '@pulumi/pulumi';
 import { runProgramMocked } from '../../stacks/mock-run';
+import { grantNames, RoleGrant } from '../base';
 import { WorkloadService, WorkloadServiceArgs } from '../cloud-run-service';
 import { DataLake } from '../data-lake';
 import { GrafanaVm, GrafanaVmArgs } from '../grafana-vm';
@@ -20,7 +22,7 @@ const serviceArgs: WorkloadServiceArgs = {
   scaling: { minInstances: 0, maxInstances: 2, concurrency: 4, cpu: '1', memory: '512Mi', cpuIdle: true },
   probes: { startupPath: '/healthz', livenessPath: '/healthz', startupBudgetSeconds: 60 },
   deletionProtection: true,
-  invokers: ['serviceAccount:s@p-123456.iam.gserviceaccount.com'],
+  invokers: [{ member: 'serviceAccount:s@p-123456.iam.gserviceaccount.com' }],
   publicInvoker: false,
 };
 
@@ -69,6 +71,55 @@ test('the data lake protects its buckets when asked and grants per bucket', asyn
   expect(buckets.every((b) => b.protect)).toBe(true);
   const grants = resources.filter((r) => r.type === 'gcp:storage/bucketIAMMember:BucketIAMMember');
   expect(grants.map((g) => g.inputs.bucket)).toEqual(['p-123456-cv-x-models']);
+});
+
+describe('IAM bindings are named by role and member, never by position', () => {
+  const lakeArgs = (grants: RoleGrant[]) => ({
+    project: 'p-123456',
+    location: 'EU',
+    namePrefix: 'p-123456-cv-x',
+    forceDestroy: true,
+    protect: false,
+    lifecycle: { rawNearlineAfterDays: 30, pipelineRunsExpireDays: 30, stagingExpireDays: 7, noncurrentModelsExpireDays: 30 },
+    grants: { raw: grants },
+  });
+  const reader: RoleGrant = {
+    role: 'roles/storage.objectViewer',
+    member: 'serviceAccount:t@p-123456.iam.gserviceaccount.com',
+    memberName: 'trigger',
+  };
+  const writer: RoleGrant = {
+    role: 'roles/storage.objectUser',
+    member: 'serviceAccount:i@p-123456.iam.gserviceaccount.com',
+    memberName: 'inference',
+  };
+  const bindings = async (program: () => unknown) =>
+    (await run(program)).resources
+      .filter((r) => /IAMMember|IamMember/.test(r.type))
+      .map((r) => `${r.name} ${r.inputs.role} ${r.inputs.member}`);
+
+  test('adding a grant in front of the others adds one binding and renames none', async () => {
+    const before = await bindings(() => new DataLake('lake', lakeArgs([reader])));
+    const after = await bindings(() => new DataLake('lake', lakeArgs([writer, reader])));
+    expect(before).toEqual([
+      'lake-raw-storage-objectViewer-trigger roles/storage.objectViewer serviceAccount:t@p-123456.iam.gserviceaccount.com',
+    ]);
+    expect(after.filter((b) => !before.includes(b))).toEqual([
+      'lake-raw-storage-objectUser-inference roles/storage.objectUser serviceAccount:i@p-123456.iam.gserviceaccount.com',
+    ]);
+  });
+
+  test('making a service public adds the allUsers binding and keeps the named invokers’', async () => {
+    const before = await bindings(() => new WorkloadService('svc', serviceArgs));
+    const after = await bindings(() => new WorkloadService('svc', { ...serviceArgs, publicInvoker: true }));
+    expect(after.filter((b) => !before.includes(b))).toEqual(['svc-run-invoker-allusers roles/run.invoker allUsers']);
+    expect(after).toEqual(expect.arrayContaining(before));
+  });
+
+  test('a member the stack computes needs a name, and one role twice for one member is refused', () => {
+    expect(() => grantNames('x', [{ role: 'roles/a', member: pulumi.output('serviceAccount:s') }])).toThrow('needs a memberName');
+    expect(() => grantNames('x', [reader, { ...reader }])).toThrow('IAM grant x-storage-objectViewer-trigger is given twice');
+  });
 });
 
 const grafanaArgs: GrafanaVmArgs = {
@@ -127,7 +178,7 @@ const jobArgs: PreprocessingJobArgs = {
   taskTimeoutSeconds: 1800,
   maxRetries: 1,
   deletionProtection: true,
-  executors: ['serviceAccount:pipeline@p-123456.iam.gserviceaccount.com'],
+  executors: [{ member: 'serviceAccount:pipeline@p-123456.iam.gserviceaccount.com', memberName: 'pipeline' }],
 };
 
 test('the preprocessing job: digest image, its own account, env, tasks, limits; only the executor may run it with overrides', async () => {

@@ -24,7 +24,8 @@ describe('dev stack inventory', () => {
       'gcp:artifactregistry/repository:Repository': 1,
       'gcp:artifactregistry/repositoryIamMember:RepositoryIamMember': 1,
       'gcp:bigquery/dataset:Dataset': 1,
-      'gcp:bigquery/datasetIamMember:DatasetIamMember': 5,
+      'gcp:bigquery/datasetIamMember:DatasetIamMember': 1, // Grafana reads every table
+      'gcp:bigquery/iamMember:IamMember': 12, // table by table: stacks/warehouse-access.ts
       'gcp:bigquery/table:Table': TABLE_NAMES.length,
       'gcp:cloudrunv2/job:Job': 1,
       'gcp:cloudrunv2/jobIamMember:JobIamMember': 2,
@@ -35,7 +36,7 @@ describe('dev stack inventory', () => {
       'gcp:compute/instance:Instance': 1,
       'gcp:compute/router:Router': 1,
       'gcp:compute/routerNat:RouterNat': 1,
-      'gcp:projects/iAMMember:IAMMember': 12,
+      'gcp:projects/iAMMember:IAMMember': 10,
       'gcp:projects/service:Service': 13,
       'gcp:secretmanager/secret:Secret': 1,
       'gcp:secretmanager/secretIamMember:SecretIamMember': 1,
@@ -103,22 +104,14 @@ describe('dev identities and IAM', () => {
         'models roles/storage.objectViewer inference',
         'models roles/storage.objectViewer trigger',
         'pipeline roles/storage.objectUser pipeline',
-        'pipeline roles/storage.objectUser trigger',
+        'pipeline roles/storage.objectViewer trigger',
       ].sort(),
     );
   });
 
-  test('dataset-level grants: writers edit, Grafana only views', () => {
+  test('dataset-level grants: Grafana only views; writers are granted table by table (warehouse-access.test.ts)', () => {
     const grants = ofType(run, 'gcp:bigquery/datasetIamMember:DatasetIamMember').map((r) => `${r.inputs.role} ${r.inputs.member}`);
-    expect(grants.sort()).toEqual(
-      [
-        `roles/bigquery.dataEditor ${SA('inference')}`,
-        `roles/bigquery.dataEditor ${SA('trigger')}`,
-        `roles/bigquery.dataEditor ${SA('pipeline')}`,
-        `roles/bigquery.dataEditor ${SA('preprocessing')}`,
-        `roles/bigquery.dataViewer ${SA('grafana')}`,
-      ].sort(),
-    );
+    expect(grants).toEqual([`roles/bigquery.dataViewer ${SA('grafana')}`]);
   });
 
   test('the trigger may act as the pipeline account; no other act-as grant exists', () => {

@@ -20,7 +20,7 @@ const violations = (rs: PolicyResource[]) => evaluate(rs, production()).map((v) 
 test('dev settings on a production stack violate the public-invoker and deletion-protection policies', () => {
   expect(production().production).toBe(true);
   const found = violations(resources);
-  expect(found).toContain('no-public-invoker-in-prod inference-invoker-1');
+  expect(found).toContain('no-public-invoker-in-prod inference-run-invoker-allusers');
   expect(found).toContain('deletion-protection-in-prod inference-service');
   expect(found).toContain('deletion-protection-in-prod trigger-service');
   expect(found).toContain('deletion-protection-in-prod warehouse-dataset');
