@@ -1,8 +1,8 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import { childOptions, gcpLabels, resourceId, saMember } from './base';
-import { GRAFANA_PORT, grafanaStartupScript, packProvisioning, PROVISIONING_METADATA_KEY } from './grafana-startup';
+import { childOptions, gcpLabels, grantNames, resourceId, RoleGrant, saMember } from './base';
+import { GRAFANA_PORT, grafanaStartupScript, packProvisioning, PROVISIONING_METADATA_KEY, RELEASE_VERSION } from './grafana-startup';
 
 export interface GrafanaVmArgs {
   project: pulumi.Input<string>;
@@ -10,8 +10,10 @@ export interface GrafanaVmArgs {
   zone: pulumi.Input<string>;
   prefix: string;
   machineType: string;
-  /** VPC network (self link or name). */
+  /** VPC network (self link or name); default `default`. */
   network?: pulumi.Input<string>;
+  /** Subnetwork (self link or name), required for custom-mode networks; default: the network's subnet in the region. */
+  subnetwork?: pulumi.Input<string>;
   /** Give the VM an external IP. Without one it reaches apt through Cloud NAT and is browsed through IAP or a VPN. */
   publicIp: boolean;
   /** CIDR ranges allowed to reach Grafana's port (and nothing else). */
@@ -20,6 +22,12 @@ export interface GrafanaVmArgs {
   serviceAccountEmail: pulumi.Input<string>;
   /** A Pulumi secret; stored in Secret Manager, read by the VM at boot. Generated (random, 24 characters) when absent. */
   adminPassword?: pulumi.Input<string>;
+  /** Principals (`user:…`, `group:…`) granted `roles/iap.tunnelResourceAccessor` on this VM, to browse it through an IAP tunnel. */
+  iapTunnelMembers?: string[];
+  /** Pinned Grafana release from apt.grafana.com, e.g. `12.2.0`. */
+  grafanaVersion: string;
+  /** Pinned grafana-bigquery-datasource plugin release, e.g. `3.2.0`. */
+  bigqueryPluginVersion: string;
   /** Provisioning files by absolute path on the VM (datasources, dashboard providers, dashboards, alert rules). */
   files: pulumi.Input<Record<string, pulumi.Input<string>>>;
   deletionProtection: boolean;
@@ -39,12 +47,21 @@ export class GrafanaVm extends pulumi.ComponentResource {
   readonly router?: gcp.compute.Router;
   readonly nat?: gcp.compute.RouterNat;
   readonly instance: gcp.compute.Instance;
+  readonly iapTunnelBindings: gcp.iap.TunnelInstanceIAMMember[] = [];
   readonly generatedPassword?: random.RandomPassword;
   readonly url: pulumi.Output<string>;
 
   constructor(name: string, args: GrafanaVmArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before registering anything: a component that throws after super() leaves a dangling registration.
     if (args.allowedSourceRanges.length === 0) throw new Error('grafana.allowedSourceRanges: give at least one CIDR range');
+    const tunnelGrants: RoleGrant[] = (args.iapTunnelMembers ?? []).map((member) => ({ role: 'roles/iap.tunnelResourceAccessor', member }));
+    const tunnelNames = grantNames(`${name}-iap`, tunnelGrants);
+    for (const [key, v] of [
+      ['grafanaVersion', args.grafanaVersion],
+      ['bigqueryPluginVersion', args.bigqueryPluginVersion],
+    ] as const) {
+      if (!RELEASE_VERSION.test(v)) throw new Error(`grafana ${key} ${JSON.stringify(v)}: expected a release number like 12.2.0`);
+    }
     super('creature-vision:monitoring:GrafanaVm', name, {}, opts);
     const child = childOptions(this, opts);
     const network = args.network ?? 'default';
@@ -119,7 +136,9 @@ export class GrafanaVm extends pulumi.ComponentResource {
     const provisioning = pulumi.output(args.files).apply((files) => packProvisioning(files as Record<string, string>));
     const startup = pulumi
       .all([args.project, this.secret.secretId])
-      .apply(([project, secretId]) => grafanaStartupScript({ project, secretId }));
+      .apply(([project, secretId]) =>
+        grafanaStartupScript({ project, secretId, grafanaVersion: args.grafanaVersion, bigqueryPluginVersion: args.bigqueryPluginVersion }),
+      );
     this.instance = new gcp.compute.Instance(
       `${name}-vm`,
       {
@@ -130,16 +149,32 @@ export class GrafanaVm extends pulumi.ComponentResource {
         tags: [tag],
         labels: gcpLabels(args.labels),
         bootDisk: { initializeParams: { image: 'debian-cloud/debian-12', size: 20, type: 'pd-balanced' } },
-        networkInterfaces: [{ network, accessConfigs: args.publicIp ? [{}] : [] }],
+        networkInterfaces: [{ network, subnetwork: args.subnetwork, accessConfigs: args.publicIp ? [{}] : [] }],
         serviceAccount: { email: args.serviceAccountEmail, scopes: ['cloud-platform'] },
         shieldedInstanceConfig: { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true },
-        metadata: { [PROVISIONING_METADATA_KEY]: provisioning, 'enable-oslogin': 'TRUE', 'block-project-ssh-keys': 'TRUE' },
-        metadataStartupScript: startup,
+        // The script is the `startup-script` metadata key, updated in place; the provider's
+        // metadataStartupScript would replace the VM on every change (and prod's deletion
+        // protection would then block the update). It runs at the next boot.
+        metadata: {
+          'startup-script': startup,
+          [PROVISIONING_METADATA_KEY]: provisioning,
+          'enable-oslogin': 'TRUE',
+          'block-project-ssh-keys': 'TRUE',
+        },
         allowStoppingForUpdate: true,
         deletionProtection: args.deletionProtection,
       },
       { ...child, dependsOn: [this.secretVersion, this.secretAccess, ...(this.nat ? [this.nat] : [])] },
     );
+    tunnelGrants.forEach((g, i) => {
+      this.iapTunnelBindings.push(
+        new gcp.iap.TunnelInstanceIAMMember(
+          tunnelNames[i],
+          { project: args.project, zone: args.zone, instance: this.instance.name, role: g.role, member: g.member },
+          child,
+        ),
+      );
+    });
     const ip = this.instance.networkInterfaces.apply((nics) =>
       args.publicIp ? (nics[0]?.accessConfigs?.[0]?.natIp ?? '') : (nics[0]?.networkIp ?? ''),
     );

@@ -12,6 +12,8 @@ export const REQUIRED_APIS = [
   'compute.googleapis.com',
   'iam.googleapis.com',
   'iamcredentials.googleapis.com',
+  // IAP TCP forwarding to the Grafana VM (and its tunnel IAM).
+  'iap.googleapis.com',
   'logging.googleapis.com',
   'monitoring.googleapis.com',
   'run.googleapis.com',

@@ -29,6 +29,7 @@ const int = (min: number) => z.number().int('must be a whole number').min(min, `
 const days = z.number().int('must be a whole number of days').min(0, 'must be ≥ 0 (0 = never)');
 const cpu = z.string().regex(/^(\d+(\.\d+)?|\d+m)$/, 'must be a CPU quantity like 1, 2, 0.5 or 1000m');
 const memory = z.string().regex(/^\d+(Mi|Gi)$/, 'must be a memory quantity like 512Mi or 2Gi');
+const RELEASE = /^\d+\.\d+\.\d+$/;
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 CIDR range like 203.0.113.0/24');
 
 const runSize = (d: { min: number; max: number; concurrency: number; cpu: string; memory: string; cpuIdle: boolean }) =>
@@ -153,6 +154,23 @@ export const infraSchema = z
         publicIp: z.boolean().default(false),
         /** Default: Google's IAP TCP-forwarding range only (browse through `gcloud compute start-iap-tunnel`). */
         allowedSourceRanges: z.array(cidr).min(1, 'must list at least one CIDR range').default(['35.235.240.0/20']),
+        /** VPC network and subnetwork (name or self link); a custom-mode network needs the subnetwork. */
+        network: z.string().min(1).default('default'),
+        subnetwork: z.string().min(1).optional(),
+        /** Who may open an IAP tunnel to the VM (roles/iap.tunnelResourceAccessor on it), e.g. group:ml-team@example.com. */
+        iapTunnelMembers: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^(user|group|serviceAccount|domain|principal|principalSet):\S+$/,
+                'must be an IAM principal like group:ml@example.com',
+              ),
+          )
+          .default([]),
+        /** Pinned releases: a reboot never upgrades them; change them here to upgrade. */
+        version: z.string().regex(RELEASE, 'must be a release number like 12.2.0').default('12.2.0'),
+        bigqueryPluginVersion: z.string().regex(RELEASE, 'must be a release number like 3.2.0').default('3.2.0'),
       })
       .strict()
       .prefault({}),

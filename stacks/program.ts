@@ -274,6 +274,11 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
         machineType: cfg.grafana.machineType,
         publicIp: cfg.grafana.publicIp,
         allowedSourceRanges: cfg.grafana.allowedSourceRanges,
+        network: cfg.grafana.network,
+        subnetwork: cfg.grafana.subnetwork,
+        iapTunnelMembers: cfg.grafana.iapTunnelMembers,
+        grafanaVersion: cfg.grafana.version,
+        bigqueryPluginVersion: cfg.grafana.bigqueryPluginVersion,
         serviceAccountEmail: ids.emails.grafana,
         adminPassword: cfg.grafanaAdminPassword,
         files: pulumi

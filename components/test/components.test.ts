@@ -134,16 +134,71 @@ const grafanaArgs: GrafanaVmArgs = {
   adminPassword: 'from-config',
   files: {},
   deletionProtection: false,
+  grafanaVersion: '12.2.0',
+  bigqueryPluginVersion: '3.2.0',
 };
 
 test('Grafana with a public IP: external access config, no NAT, URL on the external address, configured password', async () => {
   const { resources, outputs } = await run(() => ({ url: new GrafanaVm('grafana', grafanaArgs).url }));
   const vm = resources.find((r) => r.type === 'gcp:compute/instance:Instance')!;
   expect(vm.inputs.networkInterfaces).toEqual([{ network: 'default', accessConfigs: [{}] }]);
+  expect(resources.filter((r) => r.type === 'gcp:iap/tunnelInstanceIAMMember:TunnelInstanceIAMMember')).toEqual([]);
   expect(resources.some((r) => r.type === 'gcp:compute/routerNat:RouterNat')).toBe(false);
   expect(resources.some((r) => r.type === 'random:index/randomPassword:RandomPassword')).toBe(false);
   expect(resources.find((r) => r.type === 'gcp:secretmanager/secretVersion:SecretVersion')!.inputs.secretData).toBe('from-config');
   expect(outputs.url).toBe('http://203.0.113.10:3000');
+});
+
+test('Grafana on a configured network and subnetwork, reachable through IAP by the configured members only', async () => {
+  const { resources } = await run(
+    () =>
+      void new GrafanaVm('grafana', {
+        ...grafanaArgs,
+        publicIp: false,
+        network: 'projects/p-123456/global/networks/shared',
+        subnetwork: 'projects/p-123456/regions/europe-west1/subnetworks/tools',
+        iapTunnelMembers: ['group:ml@example.com', 'user:ana@example.com'],
+      }),
+  );
+  const vm = resources.find((r) => r.type === 'gcp:compute/instance:Instance')!;
+  expect(vm.inputs.networkInterfaces).toEqual([
+    {
+      network: 'projects/p-123456/global/networks/shared',
+      subnetwork: 'projects/p-123456/regions/europe-west1/subnetworks/tools',
+      accessConfigs: [],
+    },
+  ]);
+  for (const t of ['gcp:compute/firewall:Firewall', 'gcp:compute/router:Router'])
+    expect(resources.find((r) => r.type === t)!.inputs.network).toBe('projects/p-123456/global/networks/shared');
+  const tunnel = resources.filter((r) => r.type === 'gcp:iap/tunnelInstanceIAMMember:TunnelInstanceIAMMember');
+  expect(tunnel.map((r) => [r.name, r.inputs.role, r.inputs.member, r.inputs.instance, r.inputs.zone])).toEqual([
+    [
+      'grafana-iap-iap-tunnelResourceAccessor-group-ml-example-com',
+      'roles/iap.tunnelResourceAccessor',
+      'group:ml@example.com',
+      'cv-x-grafana',
+      'europe-west1-b',
+    ],
+    [
+      'grafana-iap-iap-tunnelResourceAccessor-user-ana-example-com',
+      'roles/iap.tunnelResourceAccessor',
+      'user:ana@example.com',
+      'cv-x-grafana',
+      'europe-west1-b',
+    ],
+  ]);
+});
+
+test('the startup script is instance metadata (updated in place at the next boot), never metadataStartupScript (which replaces the VM)', async () => {
+  const { resources } = await run(() => void new GrafanaVm('grafana', grafanaArgs));
+  const vm = resources.find((r) => r.type === 'gcp:compute/instance:Instance')!;
+  expect(vm.inputs.metadataStartupScript).toBeUndefined();
+  expect((vm.inputs.metadata as Record<string, string>)['startup-script']).toMatch(/^#!\/bin\/bash\n# Creature Vision Grafana/);
+  expect(vm.inputs.allowStoppingForUpdate).toBe(true);
+});
+
+test('Grafana refuses unpinned versions', () => {
+  expect(() => new GrafanaVm('grafana', { ...grafanaArgs, grafanaVersion: 'latest' })).toThrow('grafana grafanaVersion "latest"');
 });
 
 test('Grafana refuses an empty source range list', () => {

@@ -9,7 +9,7 @@ import { TABLE_NAMES, tableDef } from '../../workloads/core/warehouse/tables';
 import { datasetKeys, pipelineKeys, rawKeys, type BucketName } from '../../workloads/core/layout';
 import { stagingKeys } from '../../workloads/preprocessing/staged';
 import { lifecycleRules } from '../data-lake';
-import { grafanaStartupScript, MAX_METADATA_VALUE, packProvisioning, unpackProvisioning } from '../grafana-startup';
+import { grafanaStartupScript, MAX_METADATA_VALUE, packProvisioning, RETRY_FUNCTION, unpackProvisioning } from '../grafana-startup';
 import { cleanupPolicies } from '../artifact-registry';
 import { cronProblem } from '../scheduler';
 import { deployableSpec } from '../../pipeline-specs/deploy';
@@ -127,8 +127,14 @@ describe('Grafana boot configuration', () => {
       `instance metadata allows ${MAX_METADATA_VALUE}`,
     );
   });
+  const scriptArgs = {
+    project: 'creature-vision-dev',
+    secretId: 'cv-dev-grafana-admin-password',
+    grafanaVersion: '12.2.0',
+    bigqueryPluginVersion: '3.2.0',
+  };
   test('the startup script is valid bash that reads the password from Secret Manager with the VM token', () => {
-    const script = grafanaStartupScript({ project: 'creature-vision-dev', secretId: 'cv-dev-grafana-admin-password' });
+    const script = grafanaStartupScript(scriptArgs);
     const file = path.join(tmpdir(), `grafana-startup-${process.pid}.sh`);
     writeFileSync(file, script);
     execFileSync('bash', ['-n', file]);
@@ -139,8 +145,45 @@ describe('Grafana boot configuration', () => {
     expect(script).toContain('reset-admin-password --password-from-stdin');
     expect(script).not.toMatch(/key\.json|GOOGLE_APPLICATION_CREDENTIALS/);
   });
+  test('it installs the pinned Grafana and plugin releases, never "the latest"', () => {
+    const script = grafanaStartupScript(scriptArgs);
+    expect(script).toContain("GRAFANA_VERSION='12.2.0'");
+    expect(script).toContain('apt-get install -y --allow-downgrades --allow-change-held-packages "grafana=$CANDIDATE"');
+    expect(script).toContain('apt-mark hold grafana');
+    expect(script).toContain('plugins install grafana-bigquery-datasource "$BIGQUERY_PLUGIN_VERSION"');
+    expect(script).not.toMatch(/apt-get install -y grafana\b|plugins update/);
+    expect(() => grafanaStartupScript({ ...scriptArgs, grafanaVersion: 'latest' })).toThrow(
+      'grafanaVersion "latest": expected a release number',
+    );
+  });
+  test('every network call at boot goes through retry', () => {
+    const lines = grafanaStartupScript(scriptArgs).split('\n');
+    const network = lines.filter((l) => /\b(curl|apt-get (update|install)|plugins install)\b|\$\(.*\bmd /.test(l));
+    const unretried = network.filter(
+      (l) =>
+        !/^\s*(\w+=\$\()?retry /.test(l) &&
+        !/^md\(\) \{ curl/.test(l) && // the helper itself, always called through retry
+        !/curl -sf http:\/\/127\.0\.0\.1:/.test(l), // the local health poll, its own loop
+    );
+    expect(network.length).toBeGreaterThanOrEqual(8);
+    expect(unretried).toEqual([]);
+  });
+  test('retry: a call that fails twice then succeeds goes through; one that always fails gives up after 10 attempts, naming no middle argument', () => {
+    const run = (body: string) =>
+      execFileSync('bash', ['-c', `set -euo pipefail; sleep() { :; }; ${RETRY_FUNCTION}\n${body}`], { encoding: 'utf8', stdio: 'pipe' });
+    expect(run('n=0; flaky() { n=$((n+1)); [ "$n" -ge 3 ]; }; retry flaky a b; echo "calls=$n"').trim()).toBe('calls=3');
+    let err = '';
+    try {
+      run('retry false --token SECRET last-arg');
+    } catch (e) {
+      err = String((e as { stderr: string }).stderr);
+    }
+    expect(err).toContain('giving up after 10 attempts: false … last-arg');
+    expect(err.match(/attempt \d+ failed/g)).toHaveLength(9);
+    expect(err).not.toContain('SECRET');
+  });
   test('ids that could inject shell are refused', () => {
-    expect(() => grafanaStartupScript({ project: 'p; rm -rf /', secretId: 's' })).toThrow('not a valid project id');
-    expect(() => grafanaStartupScript({ project: 'creature-vision-dev', secretId: '$(id)' })).toThrow('secret id');
+    expect(() => grafanaStartupScript({ ...scriptArgs, project: 'p; rm -rf /' })).toThrow('not a valid project id');
+    expect(() => grafanaStartupScript({ ...scriptArgs, secretId: '$(id)' })).toThrow('secret id');
   });
 });

@@ -62,6 +62,13 @@ describe('stack config validation names the key, the value and what is accepted'
     ).toEqual([expect.stringMatching(/^creature-vision:dataLake\.stagingExpireDays = 4: must be ≥ 5,/)]);
   });
 
+  test('Grafana: pinned release numbers and IAM principals for the IAP tunnel', () => {
+    expect(problems({ grafana: { version: 'latest', iapTunnelMembers: ['ana@example.com'] } }).sort()).toEqual([
+      'creature-vision:grafana.iapTunnelMembers.0 = "ana@example.com": must be an IAM principal like group:ml@example.com',
+      'creature-vision:grafana.version = "latest": must be a release number like 12.2.0',
+    ]);
+  });
+
   test('ingestion calls per tick are bounded (one scheduler job each)', () => {
     expect(problems({ ingest: { cron: '* * * * *', perTick: 50 } })).toEqual([
       'creature-vision:ingest.perTick = 50: must be ≤ 10 on Google Cloud (one Cloud Scheduler job per call per tick)',

@@ -37,7 +37,7 @@ describe('dev stack inventory', () => {
       'gcp:compute/router:Router': 1,
       'gcp:compute/routerNat:RouterNat': 1,
       'gcp:projects/iAMMember:IAMMember': 10,
-      'gcp:projects/service:Service': 13,
+      'gcp:projects/service:Service': 14, // + iap.googleapis.com (tunnels to Grafana)
       'gcp:secretmanager/secret:Secret': 1,
       'gcp:secretmanager/secretIamMember:SecretIamMember': 1,
       'gcp:secretmanager/secretVersion:SecretVersion': 1,
@@ -319,10 +319,13 @@ describe('dev pipeline, preprocessing job and Grafana', () => {
     const vm = one(run, 'gcp:compute/instance:Instance', 'grafana-vm').inputs as Record<string, any>;
     expect(vm.machineType).toBe('e2-small');
     expect(vm.networkInterfaces).toEqual([{ network: 'default', accessConfigs: [] }]);
+    expect(vm.metadataStartupScript).toBeUndefined(); // the script is metadata: changing it never replaces the VM
     expect(vm.shieldedInstanceConfig).toEqual({ enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true });
     expect(vm.serviceAccount.email).toBe(outputs().serviceAccounts.grafana);
-    expect(vm.metadataStartupScript).toContain('/secrets/cv-dev-grafana-admin-password/versions/latest:access');
-    expect(vm.metadataStartupScript).toContain('plugins install grafana-bigquery-datasource');
+    const script = vm.metadata['startup-script'] as string;
+    expect(script).toContain('/secrets/cv-dev-grafana-admin-password/versions/latest:access');
+    expect(script).toContain("GRAFANA_VERSION='12.2.0'");
+    expect(script).toContain("BIGQUERY_PLUGIN_VERSION='3.2.0'");
     const files = unpackProvisioning(vm.metadata[PROVISIONING_METADATA_KEY]);
     expect(files['/etc/grafana/provisioning/datasources/bigquery.yaml']).toMatch(
       /authenticationType: gce\n\s+defaultProject: creature-vision-dev/,
