@@ -7,6 +7,11 @@ import { VERTEX_ROOT_PREFIX } from './vertex-pipeline';
 export interface LifecycleArgs {
   /** Raw images move to NEARLINE after this many days (they are read again only by replay). */
   rawNearlineAfterDays: number;
+  /**
+   * Uploads still awaiting a label (`uploads/` in the raw bucket) are deleted this many days
+   * after their last write. A label moves an upload into the training data outside `uploads/`.
+   */
+  unlabelledUploadsExpireDays: number;
   /** Pipeline run records, step outputs and Vertex job outputs are deleted after this many days. */
   pipelineRunsExpireDays: number;
   /** Staged preprocessing parts (`staging/` in the datasets bucket) a failed or abandoned run left are deleted after this many days. */
@@ -101,6 +106,10 @@ export function lifecycleRules(bucket: BucketName, l: LifecycleArgs): gcp.types.
       rules.push({
         action: { type: 'SetStorageClass', storageClass: 'NEARLINE' },
         condition: { age: l.rawNearlineAfterDays, matchesPrefixes: [rawKeys.imagesPrefix], matchesStorageClasses: ['STANDARD'] },
+      });
+      rules.push({
+        action: { type: 'Delete' },
+        condition: { age: l.unlabelledUploadsExpireDays, matchesPrefixes: [rawKeys.uploadsPrefix] },
       });
       break;
     case 'models':

@@ -72,6 +72,8 @@ export const infraSchema = z
         location: z.string().min(1).optional(),
         forceDestroy: z.boolean().default(false),
         rawNearlineAfterDays: int(1).default(30),
+        /** Uploads nobody labelled are deleted this many days after their last write. */
+        unlabelledUploadsExpireDays: int(1).default(30),
         pipelineRunsExpireDays: int(1).default(30),
         stagingExpireDays: int(1).default(7),
         noncurrentModelsExpireDays: int(1).default(30),

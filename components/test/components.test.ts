@@ -57,7 +57,13 @@ test('the data lake protects its buckets when asked and grants per bucket', asyn
         namePrefix: 'p-123456-cv-x',
         forceDestroy: false,
         protect: true,
-        lifecycle: { rawNearlineAfterDays: 30, pipelineRunsExpireDays: 30, stagingExpireDays: 7, noncurrentModelsExpireDays: 30 },
+        lifecycle: {
+          rawNearlineAfterDays: 30,
+          unlabelledUploadsExpireDays: 30,
+          pipelineRunsExpireDays: 30,
+          stagingExpireDays: 7,
+          noncurrentModelsExpireDays: 30,
+        },
         grants: { models: [{ role: 'roles/storage.objectViewer', member: 'serviceAccount:i@p-123456.iam.gserviceaccount.com' }] },
       }),
   );
@@ -80,7 +86,13 @@ describe('IAM bindings are named by role and member, never by position', () => {
     namePrefix: 'p-123456-cv-x',
     forceDestroy: true,
     protect: false,
-    lifecycle: { rawNearlineAfterDays: 30, pipelineRunsExpireDays: 30, stagingExpireDays: 7, noncurrentModelsExpireDays: 30 },
+    lifecycle: {
+      rawNearlineAfterDays: 30,
+      unlabelledUploadsExpireDays: 30,
+      pipelineRunsExpireDays: 30,
+      stagingExpireDays: 7,
+      noncurrentModelsExpireDays: 30,
+    },
     grants: { raw: grants },
   });
   const reader: RoleGrant = {

@@ -40,7 +40,13 @@ describe('Artifact Registry cleanup policies', () => {
 });
 
 describe('bucket lifecycle rules', () => {
-  const l = { rawNearlineAfterDays: 30, pipelineRunsExpireDays: 7, stagingExpireDays: 2, noncurrentModelsExpireDays: 14 };
+  const l = {
+    rawNearlineAfterDays: 30,
+    unlabelledUploadsExpireDays: 10,
+    pipelineRunsExpireDays: 7,
+    stagingExpireDays: 2,
+    noncurrentModelsExpireDays: 14,
+  };
   const deletes = (bucket: BucketName) =>
     lifecycleRules(bucket, l)
       .filter((r) => (r.action as { type: string }).type === 'Delete')
@@ -57,6 +63,14 @@ describe('bucket lifecycle rules', () => {
       condition: { daysSinceNoncurrentTime: 14, withState: 'ARCHIVED' },
     });
     expect(deletes('pipeline')).toEqual([{ age: 7, matchesPrefixes: ['runs/', 'vertex/'] }]);
+  });
+  test('unlabelled uploads expire after the configured days; labels and ingested images never do', () => {
+    expect(deletes('raw')).toEqual([{ age: 10, matchesPrefixes: [rawKeys.uploadsPrefix] }]);
+    const covered = (key: string) =>
+      deletes('raw').some((c) => (c as { matchesPrefixes: string[] }).matchesPrefixes.some((p) => key.startsWith(p)));
+    expect(covered(rawKeys.upload('abc'))).toBe(true);
+    expect(covered(rawKeys.label('abc'))).toBe(false);
+    expect(covered(rawKeys.image('abc', 'jpg'))).toBe(false);
   });
   test('the prefixes are the object layout’s: a staged part, a run record and an image key fall under them', () => {
     const covers = (bucket: BucketName, key: string) =>

@@ -150,6 +150,9 @@ describe('dev data lake and warehouse', () => {
     }
     const pipelineRules = one(run, 'gcp:storage/bucket:Bucket', 'lake-pipeline').inputs.lifecycleRules as unknown[];
     expect(pipelineRules).toContainEqual({ action: { type: 'Delete' }, condition: { age: 7, matchesPrefixes: ['runs/', 'vertex/'] } });
+    // Pulumi.dev.yaml: unlabelled uploads expire after 7 days.
+    const rawRules = one(run, 'gcp:storage/bucket:Bucket', 'lake-raw').inputs.lifecycleRules as unknown[];
+    expect(rawRules).toContainEqual({ action: { type: 'Delete' }, condition: { age: 7, matchesPrefixes: ['uploads/'] } });
   });
 
   test('BigQuery tables have exactly the workloads’ schemas, daily partitioning and the dev expiration', () => {
