@@ -53,6 +53,18 @@ export interface WorkloadServiceArgs {
 
 export const CONTAINER_PORT = 8080;
 
+/** The Cloud Run service name a `serviceName` argument becomes (known before deployment). */
+export const cloudRunServiceName = (serviceName: string): string => resourceId(49, serviceName);
+
+/**
+ * The service's deterministic URL, `https://<service>-<project number>.<region>.run.app`,
+ * known before the service exists: what a caller's OIDC token names as audience and what the
+ * service, configured with it, checks (its `uri` output is the other, hash-based URL).
+ */
+export function deterministicServiceUrl(serviceName: string, projectNumber: string, region: string): string {
+  return `https://${cloudRunServiceName(serviceName)}-${projectNumber}.${region}.run.app`;
+}
+
 /**
  * A workload as a Cloud Run v2 service: digest-pinned image, its own service account,
  * environment from stack config, scaling and resources, startup and liveness probes on
@@ -78,7 +90,7 @@ export class WorkloadService extends pulumi.ComponentResource {
     const invokerNames = grantNames(name, invokerGrants);
     super('creature-vision:run:WorkloadService', name, {}, opts);
     const child = childOptions(this, opts);
-    this.serviceName = resourceId(49, args.serviceName);
+    this.serviceName = cloudRunServiceName(args.serviceName);
     const period = 5;
     const startupFailures = Math.max(1, Math.ceil((args.probes.startupBudgetSeconds ?? 240) / period));
 

@@ -87,6 +87,10 @@ export function mockResourceState(type: string, name: string, inputs: Record<str
 
 /** What the mock provider answers for a provider function (invoke). */
 export function mockInvoke(token: string, config: Record<string, string>): Record<string, unknown> {
+  if (token === 'gcp:organizations/getProject:getProject') {
+    const projectId = config['gcp:project'] ?? 'mock-project';
+    return { projectId, name: projectId, number: '123456789012', id: `projects/${projectId}`, labels: {} };
+  }
   if (token === 'gcp:organizations/getClientConfig:getClientConfig') {
     return {
       accessToken: 'mock-access-token',

@@ -1,7 +1,8 @@
+import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { ArtifactRegistry } from '../components/artifact-registry';
 import { RoleGrant, sanitizeLabel } from '../components/base';
-import { WorkloadService } from '../components/cloud-run-service';
+import { deterministicServiceUrl, WorkloadService } from '../components/cloud-run-service';
 import { DataLake } from '../components/data-lake';
 import { GrafanaVm } from '../components/grafana-vm';
 import { WORKLOAD_IDENTITIES, WorkloadIdentities, WorkloadIdentity } from '../components/identity';
@@ -125,14 +126,21 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
 
   // The workloads' configuration: stack sections plus what the stack itself created.
   // Every service and pipeline step gets the same CV_* environment.
+  // The Scheduler's ingestion call carries an OIDC token for this audience, which the service
+  // checks itself (a public dev service is not checked by Cloud Run): its own URL, known in advance.
+  const inferenceServiceName = `${prefix}-inference`;
+  const ingestAudience = gcp.organizations
+    .getProjectOutput({ projectId: project }, { parent: apis })
+    .apply((p) => deterministicServiceUrl(inferenceServiceName, p.number, region));
   const workloadEnv = pulumi
-    .all([lake.bucketNames, warehouse.datasetId, ids.emails.pipeline, image.digest])
-    .apply(([buckets, dataset, pipelineSa, digest]) =>
+    .all([lake.bucketNames, warehouse.datasetId, ids.emails.pipeline, ids.emails.scheduler, ingestAudience, image.digest])
+    .apply(([buckets, dataset, pipelineSa, schedulerSa, audience, digest]) =>
       configToEnv(
         workloadConfig(cfg, {
           buckets: buckets as Record<BucketName, string>,
           dataset,
           pipelineServiceAccount: pipelineSa,
+          ingestCaller: { audience, serviceAccount: schedulerSa },
           image: digest,
           preprocessingJob: cfg.preprocessingJob.enabled ? preprocessingJobName(prefix) : undefined,
         }),
@@ -185,7 +193,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
     {
       project,
       region,
-      serviceName: `${prefix}-inference`,
+      serviceName: inferenceServiceName,
       description: 'Creature Vision inference: predict, classify uploads, feedback',
       image: image.digest,
       command: containerArgv(ENTRY_POINTS.inferenceService),
@@ -243,7 +251,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
           cron: cfg.workload.ingest.cron,
           method: 'GET' as const,
           uri: pulumi.interpolate`${inference.uri}/predict`,
-          audience: inference.uri,
+          audience: ingestAudience,
           deadlineSeconds: 120,
         })),
         {
@@ -342,6 +350,8 @@ export interface CreatedResources {
   buckets: Record<BucketName, string>;
   dataset: string;
   pipelineServiceAccount: string;
+  /** Who calls the inference service's internal routes: the OIDC audience it expects and the Scheduler's account. */
+  ingestCaller: { audience: string; serviceAccount: string };
   /** The workload image's digest reference. */
   image: string;
   /** The preprocessing Cloud Run job's name, when the stack creates one. */
@@ -387,7 +397,7 @@ export function workloadConfig(cfg: StackConfig, created: CreatedResources): Par
         }
       : w.preprocessing,
     // Cloud Run sends traffic to 0.0.0.0:8080; the local dog-image server does not exist in the cloud.
-    inference: { ...w.inference, host: '0.0.0.0', port: 8080 },
+    inference: { ...w.inference, host: '0.0.0.0', port: 8080, ingestAuth: created.ingestCaller },
     dogApi: { ...w.dogApi, baseUrl: w.dogApi.baseUrl || 'https://dog.ceo' },
   };
 }

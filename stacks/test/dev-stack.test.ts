@@ -232,6 +232,8 @@ describe('dev services', () => {
   });
 
   test('Cloud Scheduler calls /predict and /check with the scheduler account’s OIDC token, audience = service URL', () => {
+    // The inference service's deterministic URL (https://<service>-<project number>.<region>.run.app), known before it exists.
+    const INGEST_AUDIENCE = 'https://cv-dev-inference-123456789012.europe-west1.run.app';
     const o = outputs();
     expect(
       ofType(run, 'gcp:cloudscheduler/job:Job')
@@ -243,8 +245,11 @@ describe('dev services', () => {
     expect(ingest.httpTarget).toMatchObject({
       httpMethod: 'GET',
       uri: `${o.serviceUrl}/predict`,
-      oidcToken: { serviceAccountEmail: o.serviceAccounts.scheduler, audience: o.serviceUrl },
+      oidcToken: { serviceAccountEmail: o.serviceAccounts.scheduler, audience: INGEST_AUDIENCE },
     });
+    // The service is told whom to expect: the same audience, the Scheduler's account.
+    const config = loadConfig({ env: envOf(one(run, 'gcp:cloudrunv2/service:Service', 'inference-service')) });
+    expect(config.inference.ingestAuth).toEqual({ audience: INGEST_AUDIENCE, serviceAccount: o.serviceAccounts.scheduler });
     const check = one(run, 'gcp:cloudscheduler/job:Job', 'schedules-retrain-check').inputs;
     expect(check).toMatchObject({ schedule: '*/30 * * * *' });
     expect(check.httpTarget).toMatchObject({

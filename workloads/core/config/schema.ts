@@ -122,6 +122,18 @@ export const inferenceSchema = z
         unknownBreedBelow: share.default(0.38),
       })
       .prefault({}),
+    /**
+     * Who may call the internal routes (GET /predict, the Scheduler's ingestion call): a
+     * Google-signed OIDC ID token (Authorization: Bearer) for `audience`, issued to the
+     * service account `serviceAccount` (its verified email). The stack sets both: the
+     * service's own URL and the Scheduler's account.
+     */
+    ingestAuth: z
+      .object({
+        audience: z.string().default(''),
+        serviceAccount: z.string().default(''),
+      })
+      .prefault({}),
   })
   .prefault({});
 
