@@ -135,6 +135,17 @@ export const deletionProtectionInProd: Rule = (r, ctx) => {
   return v;
 };
 
+const WORLD = ['0.0.0.0/0', '::/0'];
+
+/** In production, no firewall rule admits the whole internet (Grafana is reached through IAP or named ranges). */
+export const noWorldOpenFirewallInProd: Rule = (r, ctx) => {
+  if (!ctx.production || r.type !== 'gcp:compute/firewall:Firewall' || r.props.direction === 'EGRESS') return [];
+  const ranges = Array.isArray(r.props.sourceRanges) ? (r.props.sourceRanges as unknown[]) : [];
+  return ranges
+    .filter((x) => typeof x === 'string' && WORLD.includes(x))
+    .map((x) => `firewall ${r.name}: source range ${x} opens it to the whole internet in production`);
+};
+
 const DIGEST_REF = /^[^@\s]+@sha256:[0-9a-f]{64}$/;
 
 function containerImages(r: PolicyResource): unknown[] {
@@ -158,7 +169,13 @@ export const imagesByDigest: Rule = (r) =>
     .filter((image) => typeof image === 'string' && !DIGEST_REF.test(image))
     .map((image) => `${r.name}: image ${image} is not pinned by digest (<repository>@sha256:<digest>)`);
 
-export const RULES: Record<string, { description: string; rule: Rule }> = {
+/**
+ * Each rule, and whether it applies to production stacks only. A production-only rule names
+ * what prod refuses and a non-production stack may still do, but only when its YAML says
+ * so explicitly (stacks/exposure.ts traces each such violation to the key; `npm run synth`
+ * shows them).
+ */
+export const RULES: Record<string, { description: string; rule: Rule; productionOnly?: true }> = {
   'no-public-buckets': {
     description: 'Buckets enforce public access prevention and uniform access; no public IAM or ACLs.',
     rule: noPublicBuckets,
@@ -166,12 +183,19 @@ export const RULES: Record<string, { description: string; rule: Rule }> = {
   'no-public-invoker-in-prod': {
     description: 'No allUsers/allAuthenticatedUsers Cloud Run invoker in production stacks.',
     rule: noPublicInvokerInProd,
+    productionOnly: true,
   },
   'no-service-account-keys': { description: 'No service account keys (or HMAC keys).', rule: noServiceAccountKeys },
   'no-primitive-roles': { description: 'No basic roles: roles/owner, roles/editor, roles/viewer.', rule: noPrimitiveRoles },
   'deletion-protection-in-prod': {
     description: 'Production stacks protect Cloud Run services and jobs, BigQuery datasets and tables, and buckets against deletion.',
     rule: deletionProtectionInProd,
+    productionOnly: true,
+  },
+  'no-world-open-firewall-in-prod': {
+    description: 'No firewall rule open to 0.0.0.0/0 or ::/0 in production stacks.',
+    rule: noWorldOpenFirewallInProd,
+    productionOnly: true,
   },
   'images-by-digest': { description: 'Cloud Run container images are referenced by digest.', rule: imagesByDigest },
 };

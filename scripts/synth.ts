@@ -1,12 +1,14 @@
 /**
  * `npm run synth -- --stack dev`: prints the resource tree `pulumi up` would create for a
  * stack, from a mocked run of the real program (no cloud account, no Pulumi CLI): type,
- * name, parent nesting and the inputs a reviewer cares about. `--json` prints the raw
- * inventory instead.
+ * name, parent nesting and the inputs a reviewer cares about, and ends with the one-screen
+ * review (scripts/review-summary.ts; `--summary` prints only that). Exits 2 when the policy
+ * pack refuses something or the stack opens something beyond production's policy that its
+ * YAML does not say. `--json` prints the raw inventory instead.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_PRODUCTION_STACKS, evaluate } from '../policy/rules';
-import { PlannedResource, policyResources, runMocked } from '../stacks/mock-run';
+import { PlannedResource, runMocked, stackConfigFromYaml } from '../stacks/mock-run';
+import { reviewSummary } from './review-summary';
 
 /** The inputs worth reading per resource type (dotted paths). */
 const KEY_INPUTS: Record<string, string[]> = {
@@ -58,6 +60,8 @@ const KEY_INPUTS: Record<string, string[]> = {
   'gcp:logging/metric:Metric': ['name'],
   'gcp:monitoring/alertPolicy:AlertPolicy': ['displayName', 'severity'],
   'gcp:monitoring/notificationChannel:NotificationChannel': ['type', 'labels'],
+  'time:index/sleep:Sleep': ['createDuration'],
+  'gcp:iap/tunnelInstanceIAMMember:TunnelInstanceIAMMember': ['role', 'member'],
 };
 
 function get(obj: unknown, dotted: string): unknown {
@@ -95,28 +99,34 @@ export function renderTree(resources: PlannedResource[]): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { stack: { type: 'string', default: 'dev' }, json: { type: 'boolean', default: false } } });
-  const run = await runMocked({ stack: values.stack! });
+  const { values } = parseArgs({
+    options: {
+      stack: { type: 'string', default: 'dev' },
+      json: { type: 'boolean', default: false },
+      summary: { type: 'boolean', default: false },
+    },
+  });
+  const config = stackConfigFromYaml(values.stack!);
+  const run = await runMocked({ stack: values.stack!, config });
   if (values.json) {
     process.stdout.write(JSON.stringify({ resources: run.resources, outputs: run.outputs }, null, 2) + '\n');
     return;
   }
-  const custom = run.resources.filter((r) => r.custom);
-  const byType = new Map<string, number>();
-  for (const r of custom) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
-  process.stdout.write(
-    `Planned resources for stack ${run.stack} (mocked run of the stack program with Pulumi.${run.stack}.yaml)\n\n${renderTree(run.resources)}\n\n`,
-  );
-  process.stdout.write(`${custom.length} resources in ${run.resources.length - custom.length} components:\n`);
-  for (const [type, n] of [...byType].sort()) process.stdout.write(`  ${String(n).padStart(3)}  ${type}\n`);
-  process.stdout.write(`\nStack outputs:\n${JSON.stringify(run.outputs, null, 2)}\n`);
-  const production = DEFAULT_PRODUCTION_STACKS.includes(run.stack);
-  const violations = evaluate(policyResources(run), { production });
-  process.stdout.write(
-    `\nPolicy pack (policy/, ${production ? 'production' : 'non-production'} stack): ${violations.length ? `${violations.length} violation(s)` : 'no violations'}\n`,
-  );
-  for (const v of violations) process.stdout.write(`  [${v.policy}] ${v.message}\n`);
-  if (violations.length) process.exitCode = 2;
+  if (!values.summary) {
+    const custom = run.resources.filter((r) => r.custom);
+    const byType = new Map<string, number>();
+    for (const r of custom) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
+    process.stdout.write(
+      `Planned resources for stack ${run.stack} (mocked run of the stack program with Pulumi.${run.stack}.yaml)\n\n${renderTree(run.resources)}\n\n`,
+    );
+    process.stdout.write(`${custom.length} resources in ${run.resources.length - custom.length} components:\n`);
+    for (const [type, n] of [...byType].sort()) process.stdout.write(`  ${String(n).padStart(3)}  ${type}\n`);
+    process.stdout.write(`\nStack outputs:\n${JSON.stringify(run.outputs, null, 2)}\n\n`);
+  }
+  // The review ends the output, so it is what is on the screen.
+  const review = reviewSummary(run, config);
+  process.stdout.write(`${review.text}\n`);
+  if (review.blocking) process.exitCode = 2;
 }
 
 if (require.main === module) {

@@ -5,6 +5,7 @@ import {
   noPublicBuckets,
   noPublicInvokerInProd,
   noServiceAccountKeys,
+  noWorldOpenFirewallInProd,
   PolicyResource,
   stackOfUrn,
 } from '../rules';
@@ -151,5 +152,18 @@ describe('images-by-digest', () => {
     expect(
       imagesByDigest(res('gcp:cloudrun/service:Service', { template: { spec: { containers: [{ image: 'a:b' }] } } }), DEV),
     ).toHaveLength(1);
+  });
+});
+
+describe('no-world-open-firewall-in-prod', () => {
+  const fw = (sourceRanges: string[], direction = 'INGRESS') => res('gcp:compute/firewall:Firewall', { direction, sourceRanges });
+  test('named ranges pass everywhere', () => expect(noWorldOpenFirewallInProd(fw(['35.235.240.0/20']), PROD)).toEqual([]));
+  test('the whole internet is refused in production only', () => {
+    expect(noWorldOpenFirewallInProd(fw(['0.0.0.0/0', '10.0.0.0/8']), PROD)).toEqual([
+      'firewall r: source range 0.0.0.0/0 opens it to the whole internet in production',
+    ]);
+    expect(noWorldOpenFirewallInProd(fw(['::/0']), PROD)).toHaveLength(1);
+    expect(noWorldOpenFirewallInProd(fw(['0.0.0.0/0']), DEV)).toEqual([]);
+    expect(noWorldOpenFirewallInProd(fw(['0.0.0.0/0'], 'EGRESS'), PROD)).toEqual([]);
   });
 });

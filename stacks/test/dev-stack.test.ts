@@ -5,7 +5,7 @@ import { loadConfig } from '../../workloads/core/config/load';
 import { pipelineKeys } from '../../workloads/core/layout';
 import { bigQuerySchema } from '../../workloads/core/warehouse/schema-dsl';
 import { TABLE_NAMES, tableDef } from '../../workloads/core/warehouse/tables';
-import { MockRun, runMocked } from '../mock-run';
+import { MockRun, runMocked, stackConfigFromYaml } from '../mock-run';
 import { asPolicyResources, container, countByType, customs, envOf, ofType, one } from './helpers';
 
 /** One mocked run of the real program with Pulumi.dev.yaml, shared by every assertion below. */
@@ -370,4 +370,38 @@ test('npm run synth renders the tree: components, their resources nested, key in
   expect(service).toBeGreaterThan(component);
   expect(lines.slice(service, service + 12).join('\n')).toMatch(/template\.containers\.0\.image: .*workloads@sha256:[0-9a-f]{64}/);
   expect(lines).toContain('  creature-vision:storage:DataLake  lake  [component]');
+});
+
+test('npm run synth ends with a one-screen review: probes, who may call what, every identity’s roles, and what dev opens beyond prod with the YAML key', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- scripts/ is outside the test's module graph otherwise
+  const { reviewSummary } = require('../../scripts/review-summary') as typeof import('../../scripts/review-summary');
+  const yaml = stackConfigFromYaml('dev');
+  const review = reviewSummary(run, yaml);
+  const lines = review.text.split('\n');
+  expect(lines.length).toBeLessThanOrEqual(40);
+  expect(lines).toContainEqual(
+    expect.stringMatching(
+      /^ {2}service cv-dev-inference: .*startup \/healthz, liveness \/healthz.*invokers: allUsers \(PUBLIC\), scheduler$/,
+    ),
+  );
+  expect(lines).toContainEqual(expect.stringMatching(/^ {2}job cv-dev-preprocess: 4 tasks.*run by: pipeline/));
+  expect(lines).toContainEqual(
+    expect.stringMatching(
+      /^ {2}preprocessing +logging\.logWriter @ project; storage\.objectUser @ bucket datasets; storage\.objectViewer @ bucket raw$/,
+    ),
+  );
+  expect(lines).toContain(
+    "  PUBLIC: allUsers may invoke service cv-dev-inference (its internal routes check the caller's token themselves)",
+  );
+  expect(lines).toContain('    no-public-invoker-in-prod: inference-run-invoker-allusers ← creature-vision:publicInvoker');
+  expect(lines).toContainEqual(
+    expect.stringMatching(
+      /^ {4}deletion-protection-in-prod: .* ← creature-vision:deletionProtection, creature-vision:dataLake\.forceDestroy$/,
+    ),
+  );
+  expect(review.blocking).toBe(false);
+  // The same resources without the YAML keys that open them: the review blocks and says so.
+  const bare = reviewSummary(run, { 'gcp:project': yaml['gcp:project'], 'gcp:region': yaml['gcp:region'] });
+  expect(bare.text).toContain('no-public-invoker-in-prod: inference-run-invoker-allusers ← NOT SET IN THE YAML');
+  expect(bare.blocking).toBe(true);
 });
