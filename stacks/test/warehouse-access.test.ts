@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import { PROJECT_ROLES, WORKLOAD_IDENTITIES, WorkloadIdentity } from '../../components/identity';
+import { ENTRY_POINTS } from '../../workloads/core/entry-points';
 import { PIPELINE_STEPS } from '../../workloads/core/pipeline-steps';
 import { TABLE_NAMES, TableName } from '../../workloads/core/warehouse/tables';
 import { MockRun, runMocked } from '../mock-run';
@@ -16,10 +17,10 @@ import { ofType } from './helpers';
  */
 
 /** Entry points each identity runs (the preprocessing account runs only transform tasks: see WAREHOUSE_ACCESS). */
-const ENTRY_POINTS: Partial<Record<WorkloadIdentity, string[]>> = {
-  inference: ['workloads/inference/main.ts'],
-  trigger: ['workloads/trigger/cli.ts'],
-  pipeline: [...new Set(Object.values(PIPELINE_STEPS).map((s) => s.entry))],
+const SOURCES: Partial<Record<WorkloadIdentity, string[]>> = {
+  inference: [ENTRY_POINTS.inferenceService.source],
+  trigger: [ENTRY_POINTS.triggerService.source],
+  pipeline: [...new Set(Object.values(PIPELINE_STEPS).map((s) => ENTRY_POINTS[s.entryPoint].source))],
 };
 
 /**
@@ -63,8 +64,8 @@ function tablesUsed(files: string[]): { writes: Set<TableName>; reads: Set<Table
 }
 
 describe('warehouse access follows the code each identity runs', () => {
-  test.each(Object.keys(ENTRY_POINTS) as WorkloadIdentity[])('%s', (who) => {
-    const used = tablesUsed(reachable(ENTRY_POINTS[who]!));
+  test.each(Object.keys(SOURCES) as WorkloadIdentity[])('%s', (who) => {
+    const used = tablesUsed(reachable(SOURCES[who]!));
     const declared = WAREHOUSE_ACCESS[who];
     expect({ writes: [...used.writes].sort(), reads: [...used.reads].sort() }).toEqual({
       writes: [...declared.writes].sort(),
