@@ -54,7 +54,7 @@ export interface WorkloadServiceArgs {
 export const CONTAINER_PORT = 8080;
 
 /** The Cloud Run service name a `serviceName` argument becomes (known before deployment). */
-export const cloudRunServiceName = (serviceName: string): string => resourceId(49, serviceName);
+const cloudRunServiceName = (serviceName: string): string => resourceId(49, serviceName);
 
 /**
  * The service's deterministic URL, `https://<service>-<project number>.<region>.run.app`,

@@ -49,7 +49,7 @@ export const RELEASE_VERSION = /^\d+\.\d+\.\d+$/;
  * Attempts of every network call at boot, and the script's `retry` helper (tests run it on its
  * own). Its messages name the command and its last argument only: a middle one may be a token.
  */
-export const RETRY_ATTEMPTS = 10;
+const RETRY_ATTEMPTS = 10;
 export const RETRY_FUNCTION = `retry() {
   local attempt=1
   until "$@"; do
