@@ -166,13 +166,34 @@ function computed(type: string, name: string, inputs: Record<string, any>, proje
   }
 }
 
-interface RegisterRequest {
+/** What a registration says about a resource (the gRPC RegisterResourceRequest's getters). */
+export interface RegisterRequest {
   getType(): string;
   getName(): string;
   getParent(): string;
   getCustom(): boolean;
   getProtect(): boolean | undefined;
   getDependenciesList(): string[];
+}
+
+/** The record of one registration, as every mocked run keeps it. */
+export function plannedResource(
+  req: RegisterRequest,
+  urn: string,
+  inputs: Record<string, unknown>,
+  state: Record<string, unknown>,
+): PlannedResource {
+  return {
+    urn,
+    type: req.getType(),
+    name: req.getName(),
+    parent: req.getParent() || undefined,
+    custom: req.getCustom(),
+    protect: req.getProtect() === true,
+    dependencies: req.getDependenciesList(),
+    inputs,
+    state,
+  };
 }
 
 /**
@@ -215,17 +236,7 @@ export async function runProgramMocked(stack: string, config: Record<string, str
       if (res) {
         const recorded = pending.find((p) => p.type === req.getType() && p.name === req.getName());
         if (recorded) pending.splice(pending.indexOf(recorded), 1);
-        resources.push({
-          urn: res.getUrn(),
-          type: req.getType(),
-          name: req.getName(),
-          parent: req.getParent() || undefined,
-          custom: req.getCustom(),
-          protect: req.getProtect() === true,
-          dependencies: req.getDependenciesList(),
-          inputs: recorded?.inputs ?? {},
-          state: recorded?.state ?? {},
-        });
+        resources.push(plannedResource(req, res.getUrn(), recorded?.inputs ?? {}, recorded?.state ?? {}));
       }
       cb(err, res);
     });

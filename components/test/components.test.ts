@@ -10,6 +10,13 @@ import { ScheduledCalls } from '../scheduler';
 /** Components on their own, under the same recording mocks the stack tests use. */
 const CONFIG = { 'gcp:project': 'p-123456', 'gcp:region': 'europe-west1' };
 const run = (program: () => unknown) => runProgramMocked('unit', CONFIG, program);
+const LIFECYCLE = {
+  rawNearlineAfterDays: 30,
+  unlabelledUploadsExpireDays: 30,
+  pipelineRunsExpireDays: 30,
+  stagingExpireDays: 7,
+  noncurrentModelsExpireDays: 30,
+};
 
 const serviceArgs: WorkloadServiceArgs = {
   project: 'p-123456',
@@ -57,13 +64,7 @@ test('the data lake protects its buckets when asked and grants per bucket', asyn
         namePrefix: 'p-123456-cv-x',
         forceDestroy: false,
         protect: true,
-        lifecycle: {
-          rawNearlineAfterDays: 30,
-          unlabelledUploadsExpireDays: 30,
-          pipelineRunsExpireDays: 30,
-          stagingExpireDays: 7,
-          noncurrentModelsExpireDays: 30,
-        },
+        lifecycle: LIFECYCLE,
         grants: { models: [{ role: 'roles/storage.objectViewer', member: 'serviceAccount:i@p-123456.iam.gserviceaccount.com' }] },
       }),
   );
@@ -86,13 +87,7 @@ describe('IAM bindings are named by role and member, never by position', () => {
     namePrefix: 'p-123456-cv-x',
     forceDestroy: true,
     protect: false,
-    lifecycle: {
-      rawNearlineAfterDays: 30,
-      unlabelledUploadsExpireDays: 30,
-      pipelineRunsExpireDays: 30,
-      stagingExpireDays: 7,
-      noncurrentModelsExpireDays: 30,
-    },
+    lifecycle: LIFECYCLE,
     grants: { raw: grants },
   });
   const reader: RoleGrant = {

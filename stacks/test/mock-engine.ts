@@ -7,7 +7,7 @@ import * as resourceGrpc from '@pulumi/pulumi/proto/resource_grpc_pb';
 import * as resourcePb from '@pulumi/pulumi/proto/resource_pb';
 import { Empty } from 'google-protobuf/google/protobuf/empty_pb';
 import { Struct } from 'google-protobuf/google/protobuf/struct_pb';
-import { mockInvoke, mockResourceState, PlannedResource, unwrapSecrets } from '../mock-run';
+import { mockInvoke, mockResourceState, PlannedResource, plannedResource, unwrapSecrets } from '../mock-run';
 
 /**
  * A mocked Pulumi engine on real gRPC: the ResourceMonitor and Engine services a program
@@ -94,17 +94,7 @@ export async function startMockEngine(project: string, stack: string, config: Re
       const inputs = unwrapSecrets(pulumi.runtime.deserializeProperties(req.getObject()!)) as Record<string, unknown>;
       const urn = newUrn(project, stack, req.getParent(), req.getType(), req.getName());
       const state = req.getCustom() ? mockResourceState(req.getType(), req.getName(), inputs, gcpProject) : {};
-      resources.push({
-        urn,
-        type: req.getType(),
-        name: req.getName(),
-        parent: req.getParent() || undefined,
-        custom: req.getCustom(),
-        protect: req.getProtect() === true,
-        dependencies: req.getDependenciesList(),
-        inputs,
-        state,
-      });
+      resources.push(plannedResource(req, urn, inputs, state));
       return new resourcePb.RegisterResourceResponse()
         .setUrn(urn)
         .setId(req.getCustom() ? `${req.getName()}-id` : '')

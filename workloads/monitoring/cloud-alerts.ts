@@ -152,45 +152,51 @@ export function cloudMonitoringAlerts(options: CloudAlertOptions): CloudAlerts {
     { alignmentPeriod: `${Math.min(minutes * 60, MAX_ALIGNMENT_S)}s`, perSeriesAligner: 'ALIGN_SUM', crossSeriesReducer: 'REDUCE_SUM' },
   ];
 
+  /** A ratio of two of the service's counters against a threshold, over a window. */
+  const ratio = (r: {
+    numerator: string;
+    denominator: string;
+    displayName: string;
+    windowMinutes: number;
+    comparison: 'COMPARISON_GT' | 'COMPARISON_LT';
+    threshold: number;
+  }): { metricNames: string[]; conditions: AlertConditionSpec[] } => ({
+    metricNames: [r.numerator, r.denominator],
+    conditions: [
+      {
+        displayName: r.displayName,
+        conditionThreshold: {
+          filter: metricFilter(r.numerator, SERVICE_RESOURCE),
+          denominatorFilter: metricFilter(r.denominator, SERVICE_RESOURCE),
+          aggregations: sumOver(r.windowMinutes),
+          denominatorAggregations: sumOver(r.windowMinutes),
+          comparison: r.comparison,
+          thresholdValue: r.threshold,
+          duration: '0s',
+          trigger: { count: 1 },
+          evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+        },
+      },
+    ],
+  });
+
   const conditions: Record<AlertId, { metricNames: string[]; conditions: AlertConditionSpec[] }> = {
-    accuracy_low: {
-      metricNames: [name('predictions_correct'), name('predictions_labelled')],
-      conditions: [
-        {
-          displayName: `champion accuracy < ${t.accuracyMin} over ${t.accuracyWindowMinutes} min`,
-          conditionThreshold: {
-            filter: metricFilter(name('predictions_correct'), SERVICE_RESOURCE),
-            denominatorFilter: metricFilter(name('predictions_labelled'), SERVICE_RESOURCE),
-            aggregations: sumOver(t.accuracyWindowMinutes),
-            denominatorAggregations: sumOver(t.accuracyWindowMinutes),
-            comparison: 'COMPARISON_LT',
-            thresholdValue: t.accuracyMin,
-            duration: '0s',
-            trigger: { count: 1 },
-            evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
-          },
-        },
-      ],
-    },
-    error_rate_high: {
-      metricNames: [name('http_errors'), name('http_requests')],
-      conditions: [
-        {
-          displayName: `5xx share > ${t.errorRateMax} over ${t.errorRateWindowMinutes} min`,
-          conditionThreshold: {
-            filter: metricFilter(name('http_errors'), SERVICE_RESOURCE),
-            denominatorFilter: metricFilter(name('http_requests'), SERVICE_RESOURCE),
-            aggregations: sumOver(t.errorRateWindowMinutes),
-            denominatorAggregations: sumOver(t.errorRateWindowMinutes),
-            comparison: 'COMPARISON_GT',
-            thresholdValue: t.errorRateMax,
-            duration: '0s',
-            trigger: { count: 1 },
-            evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
-          },
-        },
-      ],
-    },
+    accuracy_low: ratio({
+      numerator: name('predictions_correct'),
+      denominator: name('predictions_labelled'),
+      displayName: `champion accuracy < ${t.accuracyMin} over ${t.accuracyWindowMinutes} min`,
+      windowMinutes: t.accuracyWindowMinutes,
+      comparison: 'COMPARISON_LT',
+      threshold: t.accuracyMin,
+    }),
+    error_rate_high: ratio({
+      numerator: name('http_errors'),
+      denominator: name('http_requests'),
+      displayName: `5xx share > ${t.errorRateMax} over ${t.errorRateWindowMinutes} min`,
+      windowMinutes: t.errorRateWindowMinutes,
+      comparison: 'COMPARISON_GT',
+      threshold: t.errorRateMax,
+    }),
     latency_p95_high: {
       metricNames: [name('prediction_latency')],
       conditions: [
