@@ -88,6 +88,14 @@ export function reviewSummary(run: MockRun, config: Record<string, string>): Rev
     );
   }
 
+  const policies = of('gcp:monitoring/alertPolicy:AlertPolicy');
+  const emails = of('gcp:monitoring/notificationChannel:NotificationChannel').map((c) => inputs(c).labels?.email_address);
+  lines.push(
+    policies.length
+      ? `  alerts: ${policies.length} policies, e-mailed to ${emails.join(', ')}`
+      : '  alerts: none (creature-vision:alerts.enabled is off)',
+  );
+
   // Identities: every role, and where it applies (roles with the same places share a line item).
   lines.push('', 'Identities (roles @ where)');
   const grants = new Map<string, Map<string, string[]>>();
