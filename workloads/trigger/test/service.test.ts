@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ContainerComponent, PipelineBuilder } from '../../../pipeline-specs/builder';
-import { placeholder, PipelineSpec } from '../../../pipeline-specs/ir';
+import { KFP_SDK_VERSION, placeholder, PipelineSpec } from '../../../pipeline-specs/ir';
 import { fromImage, REPO_ROOT } from '../../../pipeline-specs/runner';
 import type { DataLake } from '../../core/storage/data-lake';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
@@ -13,7 +13,7 @@ import { addLabels, tempLake } from './helpers';
 
 /** A pipeline with the real one's parameters (run_id, force) whose one step sleeps a little. */
 function slowSpec(): PipelineSpec {
-  const p = new PipelineBuilder({ name: 'slow', sdkVersion: 'test' });
+  const p = new PipelineBuilder({ name: 'slow', sdkVersion: KFP_SDK_VERSION });
   const runId = p.parameter('run_id', 'STRING');
   const force = p.parameter('force', 'BOOLEAN', { default: false });
   const work: ContainerComponent<'input' | 'force', 'value'> = {
