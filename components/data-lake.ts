@@ -2,7 +2,6 @@ import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { BUCKET_PURPOSE, BUCKETS, BucketName, datasetKeys, pipelineKeys, rawKeys } from '../workloads/core/layout';
 import { childOptions, gcpLabels, grantNames, resourceId, RoleGrant } from './base';
-import { VERTEX_ROOT_PREFIX } from './vertex-pipeline';
 
 export interface LifecycleArgs {
   /** Raw images move to NEARLINE after this many days (they are read again only by replay). */
@@ -121,7 +120,7 @@ export function lifecycleRules(bucket: BucketName, l: LifecycleArgs): gcp.types.
     case 'pipeline':
       rules.push({
         action: { type: 'Delete' },
-        condition: { age: l.pipelineRunsExpireDays, matchesPrefixes: [pipelineKeys.runsPrefix, `${VERTEX_ROOT_PREFIX}/`] },
+        condition: { age: l.pipelineRunsExpireDays, matchesPrefixes: [pipelineKeys.runsPrefix, pipelineKeys.vertexRootPrefix] },
       });
       break;
     case 'datasets':

@@ -4,9 +4,9 @@ import * as pulumi from '@pulumi/pulumi';
 import * as path from 'node:path';
 
 /**
- * The build context (the repository root) and the Dockerfile, from this file's own location:
- * the Pulumi CLI runs the program from the directory Pulumi.yaml's `main` names, so a path
- * relative to the working directory would point elsewhere.
+ * The build context (the repository root) and the Dockerfile, from this file's own location,
+ * never from the working directory (the Pulumi CLI's is the project root, but synth, tests
+ * and tools may run the program from anywhere).
  */
 export const BUILD_CONTEXT = path.resolve(__dirname, '..');
 export const DOCKERFILE = path.join(BUILD_CONTEXT, 'workloads', 'Dockerfile');

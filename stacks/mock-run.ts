@@ -85,11 +85,14 @@ export function mockResourceState(type: string, name: string, inputs: Record<str
   return { ...inputs, ...computed(type, name, inputs, project) };
 }
 
+/** The project number the mocks give every project. */
+const MOCK_PROJECT_NUMBER = '123456789012';
+
 /** What the mock provider answers for a provider function (invoke). */
 export function mockInvoke(token: string, config: Record<string, string>): Record<string, unknown> {
   if (token === 'gcp:organizations/getProject:getProject') {
     const projectId = config['gcp:project'] ?? 'mock-project';
-    return { projectId, name: projectId, number: '123456789012', id: `projects/${projectId}`, labels: {} };
+    return { projectId, name: projectId, number: MOCK_PROJECT_NUMBER, id: `projects/${projectId}`, labels: {} };
   }
   if (token === 'gcp:organizations/getClientConfig:getClientConfig') {
     return {
@@ -141,8 +144,9 @@ function computed(type: string, name: string, inputs: Record<string, any>, proje
       };
     }
     case 'gcp:cloudrunv2/service:Service': {
+      // Cloud Run answers on two URLs: the hash-based `uri`, and the deterministic one.
       const uri = `https://${inputs.name}-${sha(String(inputs.name)).slice(0, 10)}-ew.a.run.app`;
-      return { uri, urls: [uri] };
+      return { uri, urls: [uri, `https://${inputs.name}-${MOCK_PROJECT_NUMBER}.${inputs.location}.run.app`] };
     }
     case 'gcp:secretmanager/secret:Secret':
       return { name: `projects/${project}/secrets/${inputs.secretId}` };

@@ -200,8 +200,10 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
       serviceAccountEmail: ids.emails.inference,
       env: workloadEnv,
       scaling: cfg.cloudRun.inference,
-      // Start-up is the process being up. A fresh stack has no promoted model yet, and the model
-      // arrives through this very service's ingestion: /readyz reports it, it must not gate start-up.
+      // Start-up is the process being up. A fresh stack may have no model at all (a backbone
+      // without an ImageNet head has no model zero; the first trained one needs images ingested
+      // through this very service), and creating model zero takes time: /readyz reports the
+      // model, it must not gate start-up.
       probes: { startupPath: '/healthz', livenessPath: '/healthz' },
       deletionProtection: cfg.deletionProtection,
       invokers,

@@ -19,8 +19,8 @@ export interface TableAccess {
  * `roles/bigquery.jobUser` (components/identity.ts), one that only inserts does not.
  */
 export const WAREHOUSE_ACCESS: Record<WorkloadIdentity, TableAccess> = {
-  // Prediction and feedback events; it never queries.
-  inference: { writes: ['prediction_events', 'feedback'], reads: [] },
+  // Prediction and feedback events, and model zero's creation on a fresh stack; it never queries.
+  inference: { writes: ['prediction_events', 'feedback', 'model_events'], reads: [] },
   // The retraining decision (POST /check); the signals it decides on.
   trigger: { writes: ['trigger_decisions'], reads: ['model_events', 'prediction_events', 'trigger_decisions'] },
   // The Vertex steps: check-trigger (the trigger's code), preprocess (commit), train, evaluate, promote.

@@ -24,7 +24,7 @@ import { ProjectApis } from './project-apis';
 import { ScheduledCalls } from './scheduler';
 import { VertexPipeline } from './vertex-pipeline';
 import { Warehouse } from './warehouse';
-import { WorkloadImages } from './workload-images';
+import { WorkloadImage } from './workload-image';
 import { loadPipelineSpec } from '../stacks/repo-artifacts';
 import { containerArgv, ENTRY_POINTS } from '../workloads/core/entry-points';
 import { cloudMonitoringAlerts } from '../workloads/monitoring/cloud-alerts';
@@ -40,7 +40,7 @@ const CONTEXT: Record<string, string> = {
   ids: 'WorkloadIdentities',
   lake: 'DataLake',
   registry: 'ArtifactRegistry',
-  images: 'WorkloadImages',
+  image: 'WorkloadImage',
   workloadEnv: 'pulumi.Output<Record<string, string>>',
   inference: 'WorkloadService',
 };

@@ -25,7 +25,7 @@ describe('dev stack inventory', () => {
       'gcp:artifactregistry/repositoryIamMember:RepositoryIamMember': 1,
       'gcp:bigquery/dataset:Dataset': 1,
       'gcp:bigquery/datasetIamMember:DatasetIamMember': 1, // Grafana reads every table
-      'gcp:bigquery/iamMember:IamMember': 12, // table by table: stacks/warehouse-access.ts
+      'gcp:bigquery/iamMember:IamMember': 13, // table by table: stacks/warehouse-access.ts
       'gcp:bigquery/table:Table': TABLE_NAMES.length,
       'gcp:cloudrunv2/job:Job': 1,
       'gcp:cloudrunv2/jobIamMember:JobIamMember': 2,

@@ -29,8 +29,10 @@ export interface DeclaredService {
   /** Logical name (`inference-service`) and the Cloud Run service name. */
   resource: string;
   name: string;
-  /** The URL the provider reports (what Scheduler jobs and OIDC audiences name). */
+  /** The URL the provider reports (what Scheduler jobs call). */
   uri: string;
+  /** Every URL the service answers on (an OIDC audience may name any of them). */
+  urls: string[];
   serviceAccount: string;
   container: Container;
   containerPort: number;
@@ -111,6 +113,7 @@ export function deploymentOf(run: MockRun, project: string): Deployment {
       resource: s.name,
       name: s.inputs.name as string,
       uri: s.state.uri as string,
+      urls: (s.state.urls as string[] | undefined) ?? [s.state.uri as string],
       serviceAccount: t.serviceAccount,
       container: container(c),
       containerPort: ports?.containerPort ?? 8080,
