@@ -25,22 +25,28 @@ const OWNED_PREFIXES = [rawKeys, datasetKeys, modelKeys, pipelineKeys]
   .filter(([name, v]) => typeof v === 'string' && /Prefix$/.test(name))
   .map(([, v]) => v as string);
 
-/** String and template literal texts of a TypeScript file (comments excluded). */
+/**
+ * String and template literal texts of a TypeScript file (comments excluded). Walks the parsed
+ * tree: a bare token scanner cannot tell a template's closing brace from a block's, nor a
+ * division from a regular expression, and then reads comments as literals.
+ */
 function literals(file: string): string[] {
-  const scanner = ts.createScanner(ts.ScriptTarget.Latest, true, ts.LanguageVariant.Standard, readFileSync(file, 'utf8'));
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const out: string[] = [];
-  for (let kind = scanner.scan(); kind !== ts.SyntaxKind.EndOfFileToken; kind = scanner.scan()) {
-    if (kind === ts.SyntaxKind.CloseBraceToken) kind = scanner.reScanTemplateToken(false);
-    if (
-      kind === ts.SyntaxKind.StringLiteral ||
-      kind === ts.SyntaxKind.NoSubstitutionTemplateLiteral ||
-      kind === ts.SyntaxKind.TemplateHead ||
-      kind === ts.SyntaxKind.TemplateMiddle ||
-      kind === ts.SyntaxKind.TemplateTail
-    )
-      out.push(scanner.getTokenValue());
-    if (kind === ts.SyntaxKind.SlashToken || kind === ts.SyntaxKind.SlashEqualsToken) scanner.reScanSlashToken();
-  }
+  const visit = (node: ts.Node): void => {
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateLiteralToken(node))
+      out.push(node.text);
+    else if (ts.isTemplateExpression(node)) {
+      out.push(node.head.text);
+      for (const span of node.templateSpans) {
+        visit(span.expression);
+        out.push(span.literal.text);
+      }
+      return;
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
   return out;
 }
 
