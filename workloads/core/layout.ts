@@ -88,6 +88,14 @@ export const datasetKeys = {
    * lifecycle rule when a run is abandoned.
    */
   stagingPrefix: 'staging/',
+  claimsPrefix: 'claims/',
+  /**
+   * The commit point of a version: written once (if-absent) after its manifest, naming it
+   * as the one child of its parent (`null`: the first version). Of two runs that planned on
+   * the same parent only one can write it; the other's manifest is never a version.
+   */
+  claim: (parent: string | null): string =>
+    parent === null ? 'claims/first.json' : `claims/child-of-${assertSafeId('dataset version', parent)}.json`,
 };
 
 /** Keys of a staged preprocessing run's work in progress, in the `datasets` bucket. */

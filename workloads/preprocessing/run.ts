@@ -3,7 +3,7 @@ import type { DatasetManifest, SourceEntry } from '../core/dataset/manifest';
 import type { ImageLimits } from '../core/images/normalize-image';
 import { datasetKeys, newVersionName, type Split, SPLITS } from '../core/layout';
 import type { Logger } from '../core/log';
-import { NotFoundError, type ObjectStore, writeJson } from '../core/storage/object-store';
+import { NotFoundError, type ObjectStore, PreconditionFailedError, readJson, writeJson } from '../core/storage/object-store';
 import type { Row } from '../core/warehouse/tables';
 import type { Warehouse } from '../core/warehouse/warehouse';
 import { mapConcurrent } from './concurrency';
@@ -282,6 +282,7 @@ export async function commitRun(
   const manifest: DatasetManifest = {
     version,
     parentVersion: plan.parentVersion,
+    claim: datasetKeys.claim(plan.parentVersion),
     createdAt: now().toISOString(),
     runId: plan.runId,
     format: 'tfrecord',
@@ -301,6 +302,7 @@ export async function commitRun(
   };
   const manifestKey = datasetKeys.manifest(version);
   await writeJson(datasets, manifestKey, manifest, { ifGenerationMatch: '0' });
+  await claimParent(datasets, manifest);
   deps.log?.info({ version, manifest: datasets.uri(manifestKey) }, 'dataset version written');
   if (deps.warehouse) await recordVersion(deps.warehouse, datasets, manifest);
 
@@ -321,6 +323,42 @@ export async function commitRun(
     transformSeconds: transformed.seconds,
     imagesPerSecond: plan.items.length / Math.max(transformed.seconds, 1e-9),
   };
+}
+
+export class ParentClaimedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ParentClaimedError';
+  }
+}
+
+/**
+ * The commit point: the claim naming this version as its parent's only child, written
+ * if-absent. The lineage check before it is not enough on its own: two runs that planned
+ * on the same parent both pass it when they commit together. The loser's manifest is
+ * deleted (readers ignore it anyway: no claim names it).
+ */
+async function claimParent(datasets: ObjectStore, manifest: DatasetManifest): Promise<void> {
+  const key = manifest.claim!;
+  try {
+    await writeJson(
+      datasets,
+      key,
+      { version: manifest.version, parentVersion: manifest.parentVersion, claimedAt: manifest.createdAt },
+      {
+        ifGenerationMatch: '0',
+      },
+    );
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+    const winner = (await readJson<{ version?: string }>(datasets, key))?.version ?? '(unknown)';
+    await datasets.delete(datasetKeys.manifest(manifest.version)).catch(() => undefined);
+    const parent = manifest.parentVersion === null ? 'the empty dataset bucket' : `dataset version ${manifest.parentVersion}`;
+    throw new ParentClaimedError(
+      `${parent} already has the child ${winner}, committed by another run while this one (${manifest.version}) ran; ` +
+        'nothing was committed: re-run preprocessing to build on it',
+    );
+  }
 }
 
 /** A whole run in one process: plan, transform, commit. */

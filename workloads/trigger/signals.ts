@@ -1,5 +1,6 @@
 import { parseRawLabel } from '../core/dataset/raw-label';
 import type { DatasetManifest } from '../core/dataset/manifest';
+import { listDatasetVersions } from '../core/dataset/read-dataset';
 import { datasetKeys, modelKeys, rawKeys } from '../core/layout';
 import type { DataLake } from '../core/storage/data-lake';
 import { readJson } from '../core/storage/object-store';
@@ -21,11 +22,9 @@ export type TriggerLake = Pick<DataLake, 'raw' | 'datasets' | 'models'>;
 const CLOCK_SKEW_MS = 10 * 60 * 1000;
 
 export async function lastDatasetVersion(lake: TriggerLake): Promise<{ version: string; createdAt: string } | null> {
-  const manifests = (await lake.datasets.list(datasetKeys.versionsPrefix))
-    .map((o) => /^versions\/([^/]+)\/manifest\.json$/.exec(o.key)?.[1])
-    .filter((v): v is string => !!v)
-    .sort();
-  for (const version of manifests.reverse()) {
+  // Committed versions only: a manifest whose claim names another run's version is not one.
+  const versions = await listDatasetVersions(lake.datasets);
+  for (const version of versions.reverse()) {
     const manifest = await readJson<Pick<DatasetManifest, 'version' | 'createdAt'>>(lake.datasets, datasetKeys.manifest(version));
     if (manifest && !Number.isNaN(Date.parse(manifest.createdAt))) return { version, createdAt: manifest.createdAt };
   }

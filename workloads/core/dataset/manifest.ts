@@ -7,6 +7,12 @@ import type { Split } from '../layout';
 export interface DatasetManifest {
   version: string;
   parentVersion: string | null;
+  /**
+   * The claim object that commits this version (`datasetKeys.claim(parentVersion)`); the
+   * version exists only while that object names it. Absent in versions written before
+   * claims existed, which are complete once their manifest is.
+   */
+  claim?: string;
   createdAt: string;
   runId: string | null;
   format: 'tfrecord';

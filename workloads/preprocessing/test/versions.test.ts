@@ -211,3 +211,55 @@ describe('a corrupted shard', () => {
     }
   });
 });
+
+/**
+ * Issue 14: two preprocessing runs started together both committed with the same parent.
+ * The store below holds each run just before its manifest write until both have got there
+ * (both have passed every check that reads the lineage), then lets them go on together.
+ */
+describe('two runs committing on the same parent', () => {
+  it('exactly one commits; the other fails naming the winner, and no reader sees a second child', async () => {
+    const lake = tempLake();
+    try {
+      await putPhotos(lake.raw, dogPhotos(breeds, 3));
+      await runPreprocessing(lake, { ...testOptions(), version: 'v1' });
+      await putPhotos(lake.raw, dogPhotos(['boxer'], 3));
+      let waiting: Array<() => void> = [];
+      const barrier = (): Promise<void> =>
+        new Promise((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length === 2) {
+            waiting.forEach((r) => r());
+            waiting = [];
+          }
+        });
+      const held = new Proxy(lake.datasets, {
+        get(target, prop, receiver) {
+          if (prop === 'write') {
+            return async (key: string, data: Buffer | string, options?: WriteOptions) => {
+              if (key.endsWith('manifest.json')) await barrier();
+              return target.write(key, data, options);
+            };
+          }
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const results = await Promise.allSettled([
+        runPreprocessing({ raw: lake.raw, datasets: held }, { ...testOptions(), version: 'v2a' }),
+        runPreprocessing({ raw: lake.raw, datasets: held }, { ...testOptions(), version: 'v2b' }),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      const winner = (won[0] as PromiseFulfilledResult<{ version: string }>).value.version;
+      expect(String(lost[0].reason)).toMatch(new RegExp(`dataset version v1 already has the child ${winner}`));
+      expect(await listDatasetVersions(lake.datasets)).toEqual(['v1', winner]);
+      const loser = winner === 'v2a' ? 'v2b' : 'v2a';
+      await expect(readManifest(lake.datasets, loser)).rejects.toThrow(/not a committed dataset version|does not exist/);
+    } finally {
+      lake.cleanup();
+    }
+  });
+});
