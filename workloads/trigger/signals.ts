@@ -5,6 +5,7 @@ import { datasetKeys, modelKeys, rawKeys } from '../core/layout';
 import type { DataLake } from '../core/storage/data-lake';
 import { readJson } from '../core/storage/object-store';
 import type { Warehouse } from '../core/warehouse/warehouse';
+import { reconcileModelEvents } from '../evaluation/model-events';
 import type { TriggerInputs, TriggerThresholds } from './decide';
 
 /**
@@ -100,6 +101,8 @@ export async function gatherInputs(args: {
   let baseline: number | null = null;
   let recent = { predictions: 0, accuracy: null as number | null };
   if (champion) {
+    // A promotion whose row a crash left out would leave drift detection without a baseline.
+    await reconcileModelEvents(args.lake.models, args.warehouse);
     const since = new Date(now.getTime() - args.thresholds.driftWindowMinutes * 60_000);
     [baseline, recent] = await Promise.all([
       baselineAccuracy(args.warehouse, champion),

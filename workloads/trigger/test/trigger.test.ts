@@ -2,6 +2,10 @@ import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
 import type { DataLake } from '../../core/storage/data-lake';
 import { checkTrigger } from '../check';
 import type { TriggerThresholds } from '../decide';
+import { MODEL_FILES, modelKeys } from '../../core/layout';
+import { movePointer } from '../../core/model/registry';
+import { writeJson } from '../../core/storage/object-store';
+import { writeEvaluation } from '../../evaluation/records';
 import { addDataset, addLabels, addPredictions, promote, tempLake } from './helpers';
 
 /** The trigger's conditions and logged decisions on a real DuckDB warehouse and a local data lake. */
@@ -46,6 +50,42 @@ describe('trigger on the warehouse and data lake', () => {
     ]);
     const inputs = JSON.parse(String(rows[1].inputs));
     expect(inputs).toMatchObject({ newLabelled: 20, lastDataset: null, condition: 'first_run', thresholds: { minNewLabelled: 20 } });
+  });
+
+  it('drift: a promotion whose model_events row a crash left out is reconciled from the registry history (issue 14)', async () => {
+    await writeJson(lake.models, modelKeys.file('m1', MODEL_FILES.complete), { version: 'm1' });
+    await writeEvaluation(lake.models, {
+      runId: 'r1',
+      evaluatedAt: hoursAgo(3).toISOString(),
+      datasetVersion: 'v1',
+      challenger: { version: 'm1', metrics: { top1: 0.9 } },
+      champion: null,
+      shadow: null,
+      decision: 'promote',
+      reason: 'promote: first model',
+      checks: [],
+      gate: {},
+    });
+    // The pointer moved (and its history object was written); the process died before the row.
+    await movePointer(
+      lake.models,
+      'production',
+      {
+        version: 'm1',
+        previousVersion: null,
+        movedAt: hoursAgo(3).toISOString(),
+        event: 'promotion',
+        reason: 'first',
+        eventId: 'promotion-m1-r1',
+        runId: 'r1',
+      },
+      '0',
+    );
+    await addDataset(lake, 'v20261123T030000Z-aaaa', hoursAgo(4));
+    await addPredictions(warehouse, 'm1', 20, 20, hoursAgo(0.5));
+    const d = await check();
+    expect(d.inputs.baselineAccuracy).toBe(0.9);
+    expect(d.reason).toMatch(/drift: champion m1 accuracy 50\.0% over 40 recent predictions vs baseline 90\.0%/);
   });
 
   it('new data: counts only labels given after the last dataset version', async () => {
