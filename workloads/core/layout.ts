@@ -70,6 +70,9 @@ export const rawKeys = {
   labelsPrefix: 'labels/',
   /** `labels/<id>.json` → the image id (undefined for any other key). */
   labelId: (key: string): string | undefined => idBetween(rawKeys.labelsPrefix, '.json', key),
+  /** An operator's review of a user's label (approve, with the label, or reject); the latest one counts. */
+  review: (id: string): string => `reviews/${assertSafeId('image id', id)}.json`,
+  reviewsPrefix: 'reviews/',
 };
 
 /** Keys in the `datasets` bucket. */
@@ -88,6 +91,8 @@ export const datasetKeys = {
    * lifecycle rule when a run is abandoned.
    */
   stagingPrefix: 'staging/',
+  /** Random key of the split assignment, made once per stack: which split a new photo gets cannot be predicted from outside. */
+  splitKey: 'keys/split-key.json',
   claimsPrefix: 'claims/',
   /**
    * The commit point of a version: written once (if-absent) after its manifest, naming it

@@ -4,7 +4,23 @@ import { type ObjectStore, readJson } from '../core/storage/object-store';
 import type { Row } from '../core/warehouse/tables';
 import type { Warehouse } from '../core/warehouse/warehouse';
 import { type EvalMetrics, summarize } from './metrics';
-import { readEvaluation } from './records';
+import { type EvaluationRecord, readEvaluation } from './records';
+
+/** The gate's evidence as model_events columns (null for moves without an evaluation). */
+export function gateColumns(
+  record: EvaluationRecord | undefined,
+): Pick<Row<'model_events'>, 'eval_n' | 'eval_digest' | 'effect' | 'effect_low' | 'effect_high' | 'p_value' | 'class_changes'> {
+  const s = record?.statistics;
+  return {
+    eval_n: s ? s.n : null,
+    eval_digest: record?.evaluationSet?.digest ?? null,
+    effect: s?.overall ? s.overall.effect : null,
+    effect_low: s?.overall ? s.overall.low : null,
+    effect_high: s?.overall ? s.overall.high : null,
+    p_value: s?.overall ? s.overall.pBetter : null,
+    class_changes: s ? JSON.stringify(s.classes) : null,
+  };
+}
 
 /**
  * The `model_events` rows of production pointer moves, derived from the registry history:
@@ -38,6 +54,7 @@ export async function modelEventOf(models: ObjectStore, move: Move): Promise<Row
       dataset_version: evaluation?.datasetVersion ?? null,
       challenger_metrics: evaluation ? JSON.stringify(evaluation.challenger.metrics) : null,
       champion_metrics: evaluation?.champion ? JSON.stringify(evaluation.champion.metrics) : null,
+      ...gateColumns(evaluation),
     };
   }
   // A rollback carries the restored model's own test metrics (challenger_metrics.top1), so

@@ -157,7 +157,7 @@ export async function populateDemoWarehouse(w: Warehouse, now: Date = new Date()
     parent: string | null,
     examples: number,
     fresh: number,
-    replay: number,
+    inherited: number,
     classes: number,
   ): Row<'dataset_versions'> => ({
     ts: at(ts),
@@ -170,11 +170,13 @@ export async function populateDemoWarehouse(w: Warehouse, now: Date = new Date()
     num_test: examples - Math.round(examples * 0.75) - Math.round(examples * 0.1),
     num_classes: classes,
     new_examples: fresh,
-    replay_examples: replay,
+    replay_examples: 0,
+    inherited_examples: inherited,
+    pending_labels: parent ? 7 : 0,
     skipped: 0,
     run_id: null,
   });
-  await w.insert('dataset_versions', [version(hm1 + 10 * MIN, d1, null, 100, 100, 0, 4), version(h0 + 5 * MIN, d2, d1, 160, 60, 20, 5)]);
+  await w.insert('dataset_versions', [version(hm1 + 10 * MIN, d1, null, 100, 100, 0, 4), version(h0 + 5 * MIN, d2, d1, 160, 60, 100, 5)]);
 
   const dist: Row<'class_distribution'>[] = [];
   const classes = (ts: number, name: string, perLabel: Record<string, [number, number, number]>): void => {

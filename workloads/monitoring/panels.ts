@@ -213,13 +213,19 @@ ORDER BY 2, 1`,
   {
     id: 'data_growth',
     title: 'Data growth per dataset version',
-    description: 'Examples in each dataset version, how many were new and how many were replayed from earlier versions.',
+    description:
+      "Examples in each dataset version (a snapshot of all trusted data): how many were new, how many it holds by reference to its parent, and how many users' photos were left out awaiting trust.",
     kind: 'bar',
     width: 'half',
-    fields: { category: 'dataset_version', values: ['num_examples', 'new_examples', 'replay_examples'], extra: ['num_classes'] },
-    units: { num_examples: 'count', new_examples: 'count', replay_examples: 'count', num_classes: 'count' },
+    fields: {
+      category: 'dataset_version',
+      values: ['num_examples', 'new_examples', 'inherited_examples', 'pending_labels'],
+      extra: ['num_classes'],
+    },
+    units: { num_examples: 'count', new_examples: 'count', inherited_examples: 'count', pending_labels: 'count', num_classes: 'count' },
     sql: (d) => `
-SELECT dataset_version, num_examples, new_examples, replay_examples, num_classes
+SELECT dataset_version, num_examples, new_examples, COALESCE(inherited_examples, 0) AS inherited_examples,
+       COALESCE(pending_labels, 0) AS pending_labels, num_classes
 FROM {{dataset_versions}}
 WHERE ${d.inRange('ts')}
 ORDER BY ts, dataset_version`,

@@ -108,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
   const options = {
     runId: values['run-id'] ?? null,
     settings,
+    trust: config.trust,
     limits: config.images,
     concurrency: settings.concurrency,
     onProgress,

@@ -151,8 +151,8 @@ describe('panel values on the demo history', () => {
 
   it('data growth per dataset version, oldest first', () => {
     expect(rows('data_growth')).toEqual([
-      { dataset_version: d1, num_examples: 100, new_examples: 100, replay_examples: 0, num_classes: 4 },
-      { dataset_version: d2, num_examples: 160, new_examples: 60, replay_examples: 20, num_classes: 5 },
+      { dataset_version: d1, num_examples: 100, new_examples: 100, inherited_examples: 0, pending_labels: 0, num_classes: 4 },
+      { dataset_version: d2, num_examples: 160, new_examples: 60, inherited_examples: 100, pending_labels: 7, num_classes: 5 },
     ]);
   });
 
