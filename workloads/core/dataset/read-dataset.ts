@@ -3,7 +3,7 @@ import { type ObjectStore, readJson } from '../storage/object-store';
 import { decompress } from '../tfrecord/compression';
 import { readFramedRecords } from '../tfrecord/framing';
 import { decodeDogExample } from './dog-example';
-import type { DatasetManifest } from './manifest';
+import type { DatasetManifest, SamplingWeights } from './manifest';
 import type { DogExample } from './features';
 
 /**
@@ -86,6 +86,15 @@ export async function readManifest(store: ObjectStore, version: string): Promise
     );
   }
   return manifest;
+}
+
+/** Training sampling weights of a version (content hash → draws per epoch; absent: 1). */
+export async function readSamplingWeights(store: ObjectStore, manifest: DatasetManifest): Promise<Record<string, number>> {
+  if (!manifest.sampling) return {};
+  const sampling = await readJson<SamplingWeights>(store, manifest.sampling);
+  if (!sampling)
+    throw new Error(`dataset version ${manifest.version} names sampling weights ${store.uri(manifest.sampling)} that do not exist`);
+  return sampling.weights;
 }
 
 /** Decoded examples of one split, shard by shard (one shard in memory at a time). */
