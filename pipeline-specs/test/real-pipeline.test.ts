@@ -51,6 +51,44 @@ describe('local runner on the real continual-learning spec', () => {
     }
   });
 
+  it('a forced run with nothing trusted to learn waits for data: preprocess succeeds, the rest is skipped (issue 13)', async () => {
+    const lake = openDataLake(loadConfig({ env: {}, overrides: { dataRoot: dir } }));
+    // Users' labels only: nothing a trust policy has confirmed.
+    const dogs = path.resolve(REPO_ROOT, '../shared/datasets/dogs/pug');
+    for (const file of (await fs.readdir(dogs)).sort().slice(0, 3)) {
+      const bytes = await fs.readFile(path.join(dogs, file));
+      const id = `upload-${path.parse(file).name}`;
+      await lake.raw.write(rawKeys.image(id, 'jpg'), bytes);
+      await writeJson(lake.raw, rawKeys.label(id), {
+        id,
+        imageKey: rawKeys.image(id, 'jpg'),
+        label: 'beagle',
+        source: 'upload',
+        trust: 'untrusted',
+        voter: 'one-client',
+        labelledAt: new Date().toISOString(),
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      });
+    }
+    const result = await runPipeline({
+      spec: await loadCompiledSpec(),
+      runId: 'run-real-waiting',
+      parameters: { force: true },
+      env: cleanEnv({ CV_DATA_ROOT: dir, CV_LOG_LEVEL: 'warn' }),
+      store: lake.pipeline,
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('succeeded');
+    expect(result.steps.map((s) => [s.task, s.status])).toEqual([
+      ['check-trigger', 'succeeded'],
+      ['preprocess', 'succeeded'],
+      ['train', 'skipped'],
+      ['evaluate', 'skipped'],
+      ['promote', 'skipped'],
+    ]);
+    expect(result.steps[1].outputs).toMatchObject({ status: 'waiting_for_data', dataset_version: '' });
+  });
+
   const maybe = process.env.CV_E2E ? it : it.skip;
   maybe(
     'runs every step on a slice of the shared dogs and promotes the first model',
