@@ -73,6 +73,8 @@ export const rawKeys = {
   /** An operator's review of a user's label (approve, with the label, or reject); the latest one counts. */
   review: (id: string): string => `reviews/${assertSafeId('image id', id)}.json`,
   reviewsPrefix: 'reviews/',
+  /** Random key of the pseudonymous voter ids (inference/voters.ts), made once per stack. */
+  voterKey: 'keys/voter-key.json',
 };
 
 /** Keys in the `datasets` bucket. */
