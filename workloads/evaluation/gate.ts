@@ -1,5 +1,5 @@
 import type { WorkloadConfig } from '../core/config/schema';
-import { type PairedComparison, pairedComparison, proportionBounds } from './paired-test';
+import { type PairedComparison, pairedComparison, POWER, proportionBounds } from './paired-test';
 
 /**
  * The promotion gate: a pure function of both models' answers on the same evaluation
@@ -88,6 +88,10 @@ const pts = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} 
 const p = (x: number): string => (x < 0.001 ? 'p < 0.001' : `p = ${x.toFixed(3)}`);
 const interval = (c: PairedComparison, alpha: number): string =>
   `${pts(c.effect)}, ${Math.round((1 - 2 * alpha) * 100)}% CI [${pts(c.low)}, ${pts(c.high)}], ${p(c.pBetter)}`;
+const detectable = (c: PairedComparison): string =>
+  c.detectable === null
+    ? 'too few photos on which the models differ to prove any improvement'
+    : `on these photos it detects an improvement of ${pts(c.detectable)} with ${POWER * 100}% power`;
 
 function compare(a: PairedAnswers, alpha: number, keep: (i: number) => boolean): PairedComparison {
   let b = 0;
@@ -182,7 +186,7 @@ export function decide(answers: PairedAnswers, gate: GateConfig, shadow: ShadowC
       detail = `learnt ${newNames.join(', ')} (${interval(added, gate.alpha)} there) without forgetting (old breeds ${interval(s.old!, gate.alpha)})`;
     else
       detail =
-        `not significantly better: ${versus}` +
+        `not significantly better: ${versus} (${detectable(s.overall)})` +
         (added ? `; new ${newNames.join(', ')}: ${interval(added, gate.alpha)}, old breeds: ${interval(s.old!, gate.alpha)}` : '') +
         (s.overall.pBetter < gate.alpha ? ` (lower bound below the ${pct(gate.minMargin)} margin)` : '');
     check('better', better || learnt, detail);

@@ -9,7 +9,10 @@ import { type EvaluationRecord, readEvaluation } from './records';
 /** The gate's evidence as model_events columns (null for moves without an evaluation). */
 export function gateColumns(
   record: EvaluationRecord | undefined,
-): Pick<Row<'model_events'>, 'eval_n' | 'eval_digest' | 'effect' | 'effect_low' | 'effect_high' | 'p_value' | 'class_changes'> {
+): Pick<
+  Row<'model_events'>,
+  'eval_n' | 'eval_digest' | 'effect' | 'effect_low' | 'effect_high' | 'p_value' | 'detectable_effect' | 'class_changes'
+> {
   const s = record?.statistics;
   return {
     eval_n: s ? s.n : null,
@@ -18,6 +21,7 @@ export function gateColumns(
     effect_low: s?.overall ? s.overall.low : null,
     effect_high: s?.overall ? s.overall.high : null,
     p_value: s?.overall ? s.overall.pBetter : null,
+    detectable_effect: s?.overall?.detectable ?? null,
     class_changes: s ? JSON.stringify(s.classes) : null,
   };
 }

@@ -31,6 +31,44 @@ export interface PairedComparison {
   pBetter: number;
   /** One-sided p-value of "the challenger is worse". */
   pWorse: number;
+  /**
+   * The smallest improvement this comparison detects with 80% power at α (see
+   * {@link minimumDetectableEffect}); null when its discordant pairs are too few to make any
+   * improvement significant. A rejection says "not proven", not "not better": improvements
+   * below this are expected to be missed.
+   */
+  detectable: number | null;
+}
+
+/** Power the gate states its detectable effect at. */
+export const POWER = 0.8;
+
+/**
+ * The smallest accuracy improvement the exact McNemar test detects with {@link POWER} at
+ * level α, given n photos of which m are discordant (conditional on m, which the data fix):
+ * the critical count k* of the test, then the discordant share π in favour of the
+ * challenger at which P(X ≥ k* | m, π) = power, by bisection; the effect is (m/n)(2π − 1).
+ * Exact binomial throughout (stdlib's test gives P(X ≥ k | m, p) as its "greater" p-value).
+ */
+export function minimumDetectableEffect(m: number, n: number, alpha: number, power = POWER): number | null {
+  if (m === 0 || n === 0) return null;
+  let critical = -1;
+  for (let k = 0; k <= m; k++) {
+    if (binomialTest(k, m, { alternative: 'greater' }).pValue < alpha) {
+      critical = k;
+      break;
+    }
+  }
+  if (critical < 0) return null;
+  const powerAt = (pi: number) => binomialTest(critical, m, { alternative: 'greater', p: pi }).pValue;
+  let lo = 0.5;
+  let hi = 1;
+  for (let i = 0; i < 40; i++) {
+    const mid = (lo + hi) / 2;
+    if (powerAt(mid) < power) lo = mid;
+    else hi = mid;
+  }
+  return (m / n) * (2 * hi - 1);
 }
 
 export function pairedComparison(b: number, c: number, n: number, alpha: number): PairedComparison {
@@ -38,7 +76,7 @@ export function pairedComparison(b: number, c: number, n: number, alpha: number)
     throw new Error(`pairedComparison: need whole numbers with b + c ≤ n, got b=${b} c=${c} n=${n}`);
   }
   const m = b + c;
-  if (m === 0) return { n, b, c, effect: 0, low: 0, high: 0, pBetter: 1, pWorse: 1 };
+  if (m === 0) return { n, b, c, effect: 0, low: 0, high: 0, pBetter: 1, pWorse: 1, detectable: null };
   const lowerP = binomialTest(b, m, { alternative: 'greater', alpha }).ci[0];
   const upperP = binomialTest(b, m, { alternative: 'less', alpha }).ci[1];
   return {
@@ -50,6 +88,7 @@ export function pairedComparison(b: number, c: number, n: number, alpha: number)
     high: (m / n) * (2 * upperP - 1),
     pBetter: binomialTest(b, m, { alternative: 'greater' }).pValue,
     pWorse: binomialTest(b, m, { alternative: 'less' }).pValue,
+    detectable: minimumDetectableEffect(m, n, alpha),
   };
 }
 

@@ -97,6 +97,7 @@ export const SAMPLE_ROWS: { [T in TableName]: Row<T> } = {
     effect_low: 0.012,
     effect_high: 0.047,
     p_value: 0.004,
+    detectable_effect: 0.021,
     class_changes: JSON.stringify([{ label: 'pug', n: 18, challenger: 0.94, champion: 0.89, change: 0.05, isNew: false }]),
   },
   trigger_decisions: {

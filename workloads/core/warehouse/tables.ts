@@ -153,6 +153,7 @@ export const modelEvents = defineTable({
     effect_low: added(field.float("Lower bound of the effect's interval (level 1 - 2 alpha)")),
     effect_high: added(field.float("Upper bound of the effect's interval")),
     p_value: added(field.float('One-sided exact McNemar p-value that the challenger is better')),
+    detectable_effect: added(field.float('Smallest improvement this evaluation detects with 80% power (smaller ones may be missed)')),
     class_changes: added(field.json('Per breed: n, challenger and champion recall, change, floor, upper bound, new, JSON')),
   },
 });
