@@ -56,7 +56,8 @@ export interface NoiseRow {
    * wrong promotion: promoted, and the held-back photos show it significantly worse than its predecessor (the gate states α);
    * wrong rejection: kept the champion, and the held-back photos prove an improvement at least as large as the one the
    *   gate stated it would detect (its 80%-power detectable effect on the evaluation set);
-   * agree: neither. A first model (no champion) agrees when the same rule on the held-back photos decides the same.
+   * agree: neither. A first model (nothing to replace): promoted, it agrees when its held-back top-1 is above the floor
+   *   beyond doubt (lower bound); rejected, when the same rule on the held-back photos rejects it too.
    */
   verdict: 'agree' | 'wrong promotion' | 'wrong rejection' | 'waiting' | '—';
   seconds: number;
@@ -136,7 +137,10 @@ export async function noiseDrill(o: NoiseOptions, say: (line: string) => void = 
           strict += hbGate.decision === c.outcome ? 1 : 0;
         } else {
           heldBackCell = `first model: ${pct(challenger.accuracy)} (${hbGate.decision})`;
-          verdict = hbGate.decision === c.outcome ? 'agree' : c.outcome === 'promote' ? 'wrong promotion' : 'wrong rejection';
+          // With nothing to replace, a promotion claims one thing: top-1 above the floor (its lower bound). A rejection
+          // claims what failed; the held-back photos agree when the same rule on them rejects too.
+          if (c.outcome === 'promote') verdict = hbGate.statistics.top1Low >= world.config.gate.floorTop1 ? 'agree' : 'wrong promotion';
+          else verdict = hbGate.decision === 'reject' ? 'agree' : 'wrong rejection';
           strict += hbGate.decision === c.outcome ? 1 : 0;
         }
         if (c.outcome === 'promote') served = challenger.accuracy;

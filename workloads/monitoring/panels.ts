@@ -282,6 +282,27 @@ ORDER BY time DESC, title
 LIMIT ${TABLE_LIMIT}`,
   },
   {
+    id: 'gate_decisions',
+    title: 'Gate decisions: effect, interval, evidence',
+    description:
+      "Each promotion and rejection with what it rests on: evaluation photos (n), the challenger's top-1 gain over the champion and its interval, the one-sided exact McNemar p-value, the smallest gain that evaluation detects with 80% power, and the per-breed recall changes (JSON), newest first.",
+    kind: 'table',
+    width: 'full',
+    fields: {
+      time: 'time',
+      category: 'model_version',
+      values: [],
+      extra: ['event', 'eval_n', 'effect', 'effect_low', 'effect_high', 'p_value', 'detectable_effect', 'class_changes'],
+    },
+    units: { eval_n: 'count', effect: 'ratio', effect_low: 'ratio', effect_high: 'ratio', detectable_effect: 'ratio' },
+    sql: (d) => `
+SELECT ts AS time, model_version, event, eval_n, effect, effect_low, effect_high, p_value, detectable_effect, class_changes
+FROM {{model_events}}
+WHERE event IN ('promotion', 'rejection') AND ${d.inRange('ts')}
+ORDER BY ts DESC, model_version
+LIMIT ${TABLE_LIMIT}`,
+  },
+  {
     id: 'training_runs',
     title: 'Training runs',
     description: 'Each training run with its dataset, best validation accuracy, epochs and wall time, newest first.',

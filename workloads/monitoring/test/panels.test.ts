@@ -149,6 +149,19 @@ describe('panel values on the demo history', () => {
     ]);
   });
 
+  it('gate decisions with their evidence, newest first', () => {
+    expect(
+      rows('gate_decisions').map((x) => [x.event, x.eval_n, x.effect, x.effect_low, x.effect_high, x.p_value, x.detectable_effect]),
+    ).toEqual([
+      ['rejection', 240, 0.015, -0.01, 0.04, 0.17, 0.052],
+      ['promotion', null, null, null, null, null, null],
+      ['promotion', null, null, null, null, null, null],
+    ]);
+    expect(JSON.parse(String(rows('gate_decisions')[0].class_changes))).toEqual([
+      { label: 'pug', n: 24, challenger: 0.92, champion: 0.88, change: 0.04, isNew: false },
+    ]);
+  });
+
   it('data growth per dataset version, oldest first', () => {
     expect(rows('data_growth')).toEqual([
       { dataset_version: d1, num_examples: 100, new_examples: 100, inherited_examples: 0, pending_labels: 0, num_classes: 4 },
