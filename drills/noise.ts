@@ -55,7 +55,7 @@ export interface NoiseRow {
    * Against the gate's own stated error:
    * wrong promotion: promoted, and the held-back photos show it significantly worse than its predecessor (the gate states α);
    * wrong rejection: kept the champion, and the held-back photos prove an improvement at least as large as the one the
-   *   gate stated it would detect (its 80%-power detectable effect on the evaluation set);
+   *   gate stated it would detect (its 95%-power detectable effect on the evaluation set);
    * agree: neither. A first model (nothing to replace): promoted, it agrees when its held-back top-1 is above the floor
    *   beyond doubt (lower bound); rejected, when the same rule on the held-back photos rejects it too.
    */

@@ -32,16 +32,19 @@ export interface PairedComparison {
   /** One-sided p-value of "the challenger is worse". */
   pWorse: number;
   /**
-   * The smallest improvement this comparison detects with 80% power at α (see
+   * The smallest improvement this comparison detects with {@link POWER} (95%) at α (see
    * {@link minimumDetectableEffect}); null when its discordant pairs are too few to make any
    * improvement significant. A rejection says "not proven", not "not better": improvements
-   * below this are expected to be missed.
+   * below this may be missed, larger ones are missed at most 5% of the time.
    */
   detectable: number | null;
 }
 
-/** Power the gate states its detectable effect at. */
-export const POWER = 0.8;
+/**
+ * Power the gate states its detectable effect at: an improvement that large is missed at
+ * most 5% of the time, as a worse model is promoted at most α of the time.
+ */
+export const POWER = 0.95;
 
 /**
  * The smallest accuracy improvement the exact McNemar test detects with {@link POWER} at

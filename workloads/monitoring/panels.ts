@@ -285,7 +285,7 @@ LIMIT ${TABLE_LIMIT}`,
     id: 'gate_decisions',
     title: 'Gate decisions: effect, interval, evidence',
     description:
-      "Each promotion and rejection with what it rests on: evaluation photos (n), the challenger's top-1 gain over the champion and its interval, the one-sided exact McNemar p-value, the smallest gain that evaluation detects with 80% power, and the per-breed recall changes (JSON), newest first.",
+      "Each promotion and rejection with what it rests on: evaluation photos (n), the challenger's top-1 gain over the champion and its interval, the one-sided exact McNemar p-value, the smallest gain that evaluation detects with 95% power, and the per-breed recall changes (JSON), newest first.",
     kind: 'table',
     width: 'full',
     fields: {

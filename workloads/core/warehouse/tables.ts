@@ -69,9 +69,7 @@ export const datasetVersions = defineTable({
     replay_examples: field.int(
       'Examples copied from earlier versions (hard-example replay before snapshots; the first snapshot copies those versions in)',
     ),
-    inherited_examples: added(
-      field.int("Examples held by reference to the parent's shards (a version is a snapshot of all trusted data)"),
-    ),
+    inherited_examples: added(field.int("Examples held by reference to the parent's shards (a version is a snapshot of all trusted data)")),
     pending_labels: added(field.int("Users' photos left out because no trust policy has confirmed their labels yet")),
     skipped: field.int('Raw objects skipped as invalid'),
     run_id: nullable(field.string('Pipeline run that made it')),
@@ -153,7 +151,7 @@ export const modelEvents = defineTable({
     effect_low: added(field.float("Lower bound of the effect's interval (level 1 - 2 alpha)")),
     effect_high: added(field.float("Upper bound of the effect's interval")),
     p_value: added(field.float('One-sided exact McNemar p-value that the challenger is better')),
-    detectable_effect: added(field.float('Smallest improvement this evaluation detects with 80% power (smaller ones may be missed)')),
+    detectable_effect: added(field.float('Smallest improvement this evaluation detects with 95% power (smaller ones may be missed)')),
     class_changes: added(field.json('Per breed: n, challenger and champion recall, change, floor, upper bound, new, JSON')),
   },
 });

@@ -102,17 +102,19 @@ describe('paired statistics', () => {
     expect(() => pairedComparison(3, 4, 5, 0.05)).toThrow(/b \+ c ≤ n/);
   });
 
-  it('states the smallest improvement it can detect (80% power), and none when too few photos differ', () => {
+  it('states the smallest improvement it can detect (at a given power), and none when too few photos differ', () => {
     // 4 discordant pairs can never reach p < 0.05 (all 4 in favour: p = 1/16).
     expect(minimumDetectableEffect(4, 100, 0.05)).toBeNull();
-    const mde = minimumDetectableEffect(20, 200, 0.05)!;
+    const mde = minimumDetectableEffect(20, 200, 0.05, 0.8)!;
     // At that effect the discordant pairs favour the challenger with π = (1 + effect·n/m) / 2, and the test's power is 80%.
     const pi = (1 + (mde * 200) / 20) / 2;
     let power = 0;
     for (let k = 15; k <= 20; k++) power += binomialPmf(k, 20, pi); // P(p < 0.05) = P(b ≥ 15 of 20)
     expect(power).toBeCloseTo(0.8, 3);
-    expect(minimumDetectableEffect(40, 400, 0.05)!).toBeLessThan(mde);
-    expect(pairedComparison(12, 8, 200, 0.05).detectable).toBeCloseTo(mde, 10);
+    expect(minimumDetectableEffect(40, 400, 0.05, 0.8)!).toBeLessThan(mde);
+    // The gate states it at 95% power: a larger improvement than at 80%.
+    expect(pairedComparison(12, 8, 200, 0.05).detectable).toBeGreaterThan(mde);
+    expect(pairedComparison(12, 8, 200, 0.05).detectable).toBeCloseTo(minimumDetectableEffect(20, 200, 0.05, 0.95)!, 10);
   });
 
   it('bounds a proportion (Clopper–Pearson, one-sided)', () => {
