@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { type DeepPartial, loadConfig } from '../workloads/core/config/load';
 import type { WorkloadConfig } from '../workloads/core/config/schema';
 import { perceptualHash } from '../workloads/core/dataset/perceptual-hash';
@@ -320,3 +321,49 @@ export const loadAverage = (): string =>
     .loadavg()
     .map((l) => l.toFixed(1))
     .join(' / ');
+
+export interface CommonDrillOptions {
+  firstBatch: number;
+  batch: number;
+  heldBackShare: number;
+  seed: string;
+}
+
+/** The flags every drill takes (--first-batch, --batch, --held-back, --seed), with the drill's defaults, plus its own. */
+export function drillArgs<E extends Record<string, { type: 'string'; default: string }>>(
+  defaults: { firstBatch: number; batch: number; seed: string },
+  extra: E,
+): { common: CommonDrillOptions; values: { [K in keyof E]: string } } {
+  const { values } = parseArgs({
+    options: {
+      'first-batch': { type: 'string', default: String(defaults.firstBatch) },
+      batch: { type: 'string', default: String(defaults.batch) },
+      'held-back': { type: 'string', default: '0.25' },
+      seed: { type: 'string', default: defaults.seed },
+      ...extra,
+    },
+  });
+  const v = values as Record<string, string>;
+  const common = { firstBatch: Number(v['first-batch']), batch: Number(v.batch), heldBackShare: Number(v['held-back']), seed: v.seed };
+  return { common, values: v as { [K in keyof E]: string } };
+}
+
+/**
+ * A drill's command line: runs it, prints its table with the wall time and the machine's
+ * load, and appends both to bench/RESULTS.md. Exit 1 (with the stack) when the drill fails.
+ */
+export function runDrillMain<R>(name: string, drill: (say: (line: string) => void) => Promise<R>, format: (r: R) => string): void {
+  const started = Date.now();
+  const load = loadAverage();
+  drill((line) => console.log(line)).then(
+    async (r) => {
+      const text = `${format(r)}\nwall ${((Date.now() - started) / 60000).toFixed(1)} min; load average before ${load}`;
+      console.log(text);
+      console.log(`appended to ${await appendResults(name, text)}`);
+    },
+    (err: Error) => {
+      console.error(err.stack ?? err.message);
+      process.exit(1);
+    },
+  );
+}

@@ -1,14 +1,11 @@
-import { parseArgs } from 'node:util';
 import type { DeepPartial } from '../workloads/core/config/load';
 import type { WorkloadConfig } from '../workloads/core/config/schema';
 import { readManifest } from '../workloads/core/dataset/read-dataset';
 import { readPointer } from '../workloads/core/model/registry';
 import {
   accuracyOn,
-  appendResults,
   holdBack,
   ingestTrusted,
-  loadAverage,
   openWorld,
   pct,
   pts,
@@ -17,6 +14,8 @@ import {
   sharedPhotos,
   shuffled,
   table,
+  drillArgs,
+  runDrillMain,
 } from './harness';
 
 /**
@@ -203,39 +202,17 @@ export function formatNewBreed(r: NewBreedResult): string {
 }
 
 if (require.main === module) {
-  const { values } = parseArgs({
-    options: {
+  const { common, values } = drillArgs(
+    { firstBatch: 300, batch: 150, seed: 'new-breed-1' },
+    {
       breed: { type: 'string', default: 'pembroke' },
       arrival: { type: 'string', default: '20' },
-      'first-batch': { type: 'string', default: '300' },
-      batch: { type: 'string', default: '150' },
       after: { type: 'string', default: '3' },
-      'held-back': { type: 'string', default: '0.25' },
-      seed: { type: 'string', default: 'new-breed-1' },
     },
-  });
-  const started = Date.now();
-  const load = loadAverage();
-  newBreedDrill(
-    {
-      withheld: values.breed!,
-      arrival: Number(values.arrival),
-      firstBatch: Number(values['first-batch']),
-      batch: Number(values.batch),
-      after: Number(values.after),
-      heldBackShare: Number(values['held-back']),
-      seed: values.seed!,
-    },
-    (line) => console.log(line),
-  ).then(
-    async (r) => {
-      const text = `${formatNewBreed(r)}\nwall ${((Date.now() - started) / 60000).toFixed(1)} min; load average before ${load}`;
-      console.log(text);
-      console.log(`appended to ${await appendResults('drill:new-breed', text)}`);
-    },
-    (err: Error) => {
-      console.error(err.stack ?? err.message);
-      process.exit(1);
-    },
+  );
+  runDrillMain(
+    'drill:new-breed',
+    (say) => newBreedDrill({ ...common, withheld: values.breed, arrival: Number(values.arrival), after: Number(values.after) }, say),
+    formatNewBreed,
   );
 }

@@ -1,14 +1,11 @@
-import { parseArgs } from 'node:util';
 import type { DeepPartial } from '../workloads/core/config/load';
 import type { WorkloadConfig } from '../workloads/core/config/schema';
 import {
-  appendResults,
   compareHeldBack,
   heldBackDecision,
   holdBack,
   ingestTrusted,
   interval,
-  loadAverage,
   openWorld,
   pct,
   pts,
@@ -17,6 +14,8 @@ import {
   sharedPhotos,
   shuffled,
   table,
+  drillArgs,
+  runDrillMain,
 } from './harness';
 
 /**
@@ -219,35 +218,6 @@ export function formatNoise(r: NoiseResult): string {
 }
 
 if (require.main === module) {
-  const { values } = parseArgs({
-    options: {
-      cycles: { type: 'string', default: '9' },
-      'first-batch': { type: 'string', default: '300' },
-      batch: { type: 'string', default: '185' },
-      'held-back': { type: 'string', default: '0.25' },
-      seed: { type: 'string', default: 'noise-1' },
-    },
-  });
-  const started = Date.now();
-  const load = loadAverage();
-  noiseDrill(
-    {
-      cycles: Number(values.cycles),
-      firstBatch: Number(values['first-batch']),
-      batch: Number(values.batch),
-      heldBackShare: Number(values['held-back']),
-      seed: values.seed!,
-    },
-    (line) => console.log(line),
-  ).then(
-    async (r) => {
-      const text = `${formatNoise(r)}\nwall ${((Date.now() - started) / 60000).toFixed(1)} min; load average before ${load}`;
-      console.log(text);
-      console.log(`appended to ${await appendResults('drill:noise', text)}`);
-    },
-    (err: Error) => {
-      console.error(err.stack ?? err.message);
-      process.exit(1);
-    },
-  );
+  const { common, values } = drillArgs({ firstBatch: 300, batch: 185, seed: 'noise-1' }, { cycles: { type: 'string', default: '9' } });
+  runDrillMain('drill:noise', (say) => noiseDrill({ ...common, cycles: Number(values.cycles) }, say), formatNoise);
 }

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import sharp from 'sharp';
 import type { DeepPartial } from '../workloads/core/config/load';
@@ -9,10 +8,8 @@ import { buildInferenceApp } from '../workloads/inference/app';
 import { readIntake } from '../workloads/preprocessing/intake';
 import { readPointer } from '../workloads/core/model/registry';
 import {
-  appendResults,
   holdBack,
   ingestTrusted,
-  loadAverage,
   openWorld,
   pct,
   type Photo,
@@ -21,6 +18,8 @@ import {
   sharedPhotos,
   shuffled,
   table,
+  drillArgs,
+  runDrillMain,
 } from './harness';
 
 /**
@@ -274,37 +273,13 @@ export function formatPoison(r: PoisonResult): string {
 }
 
 if (require.main === module) {
-  const { values } = parseArgs({
-    options: {
-      cycles: { type: 'string', default: '6' },
-      'first-batch': { type: 'string', default: '300' },
-      batch: { type: 'string', default: '185' },
-      attacks: { type: 'string', default: '80' },
-      'held-back': { type: 'string', default: '0.25' },
-      seed: { type: 'string', default: 'poison-1' },
-    },
-  });
-  const started = Date.now();
-  const load = loadAverage();
-  poisonDrill(
-    {
-      cycles: Number(values.cycles),
-      firstBatch: Number(values['first-batch']),
-      batch: Number(values.batch),
-      attacks: Number(values.attacks),
-      heldBackShare: Number(values['held-back']),
-      seed: values.seed!,
-    },
-    (line) => console.log(line),
-  ).then(
-    async (r) => {
-      const text = `${formatPoison(r)}\nwall ${((Date.now() - started) / 60000).toFixed(1)} min; load average before ${load}`;
-      console.log(text);
-      console.log(`appended to ${await appendResults('drill:poison', text)}`);
-    },
-    (err: Error) => {
-      console.error(err.stack ?? err.message);
-      process.exit(1);
-    },
+  const { common, values } = drillArgs(
+    { firstBatch: 300, batch: 185, seed: 'poison-1' },
+    { cycles: { type: 'string', default: '6' }, attacks: { type: 'string', default: '80' } },
+  );
+  runDrillMain(
+    'drill:poison',
+    (say) => poisonDrill({ ...common, cycles: Number(values.cycles), attacks: Number(values.attacks) }, say),
+    formatPoison,
   );
 }

@@ -19,22 +19,29 @@ const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({
   ...extra,
 });
 
+/** The real spec on the local runner, on a data root; every step's status in order. */
+async function runReal(dir: string, runId: string, parameters: Record<string, boolean> = {}) {
+  const lake = openDataLake(loadConfig({ env: {}, overrides: { dataRoot: dir } }));
+  const result = await runPipeline({
+    spec: await loadCompiledSpec(),
+    runId,
+    parameters,
+    env: cleanEnv({ CV_DATA_ROOT: dir, CV_LOG_LEVEL: 'warn' }),
+    store: lake.pipeline,
+  });
+  expect(result.error).toBeUndefined();
+  expect(result.status).toBe('succeeded');
+  return { result, statuses: result.steps.map((s) => [s.task, s.status]) };
+}
+
 describe('local runner on the real continual-learning spec', () => {
   let dir: string;
   beforeEach(async () => (dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-real-pipeline-'))));
   afterEach(() => fs.rm(dir, { recursive: true, force: true }));
 
   it('runs check-trigger and skips everything else when there is no data', async () => {
-    const lake = openDataLake(loadConfig({ env: {}, overrides: { dataRoot: dir } }));
-    const result = await runPipeline({
-      spec: await loadCompiledSpec(),
-      runId: 'run-real-idle',
-      env: cleanEnv({ CV_DATA_ROOT: dir, CV_LOG_LEVEL: 'warn' }),
-      store: lake.pipeline,
-    });
-    expect(result.error).toBeUndefined();
-    expect(result.status).toBe('succeeded');
-    expect(result.steps.map((s) => [s.task, s.status])).toEqual([
+    const { result, statuses } = await runReal(dir, 'run-real-idle');
+    expect(statuses).toEqual([
       ['check-trigger', 'succeeded'],
       ['preprocess', 'skipped'],
       ['train', 'skipped'],
@@ -70,16 +77,8 @@ describe('local runner on the real continual-learning spec', () => {
         sha256: createHash('sha256').update(bytes).digest('hex'),
       });
     }
-    const result = await runPipeline({
-      spec: await loadCompiledSpec(),
-      runId: 'run-real-waiting',
-      parameters: { force: true },
-      env: cleanEnv({ CV_DATA_ROOT: dir, CV_LOG_LEVEL: 'warn' }),
-      store: lake.pipeline,
-    });
-    expect(result.error).toBeUndefined();
-    expect(result.status).toBe('succeeded');
-    expect(result.steps.map((s) => [s.task, s.status])).toEqual([
+    const { result, statuses } = await runReal(dir, 'run-real-waiting', { force: true });
+    expect(statuses).toEqual([
       ['check-trigger', 'succeeded'],
       ['preprocess', 'succeeded'],
       ['train', 'skipped'],

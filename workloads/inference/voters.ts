@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { rawKeys } from '../core/layout';
-import { type ObjectStore, PreconditionFailedError, readJson, writeJson } from '../core/storage/object-store';
+import type { ObjectStore } from '../core/storage/object-store';
+import { stackKey } from '../core/storage/stack-key';
 
 /**
  * Who gave a label, pseudonymously: a keyed hash of the client's address, so "k independent
@@ -12,22 +13,8 @@ import { type ObjectStore, PreconditionFailedError, readJson, writeJson } from '
  */
 export function voterIds(raw: ObjectStore): (address: string) => Promise<string> {
   let key: Promise<string> | undefined;
-  const load = async (): Promise<string> => {
-    const existing = await readJson<{ key?: string }>(raw, rawKeys.voterKey);
-    if (existing?.key) return existing.key;
-    try {
-      const made = randomBytes(32).toString('hex');
-      await writeJson(raw, rawKeys.voterKey, { key: made, createdAt: new Date().toISOString() }, { ifGenerationMatch: '0' });
-      return made;
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
-      const winner = await readJson<{ key?: string }>(raw, rawKeys.voterKey);
-      if (!winner?.key) throw new Error(`${raw.uri(rawKeys.voterKey)} exists but holds no key`, { cause: err });
-      return winner.key;
-    }
-  };
   return async (address) => {
-    key ??= load().catch((err: unknown) => {
+    key ??= stackKey(raw, rawKeys.voterKey).catch((err: unknown) => {
       key = undefined;
       throw err;
     });

@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { datasetKeys, type Split } from '../core/layout';
-import { type ObjectStore, PreconditionFailedError, readJson, writeJson } from '../core/storage/object-store';
+import type { ObjectStore } from '../core/storage/object-store';
+import { stackKey } from '../core/storage/stack-key';
 
 /**
  * Which split a new photo goes to. The `test` split is the evaluation set the gate judges
@@ -79,18 +80,5 @@ export function allocateSplits<T extends Allocatable>(
   return out;
 }
 
-/** The stack's split key: read it, or make it once (if-absent, so concurrent first runs agree). */
-export async function splitKey(datasets: ObjectStore): Promise<string> {
-  const existing = await readJson<{ key?: string }>(datasets, datasetKeys.splitKey);
-  if (existing?.key) return existing.key;
-  const key = randomBytes(32).toString('hex');
-  try {
-    await writeJson(datasets, datasetKeys.splitKey, { key, createdAt: new Date().toISOString() }, { ifGenerationMatch: '0' });
-    return key;
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-    const winner = await readJson<{ key?: string }>(datasets, datasetKeys.splitKey);
-    if (!winner?.key) throw new Error(`${datasets.uri(datasetKeys.splitKey)} exists but holds no key`, { cause: err });
-    return winner.key;
-  }
-}
+/** The stack's split key (made once, kept in the datasets bucket). */
+export const splitKey = (datasets: ObjectStore): Promise<string> => stackKey(datasets, datasetKeys.splitKey);

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { trustSchema, type WorkloadConfig } from '../core/config/schema';
 import type { DatasetManifest, EvaluationSetSummary, SourceEntry, SplitManifest } from '../core/dataset/manifest';
-import type { TrustedBy } from '../core/dataset/trust';
 import type { ImageLimits } from '../core/images/normalize-image';
 import { datasetKeys, newVersionName, type Split, SPLITS } from '../core/layout';
 import type { Logger } from '../core/log';
@@ -12,7 +11,7 @@ import { allocateSplits, type ClassCounts, splitKey } from './allocate';
 import { fetchStored } from './carry';
 import { mapConcurrent } from './concurrency';
 import { missesByImage, samplingWeights } from './curation';
-import { type IntakeSettings, readIntake } from './intake';
+import { type FreshItem, type IntakeSettings, readIntake } from './intake';
 import { extendLabelMap, type KnownExample, type Lineage, readLineage } from './lineage';
 import { type BuiltExample, sortKeys, writeShards } from './shards';
 import { type Skip, SkipLog } from './skips';
@@ -119,18 +118,8 @@ export interface RunPlan {
   skips: Skip[];
 }
 
-/** One new trusted photo to transform. */
-export interface PlannedItem {
-  imageKey: string;
-  imageUri: string;
-  labelUri: string;
-  label: string;
-  sha256: string;
-  phash: string;
-  split: Split;
-  source: 'dogapi' | 'upload';
-  trustedBy: TrustedBy;
-}
+/** One new trusted photo to transform, with the split it goes to. */
+export type PlannedItem = FreshItem & { split: Split };
 
 const intakeSettings = (options: PreprocessOptions): IntakeSettings => ({
   preprocessing: options.settings,
