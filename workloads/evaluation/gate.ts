@@ -1,4 +1,5 @@
 import type { WorkloadConfig } from '../core/config/schema';
+import binomialTest from '@stdlib/stats-binomial-test';
 import { type PairedComparison, pairedComparison, POWER, proportionBounds } from './paired-test';
 
 /**
@@ -9,9 +10,10 @@ import { type PairedComparison, pairedComparison, POWER, proportionBounds } from
  *
  *   enough      at least `minTestExamples` evaluation photos;
  *   better      the challenger is significantly better (exact one-sided McNemar at `alpha`,
- *               effect lower bound ≥ `minMargin`), OR it adds breeds the champion lacks,
- *               learnt them significantly (the champion scores 0 on a breed it has no
- *               column for) and is not significantly worse on the old breeds;
+ *               effect lower bound ≥ `minMargin`), OR it adds breeds the champion lacks
+ *               (the champion scores 0 on a breed it has no column for), names them right
+ *               significantly more often than chance, and is not significantly worse on
+ *               the old breeds;
  *   floors      no breed's recall is below its floor beyond its own uncertainty (the
  *               Clopper–Pearson upper bound at `alpha` is below `classFloors[breed]` or
  *               `classFloor`);
@@ -68,6 +70,11 @@ export interface GateStatistics {
   old: PairedComparison | null;
   /** The breeds only the challenger knows (null when there are none). */
   added: PairedComparison | null;
+  /**
+   * Learning of the breeds only the challenger knows: photos of them it names right, against
+   * naming them by chance (1 in the number of labels); null when there are none.
+   */
+  learning: { right: number; n: number; chance: number; p: number } | null;
   challengerTop1: number;
   championTop1: number | null;
   /** Challenger top-1 bounds at `alpha` (the first-model rule). */
@@ -148,11 +155,25 @@ export function gateStatistics(a: PairedAnswers, gate: GateConfig): GateStatisti
     overall: a.champion ? compare(a, alpha, () => true) : null,
     old: a.champion ? compare(a, alpha, (i) => !newLabels.has(a.truth[i])) : null,
     added: a.champion && newLabels.size > 0 ? compare(a, alpha, (i) => newLabels.has(a.truth[i])) : null,
+    learning: a.champion && newLabels.size > 0 ? learningOf(a, (i) => newLabels.has(a.truth[i])) : null,
     challengerTop1,
     championTop1: a.champion ? hits(a.champion, () => true) / Math.max(1, n) : null,
     top1Low: proportionBounds(challengerRight, n, alpha).low,
     classes,
   };
+}
+
+/** How often the challenger names some breeds right, against chance (an exact one-sided binomial test). */
+function learningOf(a: PairedAnswers, keep: (i: number) => boolean): NonNullable<GateStatistics['learning']> {
+  let right = 0;
+  let n = 0;
+  for (let i = 0; i < a.truth.length; i++) {
+    if (!keep(i)) continue;
+    n++;
+    if (a.challenger[i] === a.truth[i]) right++;
+  }
+  const chance = 1 / Math.max(2, a.labels.length);
+  return { right, n, chance, p: n === 0 ? 1 : binomialTest(right, n, { p: chance, alternative: 'greater' }).pValue };
 }
 
 export function decide(answers: PairedAnswers, gate: GateConfig, shadow: ShadowComparison | null): GateResult {
@@ -177,17 +198,25 @@ export function decide(answers: PairedAnswers, gate: GateConfig, shadow: ShadowC
   } else {
     const better = s.overall.pBetter < gate.alpha && s.overall.low >= gate.minMargin;
     const added = s.added;
-    const learnt = added !== null && added.pBetter < gate.alpha && s.old!.pWorse >= gate.alpha;
+    // A breed the champion has no column for is scored 0 for it by definition, so learning it
+    // means naming it far more often than chance; not forgetting means the old breeds are not
+    // significantly worse. The breed's own floor still applies (class_floors).
+    const learning = s.learning;
+    const learnt = learning !== null && learning.p < gate.alpha && s.old!.pWorse >= gate.alpha;
     const newNames = s.classes.filter((c) => c.isNew).map((c) => c.label);
     const versus = `top-1 ${pct(s.challengerTop1)} vs champion ${pct(s.championTop1!)}: ${interval(s.overall, gate.alpha)}`;
     let detail: string;
     if (better) detail = `better: ${versus}`;
     else if (learnt)
-      detail = `learnt ${newNames.join(', ')} (${interval(added, gate.alpha)} there) without forgetting (old breeds ${interval(s.old!, gate.alpha)})`;
+      detail =
+        `learnt ${newNames.join(', ')}: ${learning.right} of ${learning.n} evaluation photos named right (chance ${pct(learning.chance)}, ${p(learning.p)}), ` +
+        `without forgetting (old breeds ${interval(s.old!, gate.alpha)})`;
     else
       detail =
         `not significantly better: ${versus} (${detectable(s.overall)})` +
-        (added ? `; new ${newNames.join(', ')}: ${interval(added, gate.alpha)}, old breeds: ${interval(s.old!, gate.alpha)}` : '') +
+        (added && learning
+          ? `; new ${newNames.join(', ')}: ${learning.right} of ${learning.n} named right (chance ${pct(learning.chance)}, ${p(learning.p)}), old breeds: ${interval(s.old!, gate.alpha)}`
+          : '') +
         (s.overall.pBetter < gate.alpha ? ` (lower bound below the ${pct(gate.minMargin)} margin)` : '');
     check('better', better || learnt, detail);
     const forgot = s.classes.filter(

@@ -190,6 +190,17 @@ describe('gate', () => {
     expect(f.reason).toMatch(/forgot a \(100\.0% → 50\.0%, n=20\)/);
   });
 
+  it('needs a new breed named right more often than chance: 2 of 5 is learning, 0 of 5 is not', () => {
+    // 19 breeds the champion knows (unchanged), and a 20th it has no column for: chance is 1 in 20.
+    const old: Record<string, Cell> = Object.fromEntries(Array.from({ length: 19 }, (_, i) => [`b${i}`, { both: 4, neither: 1 }]));
+    const known = Object.keys(old);
+    const some = decide(answers({ ...old, fresh: { onlyChallenger: 2, neither: 3 } }, known), gate, null);
+    expect(some.decision).toBe('promote');
+    expect(some.reason).toMatch(/learnt fresh: 2 of 5 evaluation photos named right \(chance 5\.0%, p = 0\.023\)/);
+    const none = decide(answers({ ...old, fresh: { onlyChallenger: 1, neither: 4 } }, known), gate, null);
+    expect(none.decision).toBe('reject');
+  });
+
   it('rejects a breed below its floor beyond its own uncertainty, and not one whose few photos cannot tell', () => {
     const low = decide(
       answers({ a: { both: 2, onlyChallenger: 0, neither: 18 }, b: { both: 20, onlyChallenger: 15 }, c: { both: 20 } }),
