@@ -34,8 +34,8 @@ import { checkTrigger } from '../workloads/trigger/check';
  * one table and appends it, dated, to bench/RESULTS.md.
  */
 
-export const REPO = path.resolve(__dirname, '..');
-export const DOGS = path.resolve(REPO, '../shared/datasets/dogs');
+const REPO = path.resolve(__dirname, '..');
+const DOGS = path.resolve(REPO, '../shared/datasets/dogs');
 
 export interface Photo {
   breed: string;
@@ -305,7 +305,7 @@ export function table(head: string[], rows: Array<Array<string | number>>): stri
 }
 
 /** Appends a dated section to bench/RESULTS.md (one results file for every benchmark and drill). */
-export async function appendResults(title: string, body: string): Promise<string> {
+async function appendResults(title: string, body: string): Promise<string> {
   const file = path.join(REPO, 'bench', 'RESULTS.md');
   const existing = await fs
     .readFile(file, 'utf8')
@@ -316,7 +316,7 @@ export async function appendResults(title: string, body: string): Promise<string
 }
 
 /** The machine's load, for the record next to timings (others share it). */
-export const loadAverage = (): string =>
+const loadAverage = (): string =>
   os
     .loadavg()
     .map((l) => l.toFixed(1))

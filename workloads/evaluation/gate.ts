@@ -45,7 +45,7 @@ export interface PairedAnswers {
 }
 
 /** What the decision rests on, per breed. */
-export interface ClassChange {
+interface ClassChange {
   label: string;
   n: number;
   challenger: number;
@@ -115,7 +115,7 @@ function compare(a: PairedAnswers, alpha: number, keep: (i: number) => boolean):
   return pairedComparison(b, c, n, alpha);
 }
 
-export function gateStatistics(a: PairedAnswers, gate: GateConfig): GateStatistics {
+function gateStatistics(a: PairedAnswers, gate: GateConfig): GateStatistics {
   const { alpha } = gate;
   const n = a.truth.length;
   const isNew = (label: string): boolean => a.champion !== null && !a.championLabels.has(label);

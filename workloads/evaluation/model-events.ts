@@ -40,7 +40,7 @@ export function gateColumns(
 type Move = RegistryPointer & { role: RegistryRole };
 
 /** The row a production move is recorded as (promotions carry their evaluation's evidence). */
-export async function modelEventOf(models: ObjectStore, move: Move): Promise<Row<'model_events'> | undefined> {
+async function modelEventOf(models: ObjectStore, move: Move): Promise<Row<'model_events'> | undefined> {
   if (move.role !== 'production' || (move.event !== 'promotion' && move.event !== 'rollback')) return undefined;
   const base = {
     ts: new Date(move.movedAt),

@@ -36,7 +36,7 @@ export function evalTarget(n: number, s: AllocationSettings): number {
 }
 
 /** A fraction in [0, 1) from the split key and a perceptual hash (one per purpose). */
-export function keyedFraction(key: string, purpose: string, phash: string): number {
+function keyedFraction(key: string, purpose: string, phash: string): number {
   const digest = createHash('sha256').update(`${key}:${purpose}:${phash}`).digest();
   return digest.readUIntBE(0, 6) / 2 ** 48;
 }

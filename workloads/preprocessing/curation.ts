@@ -9,7 +9,7 @@ import type { Warehouse } from '../core/warehouse/warehouse';
  */
 
 /** `…/images/<id>.<ext>` → `images/<id>.<ext>`: joins survive different data roots / bucket URIs. */
-export const imageKeyOfUri = (uri: string): string | undefined => /(?:^|\/)(images\/[^/]+)$/.exec(uri)?.[1];
+const imageKeyOfUri = (uri: string): string | undefined => /(?:^|\/)(images\/[^/]+)$/.exec(uri)?.[1];
 
 /**
  * Misclassifications per raw image from the prediction log (`prediction_events`, joined by

@@ -18,7 +18,7 @@ import { type Skip, SkipLog } from './skips';
 
 export type IntakeSettings = Pick<WorkloadConfig, 'preprocessing' | 'trust'> & { images: Pick<WorkloadConfig['images'], 'maxPixels'> };
 
-export type IntakeLabel = LabelledImage & { phash: string };
+type IntakeLabel = LabelledImage & { phash: string };
 
 /** A trusted photo to add: the representative label object of its cluster, with the label the cluster was trusted with. */
 export interface FreshItem {

@@ -403,7 +403,7 @@ function evaluationSummary(sources: readonly SourceEntry[]): EvaluationSetSummar
   };
 }
 
-export class ParentClaimedError extends Error {
+class ParentClaimedError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ParentClaimedError';

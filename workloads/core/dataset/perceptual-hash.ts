@@ -36,7 +36,7 @@ export async function perceptualHash(image: Buffer, limits: PerceptualHashLimits
 }
 
 /** The hash of a 32×32 greyscale thumbnail (row-major bytes). */
-export function hashOfThumbnail(pixels: Uint8Array): string {
+function hashOfThumbnail(pixels: Uint8Array): string {
   if (pixels.length !== N * N)
     throw new Error(`a perceptual hash needs a ${N}×${N} greyscale thumbnail (${N * N} bytes), got ${pixels.length} bytes`);
   // rows[x][v] = Σ_y cos_v(y)·p(x, y), for column x and vertical frequency v.
@@ -70,8 +70,6 @@ export function hashOfThumbnail(pixels: Uint8Array): string {
   }
   return hex;
 }
-
-export const PHASH_PATTERN = /^[0-9a-f]{16}$/;
 
 const popcount32 = (v: number): number => {
   v = v - ((v >>> 1) & 0x55555555);

@@ -42,7 +42,7 @@ export interface RawLabel {
   modelProbability?: number | null;
 }
 
-export const LABEL_TRUST = ['trusted', 'untrusted'] as const;
+const LABEL_TRUST = ['trusted', 'untrusted'] as const;
 export type LabelTrust = (typeof LABEL_TRUST)[number];
 
 /** The trust a label was given when it was written (labels without the field: the image API is trusted, users are not). */

@@ -53,7 +53,7 @@ export interface StoredExample {
   split: Split;
 }
 
-export type ClusterStatus = 'stored' | 'trusted' | 'pending' | 'rejected' | 'conflict';
+type ClusterStatus = 'stored' | 'trusted' | 'pending' | 'rejected' | 'conflict';
 
 export interface Vote {
   label: string;
@@ -90,7 +90,7 @@ const byTime = (a: HashedLabel, b: HashedLabel): number =>
   a.label.labelledAt.localeCompare(b.label.labelledAt) || a.label.id.localeCompare(b.label.id);
 
 /** A label object's voter: the pseudonymous id it records, else the object itself (one vote). */
-export const voterOf = (l: RawLabel): string => l.voter ?? `label:${l.id}`;
+const voterOf = (l: RawLabel): string => l.voter ?? `label:${l.id}`;
 
 export function resolveTrust<L extends HashedLabel>(input: TrustInput<L>): Cluster<L>[] {
   const labels = [...input.labels].sort(byTime);
