@@ -12,6 +12,7 @@ import { toTrainingJpeg } from '../workloads/core/images/normalize-image';
 import { rawKeys } from '../workloads/core/layout';
 import { createLogger } from '../workloads/core/log';
 import { readModelMeta } from '../workloads/core/model/model-version';
+import { ensureModelZero, modelZeroEvents } from '../workloads/core/model/model-zero';
 import { readPointer } from '../workloads/core/model/registry';
 import { type DataLake, openDataLake } from '../workloads/core/storage/data-lake';
 import { writeJson } from '../workloads/core/storage/object-store';
@@ -95,6 +96,10 @@ export async function openWorld(options: { overrides?: DeepPartial<WorkloadConfi
   const config = loadConfig({ overrides: { dataRoot: root, logLevel: 'silent', ...options.overrides } });
   const lake = openDataLake(config);
   const warehouse = await DuckDbWarehouse.open(path.join(root, 'warehouse.duckdb'));
+  // As a fresh stack's service does: model zero (zero-shot) serves until a trained challenger beats it.
+  const zero = await ensureModelZero({ store: lake.models, model: config.model });
+  const events = modelZeroEvents(zero);
+  if (events.length) await warehouse.insert('model_events', events);
   const universe = [...new Set(options.heldBack.map((p) => p.breed))].sort();
   // Held-back photos in the form every model sees (the training JPEG), labelled in the universe.
   const images: LabelledImage[] = [];
