@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { perceptualHash } from '../workloads/core/dataset/perceptual-hash';
 import type { RawLabel } from '../workloads/core/dataset/raw-label';
 import { rawKeys } from '../workloads/core/layout';
 import type { ObjectStore } from '../workloads/core/storage/object-store';
@@ -30,7 +31,11 @@ export async function seedRawBucket(raw: ObjectStore, dogsDir: string = SHARED_D
       id: p.id,
       imageKey,
       label: p.label,
+      // As the service writes an image API label: trusted, with the photo's perceptual hash
+      // (computed at ingestion, so preprocessing does not decode the photo twice).
       source: 'dogapi',
+      trust: 'trusted',
+      phash: await perceptualHash(bytes),
       labelledAt: new Date(Date.UTC(2026, 10, 1) + i * 1000).toISOString(),
       sha256: sha256Hex(bytes),
     };

@@ -5,7 +5,7 @@ import { KFP_SDK_VERSION, type PipelineSpec } from './ir';
 /**
  * The continual-learning pipeline:
  *
- *   check-trigger ─(should_run == true)─▶ preprocess ▶ train ▶ evaluate ─(decision == 'promote')─▶ promote
+ *   check-trigger ─(should_run == true)─▶ preprocess ─(status == 'written')─▶ train ▶ evaluate ─(decision == 'promote')─▶ promote
  *
  * Nothing run-specific is compiled in. Every step receives the `run_id` pipeline parameter
  * (the submitter sets it to the Vertex pipelineJobId / the local run id) and derives its
@@ -29,17 +29,20 @@ export function continualLearningPipeline(): PipelineSpec {
   const check = p.task(stepComponent('checkTrigger'), { run_id: runId, force });
   p.when(eq(check.outputs.should_run, true), () => {
     const pre = p.task(stepComponent('preprocess'), { run_id: runId });
-    const train = p.task(stepComponent('train'), { run_id: runId, dataset_version: pre.outputs.dataset_version });
-    const evaluation = p.task(stepComponent('evaluate'), {
-      run_id: runId,
-      dataset_version: pre.outputs.dataset_version,
-      model_version: train.outputs.model_version,
-    });
-    p.when(eq(evaluation.outputs.decision, 'promote'), () => {
-      p.task(stepComponent('promote'), {
+    // Nothing new and trusted (e.g. only users' labels awaiting trust): the run ends here, not failed.
+    p.when(eq(pre.outputs.status, 'written'), () => {
+      const train = p.task(stepComponent('train'), { run_id: runId, dataset_version: pre.outputs.dataset_version });
+      const evaluation = p.task(stepComponent('evaluate'), {
         run_id: runId,
         dataset_version: pre.outputs.dataset_version,
         model_version: train.outputs.model_version,
+      });
+      p.when(eq(evaluation.outputs.decision, 'promote'), () => {
+        p.task(stepComponent('promote'), {
+          run_id: runId,
+          dataset_version: pre.outputs.dataset_version,
+          model_version: train.outputs.model_version,
+        });
       });
     });
   });

@@ -19,22 +19,29 @@ const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({
   ...extra,
 });
 
+/** The real spec on the local runner, on a data root; every step's status in order. */
+async function runReal(dir: string, runId: string, parameters: Record<string, boolean> = {}) {
+  const lake = openDataLake(loadConfig({ env: {}, overrides: { dataRoot: dir } }));
+  const result = await runPipeline({
+    spec: await loadCompiledSpec(),
+    runId,
+    parameters,
+    env: cleanEnv({ CV_DATA_ROOT: dir, CV_LOG_LEVEL: 'warn' }),
+    store: lake.pipeline,
+  });
+  expect(result.error).toBeUndefined();
+  expect(result.status).toBe('succeeded');
+  return { result, statuses: result.steps.map((s) => [s.task, s.status]) };
+}
+
 describe('local runner on the real continual-learning spec', () => {
   let dir: string;
   beforeEach(async () => (dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-real-pipeline-'))));
   afterEach(() => fs.rm(dir, { recursive: true, force: true }));
 
   it('runs check-trigger and skips everything else when there is no data', async () => {
-    const lake = openDataLake(loadConfig({ env: {}, overrides: { dataRoot: dir } }));
-    const result = await runPipeline({
-      spec: await loadCompiledSpec(),
-      runId: 'run-real-idle',
-      env: cleanEnv({ CV_DATA_ROOT: dir, CV_LOG_LEVEL: 'warn' }),
-      store: lake.pipeline,
-    });
-    expect(result.error).toBeUndefined();
-    expect(result.status).toBe('succeeded');
-    expect(result.steps.map((s) => [s.task, s.status])).toEqual([
+    const { result, statuses } = await runReal(dir, 'run-real-idle');
+    expect(statuses).toEqual([
       ['check-trigger', 'succeeded'],
       ['preprocess', 'skipped'],
       ['train', 'skipped'],
@@ -49,6 +56,36 @@ describe('local runner on the real continual-learning spec', () => {
     } finally {
       await warehouse.close();
     }
+  });
+
+  it('a forced run with nothing trusted to learn waits for data: preprocess succeeds, the rest is skipped (issue 13)', async () => {
+    const lake = openDataLake(loadConfig({ env: {}, overrides: { dataRoot: dir } }));
+    // Users' labels only: nothing a trust policy has confirmed.
+    const dogs = path.resolve(REPO_ROOT, '../shared/datasets/dogs/pug');
+    for (const file of (await fs.readdir(dogs)).sort().slice(0, 3)) {
+      const bytes = await fs.readFile(path.join(dogs, file));
+      const id = `upload-${path.parse(file).name}`;
+      await lake.raw.write(rawKeys.image(id, 'jpg'), bytes);
+      await writeJson(lake.raw, rawKeys.label(id), {
+        id,
+        imageKey: rawKeys.image(id, 'jpg'),
+        label: 'beagle',
+        source: 'upload',
+        trust: 'untrusted',
+        voter: 'one-client',
+        labelledAt: new Date().toISOString(),
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      });
+    }
+    const { result, statuses } = await runReal(dir, 'run-real-waiting', { force: true });
+    expect(statuses).toEqual([
+      ['check-trigger', 'succeeded'],
+      ['preprocess', 'succeeded'],
+      ['train', 'skipped'],
+      ['evaluate', 'skipped'],
+      ['promote', 'skipped'],
+    ]);
+    expect(result.steps[1].outputs).toMatchObject({ status: 'waiting_for_data', dataset_version: '' });
   });
 
   const maybe = process.env.CV_E2E ? it : it.skip;

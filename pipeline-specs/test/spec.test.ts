@@ -39,16 +39,22 @@ describe('compiled continual-learning spec', () => {
       "inputs.parameter_values['pipelinechannel--check-trigger-should_run'] == true",
     );
     expect(root['condition-1'].dependentTasks).toEqual(['check-trigger']);
-    const inner = spec.components['comp-condition-1'].dag!.tasks;
-    expect(Object.keys(inner).sort()).toEqual(['condition-2', 'evaluate', 'preprocess', 'train']);
+    const afterTrigger = spec.components['comp-condition-1'].dag!.tasks;
+    expect(Object.keys(afterTrigger).sort()).toEqual(['condition-2', 'preprocess']);
+    // Preprocessing with nothing new and trusted says so (status waiting_for_data): the run trains nothing.
+    expect(afterTrigger['condition-2'].triggerPolicy?.condition).toBe(
+      "inputs.parameter_values['pipelinechannel--preprocess-status'] == 'written'",
+    );
+    const inner = spec.components['comp-condition-2'].dag!.tasks;
+    expect(Object.keys(inner).sort()).toEqual(['condition-3', 'evaluate', 'train']);
     expect(inner.train.inputs?.parameters?.dataset_version).toEqual({
-      taskOutputParameter: { producerTask: 'preprocess', outputParameterKey: 'dataset_version' },
+      componentInputParameter: 'pipelinechannel--preprocess-dataset_version',
     });
-    expect(inner['condition-2'].triggerPolicy?.condition).toBe(
+    expect(inner['condition-3'].triggerPolicy?.condition).toBe(
       "inputs.parameter_values['pipelinechannel--evaluate-decision'] == 'promote'",
     );
-    expect(inner['condition-2'].dependentTasks).toContain('evaluate');
-    const promote = spec.components['comp-condition-2'].dag!.tasks;
+    expect(inner['condition-3'].dependentTasks).toContain('evaluate');
+    const promote = spec.components['comp-condition-3'].dag!.tasks;
     expect(Object.keys(promote)).toEqual(['promote']);
     expect(promote.promote.inputs?.parameters?.model_version).toEqual({ componentInputParameter: 'pipelinechannel--train-model_version' });
   });

@@ -5,7 +5,8 @@ import { validateSpec } from '../validate';
 
 /** Each case breaks one IR rule in a copy of the real spec; the validator must name it. */
 const base = (): PipelineSpec => JSON.parse(readFileSync(COMPILED_SPEC_PATH, 'utf8')) as PipelineSpec;
-const inner = (s: PipelineSpec) => s.components['comp-condition-1'].dag!.tasks;
+/** The sub-DAG that trains and evaluates (inside "should run" and "a version was written"). */
+const inner = (s: PipelineSpec) => s.components['comp-condition-2'].dag!.tasks;
 
 const cases: Array<[string, (s: PipelineSpec) => void, RegExp]> = [
   [
@@ -21,13 +22,13 @@ const cases: Array<[string, (s: PipelineSpec) => void, RegExp]> = [
   [
     'unknown producerTask',
     (s) =>
-      (inner(s).train.inputs!.parameters!.dataset_version = { taskOutputParameter: { producerTask: 'ghost', outputParameterKey: 'x' } }),
+      (inner(s).evaluate.inputs!.parameters!.model_version = { taskOutputParameter: { producerTask: 'ghost', outputParameterKey: 'x' } }),
     /reads producer task ghost, which is not in the same DAG/,
   ],
   [
     'undeclared producer output',
-    (s) => (inner(s).train.inputs!.parameters!.dataset_version.taskOutputParameter!.outputParameterKey = 'nope'),
-    /reads output nope of preprocess, which its component does not declare/,
+    (s) => (inner(s).evaluate.inputs!.parameters!.model_version.taskOutputParameter!.outputParameterKey = 'nope'),
+    /reads output nope of train, which its component does not declare/,
   ],
   [
     'unbound required input',
@@ -41,15 +42,15 @@ const cases: Array<[string, (s: PipelineSpec) => void, RegExp]> = [
   ],
   [
     'missing dependentTasks',
-    (s) => (inner(s).train.dependentTasks = []),
-    /reads an output of preprocess but does not list it in dependentTasks/,
+    (s) => (inner(s).evaluate.dependentTasks = []),
+    /reads an output of train but does not list it in dependentTasks/,
   ],
   [
     'cycle',
     (s) => {
-      inner(s).preprocess.dependentTasks = ['evaluate'];
+      inner(s).train.dependentTasks = ['evaluate'];
     },
-    /tasks form a cycle: .*preprocess.*evaluate|tasks form a cycle: .*evaluate.*preprocess/,
+    /tasks form a cycle: .*train.*evaluate|tasks form a cycle: .*evaluate.*train/,
   ],
   [
     'condition on an unbound input',

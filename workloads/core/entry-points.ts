@@ -73,6 +73,11 @@ export const ENTRY_POINTS = {
     args: ['status'],
     runsAs: 'by hand: `npm run registry`',
   },
+  review: {
+    source: 'workloads/review/cli.ts',
+    args: [],
+    runsAs: "by hand: `npm run review -- list|approve|reject` (operator review of users' labels)",
+  },
 } as const satisfies Record<string, EntryPoint>;
 
 export type EntryPointName = keyof typeof ENTRY_POINTS;

@@ -70,6 +70,11 @@ export const rawKeys = {
   labelsPrefix: 'labels/',
   /** `labels/<id>.json` → the image id (undefined for any other key). */
   labelId: (key: string): string | undefined => idBetween(rawKeys.labelsPrefix, '.json', key),
+  /** An operator's review of a user's label (approve, with the label, or reject); the latest one counts. */
+  review: (id: string): string => `reviews/${assertSafeId('image id', id)}.json`,
+  reviewsPrefix: 'reviews/',
+  /** Random key of the pseudonymous voter ids (inference/voters.ts), made once per stack. */
+  voterKey: 'keys/voter-key.json',
 };
 
 /** Keys in the `datasets` bucket. */
@@ -88,6 +93,16 @@ export const datasetKeys = {
    * lifecycle rule when a run is abandoned.
    */
   stagingPrefix: 'staging/',
+  /** Random key of the split assignment, made once per stack: which split a new photo gets cannot be predicted from outside. */
+  splitKey: 'keys/split-key.json',
+  claimsPrefix: 'claims/',
+  /**
+   * The commit point of a version: written once (if-absent) after its manifest, naming it
+   * as the one child of its parent (`null`: the first version). Of two runs that planned on
+   * the same parent only one can write it; the other's manifest is never a version.
+   */
+  claim: (parent: string | null): string =>
+    parent === null ? 'claims/first.json' : `claims/child-of-${assertSafeId('dataset version', parent)}.json`,
 };
 
 /** Keys of a staged preprocessing run's work in progress, in the `datasets` bucket. */

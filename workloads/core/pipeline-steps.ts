@@ -31,7 +31,8 @@ export const PIPELINE_STEPS = {
     name: 'preprocess',
     entryPoint: 'preprocess',
     inputs: ['run_id'],
-    outputs: ['dataset_version'],
+    /** status: `written`, or `waiting_for_data` (nothing new and trusted: no version, and the run trains nothing). */
+    outputs: ['dataset_version', 'status'],
   },
   train: {
     name: 'train',

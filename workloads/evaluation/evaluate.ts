@@ -10,13 +10,15 @@ import type { Warehouse } from '../core/warehouse/warehouse';
 import { loadDataset } from '../training/data';
 import { decide, GateResult, ShadowComparison } from './gate';
 import { EvalMetrics, summarize } from './metrics';
+import { gateColumns } from './model-events';
 import { EvaluationRecord, writeEvaluation } from './records';
 import { scoreModel } from './score';
 import { compareShadow } from './shadow';
 
 /**
- * Evaluates a challenger against the production model (the champion) on the SAME test
- * split of a dataset version and applies the gate. Records the decision (evaluation
+ * Evaluates a challenger against the production model (the champion) on the SAME
+ * evaluation set (the frozen test split of a dataset version: trusted photos, stratified by
+ * breed, never trained on) and applies the gate (gate.ts: a paired exact test). Records the decision (evaluation
  * record in the models bucket; a `rejection` model event when rejected — a promotion is
  * recorded by `promote`, when the pointer actually moves).
  *
@@ -59,17 +61,31 @@ export async function evaluateAndGate(o: EvaluateOptions): Promise<EvaluateResul
     throw new Error(`model version ${o.modelVersion} is already the production model; nothing to evaluate it against`);
   }
 
-  const challengerMetrics = await scoreModel(lake.models, o.modelVersion, test, data.labels, o.config);
-  const championMetrics = championVersion ? await scoreModel(lake.models, championVersion, test, data.labels, o.config) : null;
+  const challenger = await scoreModel(lake.models, o.modelVersion, test, data.labels, o.config);
+  const champion = championVersion ? await scoreModel(lake.models, championVersion, test, data.labels, o.config) : null;
+  const challengerMetrics = challenger.metrics;
+  const championMetrics = champion?.metrics ?? null;
   let shadow: ShadowComparison | null = null;
   if (o.config.gate.requireShadow && championVersion && o.warehouse) {
     shadow = await compareShadow(o.warehouse, o.modelVersion, championVersion);
   }
-  const gate = decide(challengerMetrics, championMetrics, o.config.gate, shadow);
+  const gate = decide(
+    {
+      labels: data.labels,
+      truth: challenger.truth,
+      challenger: challenger.top1,
+      champion: champion?.top1 ?? null,
+      championLabels: new Set(champion?.modelLabels ?? []),
+    },
+    o.config.gate,
+    shadow,
+  );
   const record: EvaluationRecord = {
     runId: o.runId,
     evaluatedAt: new Date().toISOString(),
     datasetVersion,
+    evaluationSet: { n: test.length, digest: data.manifest.evaluation?.digest ?? null },
+    statistics: gate.statistics,
     challenger: { version: o.modelVersion, metrics: summarize(challengerMetrics) },
     champion: championVersion && championMetrics ? { version: championVersion, metrics: summarize(championMetrics) } : null,
     shadow,
@@ -96,6 +112,7 @@ export async function evaluateAndGate(o: EvaluateOptions): Promise<EvaluateResul
         challenger_metrics: JSON.stringify(record.challenger.metrics),
         champion_metrics: record.champion ? JSON.stringify(record.champion.metrics) : null,
         run_id: o.runId,
+        ...gateColumns(record),
       },
     ]);
   }

@@ -4,14 +4,14 @@ import { isComplete, listModelVersions } from '../core/model/model-version';
 import { movePointer, PointerConflictError, readHistory, readPointer } from '../core/model/registry';
 import { DataLake, openDataLake } from '../core/storage/data-lake';
 import type { Warehouse } from '../core/warehouse/warehouse';
-import { MODEL_FILES, modelKeys } from '../core/layout';
-import { readJson } from '../core/storage/object-store';
-import { EvalMetrics, summarize } from './metrics';
+import { reconcileModelEvents } from './model-events';
 import { EvaluationRecord, latestEvaluation, readEvaluation } from './records';
 
 /**
  * Promotion and rollback: atomic moves of the production pointer (compare-and-swap on its
- * generation), each recorded as a model event with its reason and both models' metrics.
+ * generation), each recorded as a model event with its reason and both models' metrics
+ * (written from the registry history by ./model-events.ts, so a crash between the move and
+ * its row is repaired by the next promote, rollback or trigger check, and never doubled).
  */
 export interface PromoteOptions {
   config: WorkloadConfig;
@@ -60,6 +60,8 @@ export async function promote(o: PromoteOptions): Promise<PromoteResult> {
     };
   }
   if (current === o.modelVersion) {
+    // A retry after a crash between the pointer move and its row: the row is written now.
+    if (o.warehouse) await reconcileModelEvents(lake.models, o.warehouse);
     return { promoted: false, productionVersion: current, reason: `${o.modelVersion} is already the production model` };
   }
   const beaten = evaluation.champion?.version ?? null;
@@ -78,7 +80,15 @@ export async function promote(o: PromoteOptions): Promise<PromoteResult> {
     await movePointer(
       lake.models,
       'production',
-      { version: o.modelVersion, previousVersion: current, movedAt, event: 'promotion', reason: evaluation.reason, eventId },
+      {
+        version: o.modelVersion,
+        previousVersion: current,
+        movedAt,
+        event: 'promotion',
+        reason: evaluation.reason,
+        eventId,
+        runId: o.runId,
+      },
       generation,
     );
   } catch (err) {
@@ -89,20 +99,7 @@ export async function promote(o: PromoteOptions): Promise<PromoteResult> {
     }
     throw err;
   }
-  await o.warehouse?.insert('model_events', [
-    {
-      ts: new Date(movedAt),
-      event_id: eventId,
-      event: 'promotion',
-      model_version: o.modelVersion,
-      previous_version: current,
-      dataset_version: evaluation.datasetVersion,
-      reason: evaluation.reason,
-      challenger_metrics: JSON.stringify(evaluation.challenger.metrics),
-      champion_metrics: evaluation.champion ? JSON.stringify(evaluation.champion.metrics) : null,
-      run_id: o.runId,
-    },
-  ]);
+  if (o.warehouse) await reconcileModelEvents(lake.models, o.warehouse);
   log.info({ modelVersion: o.modelVersion, previous: current }, 'promoted');
   return { promoted: true, productionVersion: o.modelVersion, reason: evaluation.reason };
 }
@@ -146,26 +143,10 @@ export async function rollback(o: RollbackOptions): Promise<PromoteResult> {
   await movePointer(
     lake.models,
     'production',
-    { version: target, previousVersion: pointer.version, movedAt, event: 'rollback', reason, eventId },
+    { version: target, previousVersion: pointer.version, movedAt, event: 'rollback', reason, eventId, runId: o.runId ?? null },
     generation,
   );
-  // The restored model's own test metrics ride along (challenger_metrics.top1), so readers
-  // of the latest promotion-or-rollback event know the baseline of what now serves.
-  const metrics = await readJson<{ test?: EvalMetrics }>(lake.models, modelKeys.file(target, MODEL_FILES.metrics));
-  await o.warehouse?.insert('model_events', [
-    {
-      ts: new Date(movedAt),
-      event_id: eventId,
-      event: 'rollback',
-      model_version: target,
-      previous_version: pointer.version,
-      dataset_version: null,
-      reason,
-      challenger_metrics: metrics?.test ? JSON.stringify(summarize(metrics.test)) : null,
-      champion_metrics: null,
-      run_id: o.runId ?? null,
-    },
-  ]);
+  if (o.warehouse) await reconcileModelEvents(lake.models, o.warehouse);
   log.info({ from: pointer.version, to: target }, 'rolled back');
   return { promoted: true, productionVersion: target, reason };
 }

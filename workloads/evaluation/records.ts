@@ -1,7 +1,7 @@
 import { modelKeys } from '../core/layout';
 import type { ObjectStore } from '../core/storage/object-store';
 import { readJson, writeJson } from '../core/storage/object-store';
-import type { Decision, GateResult, ShadowComparison } from './gate';
+import type { Decision, GateResult, GateStatistics, ShadowComparison } from './gate';
 
 /**
  * The evaluation record: what `evaluate` decided and on what evidence. Written to the
@@ -13,6 +13,10 @@ export interface EvaluationRecord {
   runId: string;
   evaluatedAt: string;
   datasetVersion: string;
+  /** The evaluation set both models were scored on (the version's frozen test split). */
+  evaluationSet?: { n: number; digest: string | null };
+  /** The paired test, its intervals and the per-breed changes the decision rests on. */
+  statistics?: GateStatistics;
   challenger: { version: string; metrics: Record<string, unknown> };
   /** The production model compared against, or null for a stack's first model. */
   champion: { version: string; metrics: Record<string, unknown> } | null;

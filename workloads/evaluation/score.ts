@@ -6,6 +6,15 @@ import { computeFeatureSets } from '../training/features/compute';
 import { predictProbs } from '../training/loop';
 import { computeMetrics, EvalMetrics, rankPredictions } from './metrics';
 
+/** A model's answers on a set of photos: its metrics and its top-1 per photo (dataset label indices, −1 = not a dataset label). */
+export interface ScoredModel {
+  metrics: EvalMetrics;
+  top1: Int32Array;
+  truth: Int32Array;
+  /** The labels the model has columns for. */
+  modelLabels: string[];
+}
+
 /**
  * Scores one model version on a set of labelled images: trunk activations (cached by
  * content, shared with training when the trunk is the same) → the version's head →
@@ -17,7 +26,7 @@ export async function scoreModel(
   images: LabelledImage[],
   datasetLabels: string[],
   config: WorkloadConfig,
-): Promise<EvalMetrics> {
+): Promise<ScoredModel> {
   const meta = await readModelMeta(models, version);
   const { sets } = await computeFeatureSets([{ images, variants: 1 }], {
     spec: meta.backbone,
@@ -29,7 +38,9 @@ export async function scoreModel(
   const head = await loadHead(models, version);
   try {
     const probs = predictProbs(head, sets[0].variants[0], sets[0].n, meta.backbone.outputShape);
-    return computeMetrics(rankPredictions(probs, meta.labels, datasetLabels), sets[0].labels, datasetLabels);
+    const ranked = rankPredictions(probs, meta.labels, datasetLabels);
+    const top1 = Int32Array.from({ length: sets[0].n }, (_, i) => ranked.ranked[i * ranked.k]);
+    return { metrics: computeMetrics(ranked, sets[0].labels, datasetLabels), top1, truth: sets[0].labels, modelLabels: meta.labels };
   } finally {
     head.dispose();
   }

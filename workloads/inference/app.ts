@@ -10,6 +10,7 @@ import { healthRoutes } from './routes/health';
 import { labelRoutes } from './routes/labels';
 import { pageRoutes } from './routes/page';
 import { predictRoutes } from './routes/predict';
+import { reviewRoutes } from './routes/review';
 
 export type InferenceAppOptions = InferenceContextOptions;
 
@@ -47,5 +48,6 @@ export async function buildInferenceApp(options: InferenceAppOptions): Promise<F
   await app.register(classifyRoutes);
   await app.register(feedbackRoutes);
   await app.register(pageRoutes);
+  await app.register(reviewRoutes);
   return app;
 }

@@ -23,6 +23,10 @@ export interface UploadRecord {
   height: number;
   uploadedAt: string;
   requestId: string;
+  /** Perceptual hash of the photo: its near-duplicates share its fate, split and vote. */
+  phash?: string;
+  /** Pseudonymous id of the client that uploaded it (its feedback is this voter's one vote). */
+  voter?: string;
   prediction: {
     predictedLabel: string;
     confidence: number;

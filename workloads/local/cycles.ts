@@ -84,7 +84,7 @@ async function summarize(warehouse: Warehouse, cycle: number, run: RunResult, in
     const v = run.steps.find((s) => s.task === task)?.outputs[key];
     return v === undefined ? null : String(v);
   };
-  const datasetVersion = output('preprocess', 'dataset_version');
+  const datasetVersion = output('preprocess', 'dataset_version') || null;
   const modelVersion = output('train', 'model_version');
   let examples: number | null = null;
   if (datasetVersion) {
@@ -93,7 +93,8 @@ async function summarize(warehouse: Warehouse, cycle: number, run: RunResult, in
   }
   let challengerTop1: number | null = null;
   let championTop1: number | null = null;
-  let decision = output('evaluate', 'decision') ?? (run.status === 'succeeded' ? 'not triggered' : 'failed');
+  const waiting = output('preprocess', 'status') === 'waiting_for_data';
+  let decision = output('evaluate', 'decision') ?? (waiting ? 'waiting for data' : run.status === 'succeeded' ? 'not triggered' : 'failed');
   if (modelVersion) {
     const [ev] = await warehouse.query(
       `SELECT event, challenger_metrics, champion_metrics FROM {{model_events}} WHERE model_version = @v AND event IN ('promotion', 'rejection') ORDER BY ts DESC LIMIT 1`,

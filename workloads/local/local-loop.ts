@@ -76,6 +76,7 @@ export class LocalLoop {
       lake: this.services.lake,
       warehouse: this.services.warehouse,
       thresholds: this.config.trigger,
+      intake: this.config,
       submitter: this.submitter,
     });
     this.ingestor = new Ingestor(`${this.services.inferenceUrl}/predict`);

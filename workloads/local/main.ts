@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../core/config/load';
@@ -57,6 +58,13 @@ async function main(): Promise<number> {
     throw err;
   }
 
+  // The operator's review page needs a token; locally one is made per run (its SHA-256 goes to the service).
+  let reviewToken: string | undefined;
+  if (!config.trust.reviewTokenSha256) {
+    reviewToken = randomBytes(18).toString('base64url');
+    config = { ...config, trust: { ...config.trust, reviewTokenSha256: createHash('sha256').update(reviewToken).digest('hex') } };
+  }
+
   const status = new StatusLine();
   const say = (line: string): void => status.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const loop = new LocalLoop({ config, hubPort, say });
@@ -87,6 +95,7 @@ async function main(): Promise<number> {
       '',
       `  Upload page (inference service):  ${s.inferenceUrl}/`,
       `  Dashboard:                        ${s.hubUrl}/dashboard`,
+      `  Review users' labels (operator):  ${s.inferenceUrl}/review${reviewToken ? `#token=${reviewToken}` : ' (with your configured token)'}`,
       `  Dog image API (local):            ${s.dogApiUrl}/api/breeds/image/random`,
       `  Logs:                             ${s.logDir}`,
       '',

@@ -157,7 +157,7 @@ export async function populateDemoWarehouse(w: Warehouse, now: Date = new Date()
     parent: string | null,
     examples: number,
     fresh: number,
-    replay: number,
+    inherited: number,
     classes: number,
   ): Row<'dataset_versions'> => ({
     ts: at(ts),
@@ -170,11 +170,13 @@ export async function populateDemoWarehouse(w: Warehouse, now: Date = new Date()
     num_test: examples - Math.round(examples * 0.75) - Math.round(examples * 0.1),
     num_classes: classes,
     new_examples: fresh,
-    replay_examples: replay,
+    replay_examples: 0,
+    inherited_examples: inherited,
+    pending_labels: parent ? 7 : 0,
     skipped: 0,
     run_id: null,
   });
-  await w.insert('dataset_versions', [version(hm1 + 10 * MIN, d1, null, 100, 100, 0, 4), version(h0 + 5 * MIN, d2, d1, 160, 60, 20, 5)]);
+  await w.insert('dataset_versions', [version(hm1 + 10 * MIN, d1, null, 100, 100, 0, 4), version(h0 + 5 * MIN, d2, d1, 160, 60, 100, 5)]);
 
   const dist: Row<'class_distribution'>[] = [];
   const classes = (ts: number, name: string, perLabel: Record<string, [number, number, number]>): void => {
@@ -256,7 +258,16 @@ export async function populateDemoWarehouse(w: Warehouse, now: Date = new Date()
     event(h0 + 16 * MIN, 'e3', 'registration', vB, vA, 'trained on d2; shadowing the champion'),
     event(h1 + 45 * MIN, 'e4', 'promotion', vB, vA, 'top-1 0.86 beats 0.72 by more than 0.005'),
     event(h2 + 20 * MIN, 'e5', 'registration', vC, vB, 'trained on d2'),
-    event(h2 + 25 * MIN, 'e6', 'rejection', vC, vB, 'top-1 0.80 does not beat 0.86'),
+    {
+      ...event(h2 + 25 * MIN, 'e6', 'rejection', vC, vB, 'not significantly better: +1.5 pt, 90% CI [-1.0 pt, +4.0 pt], p = 0.17'),
+      eval_n: 240,
+      effect: 0.015,
+      effect_low: -0.01,
+      effect_high: 0.04,
+      p_value: 0.17,
+      detectable_effect: 0.052,
+      class_changes: JSON.stringify([{ label: 'pug', n: 24, challenger: 0.92, champion: 0.88, change: 0.04, isNew: false }]),
+    },
   ]);
 
   const decision = (

@@ -213,13 +213,19 @@ ORDER BY 2, 1`,
   {
     id: 'data_growth',
     title: 'Data growth per dataset version',
-    description: 'Examples in each dataset version, how many were new and how many were replayed from earlier versions.',
+    description:
+      "Examples in each dataset version (a snapshot of all trusted data): how many were new, how many it holds by reference to its parent, and how many users' photos were left out awaiting trust.",
     kind: 'bar',
     width: 'half',
-    fields: { category: 'dataset_version', values: ['num_examples', 'new_examples', 'replay_examples'], extra: ['num_classes'] },
-    units: { num_examples: 'count', new_examples: 'count', replay_examples: 'count', num_classes: 'count' },
+    fields: {
+      category: 'dataset_version',
+      values: ['num_examples', 'new_examples', 'inherited_examples', 'pending_labels'],
+      extra: ['num_classes'],
+    },
+    units: { num_examples: 'count', new_examples: 'count', inherited_examples: 'count', pending_labels: 'count', num_classes: 'count' },
     sql: (d) => `
-SELECT dataset_version, num_examples, new_examples, replay_examples, num_classes
+SELECT dataset_version, num_examples, new_examples, COALESCE(inherited_examples, 0) AS inherited_examples,
+       COALESCE(pending_labels, 0) AS pending_labels, num_classes
 FROM {{dataset_versions}}
 WHERE ${d.inRange('ts')}
 ORDER BY ts, dataset_version`,
@@ -273,6 +279,27 @@ SELECT time, title, text, tags FROM (
   WHERE fired AND ${d.inRange('ts')}
 ) AS events
 ORDER BY time DESC, title
+LIMIT ${TABLE_LIMIT}`,
+  },
+  {
+    id: 'gate_decisions',
+    title: 'Gate decisions: effect, interval, evidence',
+    description:
+      "Each promotion and rejection with what it rests on: evaluation photos (n), the challenger's top-1 gain over the champion and its interval, the one-sided exact McNemar p-value, the smallest gain that evaluation detects with 95% power, and the per-breed recall changes (JSON), newest first.",
+    kind: 'table',
+    width: 'full',
+    fields: {
+      time: 'time',
+      category: 'model_version',
+      values: [],
+      extra: ['event', 'eval_n', 'effect', 'effect_low', 'effect_high', 'p_value', 'detectable_effect', 'class_changes'],
+    },
+    units: { eval_n: 'count', effect: 'ratio', effect_low: 'ratio', effect_high: 'ratio', detectable_effect: 'ratio' },
+    sql: (d) => `
+SELECT ts AS time, model_version, event, eval_n, effect, effect_low, effect_high, p_value, detectable_effect, class_changes
+FROM {{model_events}}
+WHERE event IN ('promotion', 'rejection') AND ${d.inRange('ts')}
+ORDER BY ts DESC, model_version
 LIMIT ${TABLE_LIMIT}`,
   },
   {

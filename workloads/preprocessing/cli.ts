@@ -34,10 +34,12 @@ tuneForBatchThroughput();
  * Reads labelled images from the raw bucket, writes a new dataset version, records it in
  * the warehouse, prints a summary and writes the version name to --out-dataset-version.
  * Buckets, warehouse and preprocessing settings come from the CV_* environment.
- * Exit codes: 0 written, 1 failed, 2 usage or configuration error, 3 nothing new to preprocess.
+ * Exit codes: 0 written, 1 failed, 2 usage or configuration error, 3 nothing new and trusted to preprocess
+ * ("waiting for data"; with --out-status, as the pipeline step runs it: exit 0 and status
+ * `waiting_for_data`, so the run skips training instead of failing).
  */
 const USAGE =
-  'usage: cli.ts [--run-id ID] [--out-dataset-version FILE] [--engine in-process|local-tasks|cloud-run-job] [--tasks N]\n' +
+  'usage: cli.ts [--run-id ID] [--out-dataset-version FILE] [--out-status FILE] [--engine in-process|local-tasks|cloud-run-job] [--tasks N]\n' +
   '              [--workers N] [--concurrency N] [--no-progress]\n' +
   '       cli.ts --stage plan|transform|commit [--version V] [--task-index I] [--task-count N] (see cli.ts)';
 
@@ -108,6 +110,7 @@ async function main(argv: string[]): Promise<number> {
   const options = {
     runId: values['run-id'] ?? null,
     settings,
+    trust: config.trust,
     limits: config.images,
     concurrency: settings.concurrency,
     onProgress,
@@ -166,11 +169,19 @@ async function main(argv: string[]): Promise<number> {
     log.info({ event: 'dataset_version', ...counts, skippedObjects: skips.length }, `dataset version ${summary.version} written`);
     process.stdout.write(`${formatSummary(summary)}\n`);
     await writeOutput(values['out-dataset-version'], summary.version);
+    await writeOutput(values['out-status'], 'written');
     return 0;
   } catch (err) {
     bar?.stop();
     if (err instanceof NothingToPreprocessError) {
-      log.warn({ event: 'nothing_to_preprocess' }, err.message);
+      log.warn({ event: 'waiting_for_data' }, err.message);
+      process.stdout.write(`${err.message}\n`);
+      // The pipeline step: not a failure, and the run trains nothing (its condition reads the status).
+      if (values['out-status']) {
+        await writeOutput(values['out-status'], 'waiting_for_data');
+        await writeOutput(values['out-dataset-version'], '');
+        return 0;
+      }
       return 3;
     }
     throw err;

@@ -2,9 +2,9 @@ import type { DatasetManifest, SourceEntry } from '../core/dataset/manifest';
 import { listDatasetVersions, readManifest } from '../core/dataset/read-dataset';
 import type { ObjectStore } from '../core/storage/object-store';
 
-/** An example already stored in an earlier version. */
+/** An example already stored in a version. */
 export interface KnownExample extends SourceEntry {
-  /** Newest version that holds it (where replay reads it from). */
+  /** The version whose shards hold its bytes. */
   version: string;
 }
 
@@ -17,18 +17,25 @@ export interface Lineage {
   labels: string[];
 }
 
+/**
+ * A snapshot parent lists everything the loop knows, so it is the only manifest read.
+ * Before the first snapshot every version held a slice (new data plus some replay): then
+ * every manifest is read, and the newest copy of each example counts.
+ */
 export async function readLineage(datasets: ObjectStore): Promise<Lineage> {
   const versions = await listDatasetVersions(datasets);
   const known = new Map<string, KnownExample>();
-  const labels: string[] = [];
-  let parent: DatasetManifest | null = null;
-  // Oldest first, so newer versions overwrite: replay reads from the newest copy.
-  for (const version of versions) {
-    const manifest = await readManifest(datasets, version);
-    for (const s of manifest.sources) known.set(s.sha256, { ...s, version });
-    parent = manifest;
+  if (versions.length === 0) return { parent: null, versions, known, labels: [] };
+  const parent = await readManifest(datasets, versions[versions.length - 1]);
+  if (parent.snapshot) {
+    for (const s of parent.sources) known.set(s.sha256, { ...s, version: s.version ?? parent.version });
+  } else {
+    for (const version of versions) {
+      const manifest = version === parent.version ? parent : await readManifest(datasets, version);
+      for (const s of manifest.sources) known.set(s.sha256, { ...s, version });
+    }
   }
-  if (parent) labels.push(...parent.labels);
+  const labels = [...parent.labels];
   for (const k of known.values()) if (!labels.includes(k.label)) labels.push(k.label);
   return { parent, versions, known, labels };
 }

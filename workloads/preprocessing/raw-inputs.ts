@@ -1,8 +1,10 @@
-import { parseRawLabel, type RawLabel, RawLabelError } from '../core/dataset/raw-label';
+import { createHash } from 'node:crypto';
+import { perceptualHash } from '../core/dataset/perceptual-hash';
+import { LABEL_PATTERN, parseRawLabel, type RawLabel, RawLabelError } from '../core/dataset/raw-label';
+import type { ReviewDecision } from '../core/dataset/trust';
 import { rawKeys } from '../core/layout';
 import type { ObjectStore } from '../core/storage/object-store';
 import { mapConcurrent } from './concurrency';
-import type { KnownExample } from './lineage';
 import type { SkipLog } from './skips';
 
 /** A valid label object and where its image is. */
@@ -43,41 +45,76 @@ export async function readLabels(
   return { labels: parsed.filter((p): p is LabelledImage => p !== undefined), objects: objects.length };
 }
 
-export interface Candidates {
-  /** New labelled images, one per content hash, in a stable order. */
-  fresh: LabelledImage[];
-  /** Label objects whose image content is already stored (in an earlier version or earlier in this run). */
-  duplicates: LabelledImage[];
+const REVIEW_KEY = /^reviews\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json$/;
+
+/** Operators' review decisions, by the id of the label object reviewed; malformed ones are skipped with a reason. */
+export async function readReviews(raw: ObjectStore, skips: SkipLog): Promise<Map<string, ReviewDecision>> {
+  const reviews = new Map<string, ReviewDecision>();
+  for (const o of await raw.list(rawKeys.reviewsPrefix)) {
+    const id = REVIEW_KEY.exec(o.key)?.[1];
+    if (!id) continue;
+    let review: Partial<ReviewDecision> | undefined;
+    try {
+      review = JSON.parse((await raw.read(o.key)).toString('utf8')) as Partial<ReviewDecision>;
+    } catch (err) {
+      skips.add(raw.uri(o.key), 'invalid_review', `the review is not valid JSON: ${(err as Error).message}`);
+      continue;
+    }
+    const ok =
+      review.id === id &&
+      (review.decision === 'approve' || review.decision === 'reject') &&
+      (review.label === null || (typeof review.label === 'string' && LABEL_PATTERN.test(review.label))) &&
+      typeof review.reviewer === 'string' &&
+      typeof review.at === 'string';
+    if (!ok) {
+      skips.add(
+        raw.uri(o.key),
+        'invalid_review',
+        `not a review decision for ${id}: needs id, decision (approve|reject), label, reviewer, at`,
+      );
+      continue;
+    }
+    reviews.set(id, review as ReviewDecision);
+  }
+  return reviews;
 }
 
 /**
- * Picks the labelled images a new version must add: those whose content hash no earlier
- * version holds. The same bytes under a second id (or a second label) are a duplicate and
- * stored once: the earliest label wins. Images already in a version under the same URI are
- * simply old data, not duplicates. (Labels carry `labelledAt` as ISO UTC, so string order is time order.)
+ * The perceptual hash of each label's photo: the one the label object records (the service
+ * computes it when it stores the photo), else computed here from the image, whose bytes
+ * must then match the label's content hash. A photo that cannot be decoded gets a stand-in
+ * derived from its content hash (which no real photo is near), and is rejected later by
+ * the transform with the precise reason.
  */
-export function selectFresh(
-  labels: readonly LabelledImage[],
-  known: ReadonlyMap<string, KnownExample>,
-  parentCreatedAt?: string,
-): Candidates {
-  const ordered = [...labels].sort((a, b) => a.label.labelledAt.localeCompare(b.label.labelledAt) || a.label.id.localeCompare(b.label.id));
-  const fresh: LabelledImage[] = [];
-  const duplicates: LabelledImage[] = [];
-  const seen = new Set<string>();
-  for (const l of ordered) {
-    const prior = known.get(l.label.sha256);
-    if (prior) {
-      // Counted once: in the first run after the duplicate label arrived.
-      if (prior.uri !== l.imageUri && (parentCreatedAt === undefined || l.label.labelledAt > parentCreatedAt)) duplicates.push(l);
-      continue;
+export async function withPerceptualHashes<T extends LabelledImage>(
+  raw: ObjectStore,
+  labels: readonly T[],
+  maxPixels: number,
+  skips: SkipLog,
+  concurrency = 16,
+): Promise<Array<T & { phash: string }>> {
+  const hashed = await mapConcurrent(labels, concurrency, async (l): Promise<(T & { phash: string }) | undefined> => {
+    if (l.label.phash) return { ...l, phash: l.label.phash };
+    let bytes: Buffer;
+    try {
+      bytes = await raw.read(l.label.imageKey);
+    } catch {
+      return { ...l, phash: l.label.sha256.slice(0, 16) }; // the transform reports the missing image
     }
-    if (seen.has(l.label.sha256)) {
-      duplicates.push(l);
-      continue;
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== l.label.sha256) {
+      skips.add(
+        l.imageUri,
+        'sha256_mismatch',
+        `image bytes hash to ${actual} but ${l.labelUri} says ${l.label.sha256}; the image changed after it was labelled`,
+      );
+      return undefined;
     }
-    seen.add(l.label.sha256);
-    fresh.push(l);
-  }
-  return { fresh, duplicates };
+    try {
+      return { ...l, phash: await perceptualHash(bytes, { maxPixels }) };
+    } catch {
+      return { ...l, phash: l.label.sha256.slice(0, 16) };
+    }
+  });
+  return hashed.filter((h): h is T & { phash: string } => h !== undefined);
 }

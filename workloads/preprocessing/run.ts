@@ -1,32 +1,37 @@
-import type { WorkloadConfig } from '../core/config/schema';
-import type { DatasetManifest, SourceEntry } from '../core/dataset/manifest';
+import { createHash } from 'node:crypto';
+import { trustSchema, type WorkloadConfig } from '../core/config/schema';
+import type { DatasetManifest, EvaluationSetSummary, SourceEntry, SplitManifest } from '../core/dataset/manifest';
 import type { ImageLimits } from '../core/images/normalize-image';
 import { datasetKeys, newVersionName, type Split, SPLITS } from '../core/layout';
 import type { Logger } from '../core/log';
-import { NotFoundError, type ObjectStore, writeJson } from '../core/storage/object-store';
+import { NotFoundError, type ObjectStore, PreconditionFailedError, readJson, writeJson } from '../core/storage/object-store';
 import type { Row } from '../core/warehouse/tables';
 import type { Warehouse } from '../core/warehouse/warehouse';
+import { allocateSplits, type ClassCounts, splitKey } from './allocate';
+import { fetchStored } from './carry';
 import { mapConcurrent } from './concurrency';
-import { extendLabelMap, type Lineage, readLineage } from './lineage';
-import { readLabels } from './raw-inputs';
-import { selectFresh } from './raw-inputs';
-import { replayTarget, selectReplay, type ReplayCandidate } from './replay';
-import { fetchReplay, imageKeyOfUri, missesByImage } from './replay-source';
+import { missesByImage, samplingWeights } from './curation';
+import { type FreshItem, type IntakeSettings, readIntake } from './intake';
+import { extendLabelMap, type KnownExample, type Lineage, readLineage } from './lineage';
 import { type BuiltExample, sortKeys, writeShards } from './shards';
 import { type Skip, SkipLog } from './skips';
 import { InProcessTransformer, type Transformer } from './transform-pool';
 import type { TransformOptions } from './transform';
 
 /**
- * One preprocessing run: labelled raw images → a new immutable dataset version.
+ * One preprocessing run: trusted labelled photos → a new immutable dataset version that is a
+ * snapshot of everything the loop trusts to date.
  *
- *   1. read earlier versions (lineage) and every label object;
- *   2. keep labelled images no version holds yet (one per content hash);
- *   3. transform each (the pure per-element function, in parallel);
- *   4. add hard-example replay from earlier versions;
- *   5. write the shards, then the manifest (last: the version exists from that moment),
- *      then the warehouse rows.
- * A crash before step 5's manifest leaves a folder no reader looks at.
+ *   1. intake (intake.ts): the parent version, every label object and review, which photos
+ *      are trusted and in no version yet (near-duplicates are one photo), which wait;
+ *   2. allocate each new photo's split (allocate.ts: the evaluation set is stratified per class);
+ *   3. transform each new photo (the pure per-element function, in parallel);
+ *   4. write the new photos' shards only; the version lists the parent's shards by reference
+ *      and its own after them, with sampling weights for hard examples (curation.ts);
+ *   5. write the manifest, then the claim that commits it as the parent's one child, then the
+ *      warehouse rows.
+ * A crash before the claim leaves a folder no reader looks at. A run's cost grows with the
+ * new photos only: nothing already stored is read or written again.
  */
 
 export type Phase = 'labels' | 'transform' | 'replay' | 'write';
@@ -49,6 +54,8 @@ export interface PreprocessDeps {
 export interface PreprocessOptions {
   runId: string | null;
   settings: WorkloadConfig['preprocessing'];
+  /** Label trust policies (default: the configured defaults). */
+  trust?: WorkloadConfig['trust'];
   limits: ImageLimits;
   /** Images in flight at once. */
   concurrency?: number;
@@ -64,10 +71,18 @@ export interface PreprocessSummary {
   labelObjects: number;
   /** New labelled images whose bytes were read and transformed. */
   imagesRead: number;
+  /** Examples in the version (all trusted data to date). */
   written: number;
   newExamples: number;
+  /** Examples held by reference to the parent's shards. */
+  inheritedExamples: number;
+  /** Examples copied from versions made before snapshots. */
   replayExamples: number;
   duplicates: number;
+  /** Users' photos no trust policy has confirmed yet (left out). */
+  pending: number;
+  /** New breeds still waiting for enough photos (label → photos). */
+  deferred: Record<string, number>;
   skipped: Record<string, number>;
   skips: Skip[];
   perClass: Record<string, number>;
@@ -78,6 +93,7 @@ export interface PreprocessSummary {
   imagesPerSecond: number;
 }
 
+/** Nothing new and trusted to add: the loop waits for data (exit code 3; not a failure). */
 export class NothingToPreprocessError extends Error {
   constructor(message: string) {
     super(message);
@@ -92,61 +108,77 @@ export interface RunPlan {
   parentVersion: string | null;
   labelMap: string[];
   items: PlannedItem[];
+  /** Examples of versions made before snapshots, copied into this one (the first snapshot) once. */
+  carry: KnownExample[];
   labelObjects: number;
   duplicates: number;
+  pending: number;
+  deferred: Record<string, number>;
   /** Label objects skipped while planning. */
   skips: Skip[];
 }
 
-/** One new labelled image to transform. */
-export interface PlannedItem {
-  imageKey: string;
-  imageUri: string;
-  labelUri: string;
-  label: string;
-  sha256: string;
-}
+/** One new trusted photo to transform, with the split it goes to. */
+export type PlannedItem = FreshItem & { split: Split };
 
-/** Steps 1-2: lineage, labels, the new images and the label map. Throws {@link NothingToPreprocessError}. */
+const intakeSettings = (options: PreprocessOptions): IntakeSettings => ({
+  preprocessing: options.settings,
+  trust: options.trust ?? trustSchema.parse({}),
+  images: { maxPixels: options.limits.maxPixels },
+});
+
+/** Steps 1-2: intake, splits and the label map. Throws {@link NothingToPreprocessError}. */
 export async function planRun(
   deps: PreprocessDeps,
   options: PreprocessOptions,
   lineage?: Lineage,
 ): Promise<{ plan: RunPlan; lineage: Lineage }> {
   const now = deps.now ?? (() => new Date());
-  const skips = new SkipLog(deps.log);
   const progress = options.onProgress ?? (() => {});
-  lineage ??= await readLineage(deps.datasets);
   progress({ phase: 'labels', done: 0, total: 1 });
-  const { labels, objects } = await readLabels(deps.raw, skips);
+  const intake = await readIntake(deps, intakeSettings(options), { log: deps.log, lineage });
+  lineage = intake.lineage;
   progress({ phase: 'labels', done: 1, total: 1 });
-  const { fresh, duplicates } = selectFresh(labels, lineage.known, lineage.parent?.createdAt);
-  if (fresh.length === 0) {
+  if (intake.fresh.length === 0) {
+    const waiting = Object.entries(intake.deferred).map(([l, n]) => `${l} ${n}`);
     throw new NothingToPreprocessError(
-      `no labelled images since ${lineage.parent ? `dataset version ${lineage.parent.version}` : 'the start'} ` +
-        `(${objects} label objects, ${skips.count} invalid, ${duplicates.length} duplicates): nothing to preprocess`,
+      `waiting for data: no new trusted photos since ${lineage.parent ? `dataset version ${lineage.parent.version}` : 'the start'} ` +
+        `(${intake.labelObjects} label objects, ${intake.skips.length} invalid, ${intake.duplicates} duplicates, ` +
+        `${intake.pending} users' photos awaiting trust${waiting.length ? `, new breeds below ${options.settings.minClassExamples} photos: ${waiting.join(', ')}` : ''})`,
     );
   }
+  const carry =
+    lineage.parent && !lineage.parent.snapshot ? [...lineage.known.values()].filter((k) => !intake.untrustedStored.has(k.sha256)) : [];
+  const counts = new Map<string, ClassCounts>();
+  for (const k of lineage.parent?.snapshot ? lineage.known.values() : carry) {
+    const c = counts.get(k.label) ?? { total: 0, test: 0 };
+    counts.set(k.label, { total: c.total + 1, test: c.test + (k.split === 'test' ? 1 : 0) });
+  }
+  const splits = allocateSplits(intake.fresh, counts, options.settings, await splitKey(deps.datasets));
   const plan: RunPlan = {
     version: options.version ?? newVersionName(now()),
     runId: options.runId,
     parentVersion: lineage.parent?.version ?? null,
-    labelMap: extendLabelMap(
-      lineage.labels,
-      fresh.map((f) => f.label.label),
-    ),
-    items: fresh.map((f) => ({
-      imageKey: f.label.imageKey,
-      imageUri: f.imageUri,
-      labelUri: f.labelUri,
-      label: f.label.label,
-      sha256: f.label.sha256,
-    })),
-    labelObjects: objects,
-    duplicates: duplicates.length,
-    skips: skips.skips,
+    labelMap: extendLabelMap(lineage.labels, [...carry.map((k) => k.label), ...intake.fresh.map((f) => f.label)]),
+    items: intake.fresh.map((f) => ({ ...f, split: splits.get(f)! })),
+    carry,
+    labelObjects: intake.labelObjects,
+    duplicates: intake.duplicates,
+    pending: intake.pending,
+    deferred: intake.deferred,
+    skips: intake.skips,
   };
-  deps.log?.info({ version: plan.version, parent: plan.parentVersion, fresh: fresh.length, duplicates: duplicates.length }, 'planned');
+  deps.log?.info(
+    {
+      version: plan.version,
+      parent: plan.parentVersion,
+      fresh: plan.items.length,
+      carry: carry.length,
+      pending: plan.pending,
+      deferred: plan.deferred,
+    },
+    'planned',
+  );
   return { plan, lineage };
 }
 
@@ -171,13 +203,7 @@ export async function transformPlanned(
   const settings = options.settings;
   const labelIndex = new Map(plan.labelMap.map((l, i) => [l, i]));
   const transformer = deps.transformer ?? new InProcessTransformer();
-  const transformOptions: TransformOptions = {
-    imageSize: settings.imageSize,
-    jpegQuality: settings.jpegQuality,
-    validationShare: settings.validationShare,
-    testShare: settings.testShare,
-    limits: options.limits,
-  };
+  const transformOptions: TransformOptions = { imageSize: settings.imageSize, jpegQuality: settings.jpegQuality, limits: options.limits };
   const started = Date.now();
   let done = 0;
   const built = await mapConcurrent(items, options.concurrency ?? 8, async (item): Promise<BuiltExample | undefined> => {
@@ -200,11 +226,14 @@ export async function transformPlanned(
       }
       return {
         sha256: result.sha256,
-        split: result.split,
+        split: item.split,
         label: result.label,
         payload: result.payload,
         uri: item.imageUri,
         origin: 'new',
+        phash: item.phash,
+        source: item.source,
+        trustedBy: item.trustedBy,
       };
     } finally {
       progress({ phase: 'transform', done: ++done, total: items.length });
@@ -214,8 +243,9 @@ export async function transformPlanned(
 }
 
 /**
- * Steps 4-5: replay, shards, manifest (last), warehouse rows. Refuses when another
- * version appeared since the plan (its examples would be missing from the lineage).
+ * Steps 4-5: shards of the new photos, the snapshot's manifest (the parent's shards by
+ * reference, then its own), the claim, the warehouse rows. Refuses when another version
+ * appeared since the plan (its examples would be missing from the snapshot).
  */
 export async function commitRun(
   deps: PreprocessDeps,
@@ -234,7 +264,7 @@ export async function commitRun(
   const newExamples = transformed.examples;
   if (newExamples.length === 0) {
     throw new NothingToPreprocessError(
-      `all ${plan.items.length} new labelled images were skipped (${JSON.stringify(skips.byReason())}): no version written`,
+      `waiting for data: all ${plan.items.length} new trusted photos were skipped (${JSON.stringify(skips.byReason())}): no version written`,
     );
   }
   lineage ??= await readLineage(datasets);
@@ -246,61 +276,83 @@ export async function commitRun(
   const version = plan.version;
   const labelIndex = new Map(plan.labelMap.map((l, i) => [l, i]));
 
-  // 4. Hard-example replay.
-  const newShas = new Set(newExamples.map((e) => e.sha256));
-  const misses = deps.warehouse ? await missesByImage(deps.warehouse) : new Map<string, number>();
-  const pool: ReplayCandidate[] = [...lineage.known.values()]
-    .filter((k) => !newShas.has(k.sha256))
-    .map((k) => ({ ...k, misses: misses.get(imageKeyOfUri(k.uri) ?? '') ?? 0 }));
-  const target = replayTarget(newExamples.length, settings.replayShare, pool.length);
-  const selected = selectReplay(
-    pool,
-    target,
-    version,
-    countBy(newExamples, (e) => e.label),
-  );
-  progress({ phase: 'replay', done: 0, total: selected.length });
-  const replayed = await fetchReplay(datasets, selected, labelIndex, skips);
-  progress({ phase: 'replay', done: replayed.length, total: selected.length });
-  const examples = [...newExamples, ...replayed];
+  // The first snapshot after versions that each held a slice: copy their trusted examples in, once.
+  progress({ phase: 'replay', done: 0, total: plan.carry.length });
+  const carried = plan.carry.length > 0 ? await fetchStored(datasets, plan.carry, labelIndex, skips) : [];
+  progress({ phase: 'replay', done: carried.length, total: plan.carry.length });
+  const own = [...newExamples, ...carried];
 
-  // 5. Shards, then the manifest, then the warehouse.
   const existing = await datasets.list(datasetKeys.prefix(version));
   if (existing.length > 0)
     throw new Error(`dataset version folder ${versionUri(datasets, version)} already has objects; versions are immutable`);
   const compression = settings.gzip ? 'GZIP' : 'NONE';
   let shardsDone = 0;
-  const splits = await writeShards(datasets, examples, {
+  const ownSplits = await writeShards(datasets, own, {
     version,
     compression,
     shardMaxBytes: settings.shardMaxBytes,
     onShard: () => progress({ phase: 'write', done: ++shardsDone, total: shardsDone }),
   });
-  const sources: SourceEntry[] = examples
-    .map((e) => ({ sha256: e.sha256, uri: e.uri, label: e.label, split: e.split, origin: e.origin }))
-    .sort((a, b) => a.sha256.localeCompare(b.sha256));
+  const parent = lineage.parent?.snapshot ? lineage.parent : null;
+  if (parent && parent.compression !== compression) {
+    throw new Error(
+      `preprocessing.gzip changed since ${parent.version} (${parent.compression}): a snapshot references its parent's shards, so their compression must match`,
+    );
+  }
+  const splits = Object.fromEntries(SPLITS.map((s) => [s, mergeSplit(parent?.splits[s], ownSplits[s])])) as Record<Split, SplitManifest>;
+  const ownSources: SourceEntry[] = own.map((e) => ({
+    sha256: e.sha256,
+    uri: e.uri,
+    label: e.label,
+    split: e.split,
+    origin: e.origin,
+    version,
+    ...(e.phash ? { phash: e.phash } : {}),
+    ...(e.source ? { source: e.source } : {}),
+    ...(e.trustedBy ? { trustedBy: e.trustedBy } : {}),
+  }));
+  const inherited: SourceEntry[] = (parent?.sources ?? []).map((s) => ({
+    ...s,
+    origin: 'inherited',
+    version: s.version ?? parent!.version,
+  }));
+  const sources = [...inherited, ...ownSources].sort((a, b) => a.sha256.localeCompare(b.sha256));
+
+  const misses = deps.warehouse ? await missesByImage(deps.warehouse) : new Map<string, number>();
+  const sampling = samplingWeights(sources, misses, settings.hardExampleWeight);
+  const samplingKey = `${datasetKeys.prefix(version)}sampling.json`;
+  if (Object.keys(sampling.weights).length > 0) await writeJson(datasets, samplingKey, sampling, { ifGenerationMatch: '0' });
+
   const manifest: DatasetManifest = {
     version,
     parentVersion: plan.parentVersion,
+    claim: datasetKeys.claim(plan.parentVersion),
     createdAt: now().toISOString(),
     runId: plan.runId,
     format: 'tfrecord',
     compression,
     imageSize: settings.imageSize,
     labels: plan.labelMap,
+    snapshot: true,
     splits,
     sources,
+    evaluation: evaluationSummary(sources),
+    ...(Object.keys(sampling.weights).length > 0 ? { sampling: samplingKey } : {}),
     counts: {
       rawObjects: plan.labelObjects,
-      written: examples.length,
+      written: sources.length,
       newExamples: newExamples.length,
-      replayExamples: replayed.length,
+      inheritedExamples: inherited.length,
+      replayExamples: carried.length,
       duplicates: plan.duplicates,
       skipped: skips.byReason(),
+      pending: plan.pending,
+      deferred: plan.deferred,
     },
   };
   const manifestKey = datasetKeys.manifest(version);
   await writeJson(datasets, manifestKey, manifest, { ifGenerationMatch: '0' });
+  await claimParent(datasets, manifest);
   deps.log?.info({ version, manifest: datasets.uri(manifestKey) }, 'dataset version written');
   if (deps.warehouse) await recordVersion(deps.warehouse, datasets, manifest);
 
@@ -310,17 +362,81 @@ export async function commitRun(
     manifestUri: datasets.uri(manifestKey),
     labelObjects: plan.labelObjects,
     imagesRead: plan.items.length,
-    written: examples.length,
+    written: sources.length,
     newExamples: newExamples.length,
-    replayExamples: replayed.length,
+    inheritedExamples: inherited.length,
+    replayExamples: carried.length,
     duplicates: plan.duplicates,
+    pending: plan.pending,
+    deferred: plan.deferred,
     skipped: skips.byReason(),
     skips: skips.skips,
-    perClass: sortKeys(countBy(examples, (e) => e.label)),
+    perClass: sortKeys(countBy(sources, (e) => e.label)),
     perSplit: Object.fromEntries(SPLITS.map((s) => [s, splits[s].count])) as Record<Split, number>,
     transformSeconds: transformed.seconds,
     imagesPerSecond: plan.items.length / Math.max(transformed.seconds, 1e-9),
   };
+}
+
+/** A split of a snapshot: the parent's shards (by reference), then this version's own. */
+function mergeSplit(parent: SplitManifest | undefined, own: SplitManifest): SplitManifest {
+  if (!parent) return own;
+  const perClass: Record<string, number> = { ...parent.perClass };
+  for (const [label, n] of Object.entries(own.perClass)) perClass[label] = (perClass[label] ?? 0) + n;
+  return { shards: [...parent.shards, ...own.shards], count: parent.count + own.count, perClass: sortKeys(perClass) };
+}
+
+function evaluationSummary(sources: readonly SourceEntry[]): EvaluationSetSummary {
+  const test = sources
+    .filter((s) => s.split === 'test')
+    .map((s) => s.sha256)
+    .sort();
+  return {
+    n: test.length,
+    perClass: sortKeys(
+      countBy(
+        sources.filter((s) => s.split === 'test'),
+        (s) => s.label,
+      ),
+    ),
+    digest: createHash('sha256').update(test.join('\n')).digest('hex'),
+  };
+}
+
+class ParentClaimedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ParentClaimedError';
+  }
+}
+
+/**
+ * The commit point: the claim naming this version as its parent's only child, written
+ * if-absent. The lineage check before it is not enough on its own: two runs that planned
+ * on the same parent both pass it when they commit together. The loser's manifest is
+ * deleted (readers ignore it anyway: no claim names it).
+ */
+async function claimParent(datasets: ObjectStore, manifest: DatasetManifest): Promise<void> {
+  const key = manifest.claim!;
+  try {
+    await writeJson(
+      datasets,
+      key,
+      { version: manifest.version, parentVersion: manifest.parentVersion, claimedAt: manifest.createdAt },
+      {
+        ifGenerationMatch: '0',
+      },
+    );
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+    const winner = (await readJson<{ version?: string }>(datasets, key))?.version ?? '(unknown)';
+    await datasets.delete(datasetKeys.manifest(manifest.version)).catch(() => undefined);
+    const parent = manifest.parentVersion === null ? 'the empty dataset bucket' : `dataset version ${manifest.parentVersion}`;
+    throw new ParentClaimedError(
+      `${parent} already has the child ${winner}, committed by another run while this one (${manifest.version}) ran; ` +
+        'nothing was committed: re-run preprocessing to build on it',
+    );
+  }
 }
 
 /** A whole run in one process: plan, transform, commit. */
@@ -348,6 +464,8 @@ export async function recordVersion(warehouse: Warehouse, datasets: ObjectStore,
     num_classes: m.labels.length,
     new_examples: m.counts.newExamples,
     replay_examples: m.counts.replayExamples,
+    inherited_examples: m.counts.inheritedExamples ?? 0,
+    pending_labels: m.counts.pending ?? 0,
     skipped: Object.values(m.counts.skipped).reduce((a, b) => a + b, 0),
     run_id: m.runId,
   };

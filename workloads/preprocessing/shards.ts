@@ -1,4 +1,4 @@
-import type { SplitManifest } from '../core/dataset/manifest';
+import type { SourceEntry, SplitManifest } from '../core/dataset/manifest';
 import { datasetKeys, type Split, SPLITS } from '../core/layout';
 import type { ObjectStore } from '../core/storage/object-store';
 import { compress, type TFRecordCompression } from '../core/tfrecord/compression';
@@ -15,6 +15,9 @@ export interface BuiltExample {
   /** Raw image URI. */
   uri: string;
   origin: 'new' | 'replay';
+  phash?: string;
+  source?: SourceEntry['source'];
+  trustedBy?: SourceEntry['trustedBy'];
 }
 
 /**

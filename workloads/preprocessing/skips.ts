@@ -3,7 +3,14 @@ import type { Logger } from '../core/log';
 
 /** Why a raw object was not turned into an example. */
 export type SkipReason =
-  RejectReason | 'malformed_label_json' | 'invalid_label' | 'missing_image' | 'sha256_mismatch' | 'read_error' | 'example_decode_error';
+  | RejectReason
+  | 'malformed_label_json'
+  | 'invalid_label'
+  | 'invalid_review'
+  | 'missing_image'
+  | 'sha256_mismatch'
+  | 'read_error'
+  | 'example_decode_error';
 
 export interface Skip {
   uri: string;

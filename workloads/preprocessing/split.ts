@@ -6,10 +6,11 @@ export interface SplitShares {
 }
 
 /**
- * The split of an image, from its content hash alone: the first 48 bits of the SHA-256
- * as a fraction in [0, 1); below `testShare` is test, then validation, the rest train.
- * An image therefore never moves between splits across versions (as long as the shares
- * stay the same), and duplicates land in the same split.
+ * A split from the content hash alone: the first 48 bits of the SHA-256 as a fraction in
+ * [0, 1); below `testShare` is test, then validation, the rest train. Benchmarks use it to
+ * hold photos out reproducibly. Dataset versions no longer split this way (anyone could
+ * choose a photo's split by appending bytes to it): they allocate per breed with a secret
+ * key over the perceptual hash (allocate.ts).
  */
 export function splitOf(sha256: string, shares: SplitShares): Split {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`splitOf: expected a SHA-256 in lowercase hex, got ${JSON.stringify(sha256)}`);

@@ -1,18 +1,17 @@
 import { createHash } from 'node:crypto';
 import { encodeDogExample } from '../core/dataset/dog-example';
 import { type ImageLimits, ImageRejectedError, toTrainingJpeg } from '../core/images/normalize-image';
-import type { Split } from '../core/layout';
 import type { SkipReason } from './skips';
-import { type SplitShares, splitOf } from './split';
 
 /**
  * The per-element transform: one labelled raw object in, one serialized
- * `tf.train.Example` out (or a skip reason). It is a pure function of its input and
+ * `tf.train.Example` out (or a skip reason). Which split the example goes to is the plan's
+ * decision (allocate.ts), not the transform's. It is a pure function of its input and
  * options (no storage, no clock), which is what lets the same code run in-process, in
  * worker threads, or sharded across machines by a managed runner.
  */
 
-export interface TransformOptions extends SplitShares {
+export interface TransformOptions {
   imageSize: number;
   jpegQuality: number;
   limits: ImageLimits;
@@ -30,7 +29,7 @@ export interface RawElement {
 }
 
 export type TransformResult =
-  | { ok: true; sha256: string; split: Split; label: string; payload: Buffer; width: number; height: number; sourceFormat: string }
+  | { ok: true; sha256: string; label: string; payload: Buffer; width: number; height: number; sourceFormat: string }
   | { ok: false; reason: SkipReason; message: string };
 
 export const sha256Hex = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
@@ -66,7 +65,6 @@ export async function transformElement(element: RawElement, options: TransformOp
   return {
     ok: true,
     sha256,
-    split: splitOf(sha256, options),
     label: element.label,
     payload,
     width: options.imageSize,

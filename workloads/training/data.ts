@@ -1,4 +1,4 @@
-import { readManifest, readSplit } from '../core/dataset/read-dataset';
+import { readManifest, readSamplingWeights, readSplit } from '../core/dataset/read-dataset';
 import type { DatasetManifest } from '../core/dataset/manifest';
 import { SPLITS, Split } from '../core/layout';
 import type { ObjectStore } from '../core/storage/object-store';
@@ -32,5 +32,21 @@ export async function loadDataset(store: ObjectStore, version: string, only: rea
       splits[split].push({ sourceId: ex.sourceId, jpeg: ex.jpeg, label: ex.label });
     }
   }
+  // The evaluation set is never trained on: a test example in another split is a broken version.
+  const test = new Set(splits.test.map((e) => e.sourceId));
+  for (const split of ['train', 'validation'] as const) {
+    const leaked = splits[split].find((e) => test.has(e.sourceId));
+    if (leaked) throw new Error(`dataset ${version}: example ${leaked.sourceId} is in both the test (evaluation) and the ${split} split`);
+  }
   return { version, labels: manifest.labels, manifest, splits };
+}
+
+/**
+ * The training examples as training draws them: each as often as its sampling weight says
+ * (hard examples more often; see preprocessing/curation.ts). Class balance is the loss's
+ * class weights, computed over this list.
+ */
+export async function weightedTrainingImages(store: ObjectStore, data: LoadedDataset): Promise<LabelledImage[]> {
+  const weights = await readSamplingWeights(store, data.manifest);
+  return data.splits.train.flatMap((img) => Array.from({ length: weights[img.sourceId] ?? 1 }, () => img));
 }

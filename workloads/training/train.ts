@@ -12,7 +12,7 @@ import { selectBackend, tf } from '../core/tf/backend';
 import type { Warehouse } from '../core/warehouse/warehouse';
 import { computeMetrics, EvalMetrics, rankPredictions, summarize } from '../evaluation/metrics';
 import { deleteCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { loadDataset } from './data';
+import { loadDataset, weightedTrainingImages } from './data';
 import { computeFeatureSets, FeatureStats } from './features/compute';
 import { buildHead, HeadParts, trunkSpecFor, warmStart, WarmStartReport } from './head';
 import { EpochRecord, evaluateLogits, LoopOptions, loopOptionsFor, predictProbs, runTrainingLoop } from './loop';
@@ -151,9 +151,10 @@ async function runTraining(o: TrainModelOptions, modelVersion: string, started: 
       log.info({ parent: wanted, parentCut: parentMeta.backbone.cut, cut: spec.cut }, 'parent model has another trunk: not warm-starting');
   }
 
+  const trainImages = await weightedTrainingImages(lake.datasets, data);
   const { sets, stats } = await computeFeatureSets(
     [
-      { images: data.splits.train, variants: 1 + t.augment.variants },
+      { images: trainImages, variants: 1 + t.augment.variants },
       { images: data.splits.validation, variants: 1 },
       { images: data.splits.test, variants: 1 },
     ],

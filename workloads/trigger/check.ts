@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Warehouse } from '../core/warehouse/warehouse';
 import { decide, TriggerCondition, TriggerDecision, TriggerInputs, TriggerThresholds } from './decide';
+import type { IntakeSettings } from '../preprocessing/intake';
 import { gatherInputs, TriggerLake } from './signals';
 
 /**
@@ -24,6 +25,8 @@ export interface CheckOptions {
   lake: TriggerLake;
   warehouse: Warehouse;
   thresholds: TriggerThresholds;
+  /** What counts as new trusted data (preprocessing's rules); default: the configured defaults. */
+  intake?: IntakeSettings;
   /** The pipeline run this decision starts, if it fires. */
   runId?: string;
   force?: boolean;
@@ -51,6 +54,7 @@ export async function checkTrigger(options: CheckOptions): Promise<CheckResult> 
     lake: options.lake,
     warehouse: options.warehouse,
     thresholds: options.thresholds,
+    intake: options.intake,
     force: options.force,
     now: options.now,
   });

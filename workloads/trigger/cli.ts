@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     if (force !== 'true' && force !== 'false') throw new UsageError(`--force must be true or false, got ${JSON.stringify(force)}`);
     const warehouse = await openWarehouse(config);
     try {
-      const result = await checkTrigger({ lake, warehouse, thresholds: config.trigger, runId, force: force === 'true' });
+      const result = await checkTrigger({ lake, warehouse, thresholds: config.trigger, intake: config, runId, force: force === 'true' });
       logger.info(
         { event: 'trigger_decision', fired: result.fire, condition: result.condition, reused: result.reused, run_id: runId },
         result.reason,
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'serve') {
     const warehouse = await openWarehouse(config);
     const submitter = openSubmitter(config, lake);
-    const service = new TriggerService({ lake, warehouse, thresholds: config.trigger, submitter, logger });
+    const service = new TriggerService({ lake, warehouse, thresholds: config.trigger, intake: config, submitter, logger });
     const app = buildTriggerServer(service, { logger });
     const port = Number(values.port ?? process.env.PORT ?? 8090);
     if (!Number.isInteger(port) || port < 0 || port > 65535)

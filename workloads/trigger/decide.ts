@@ -17,8 +17,17 @@ export interface TriggerInputs {
   /** The newest dataset version (by manifest), or null before the first one. */
   lastDataset: { version: string; createdAt: string } | null;
   hoursSinceLast: number | null;
-  /** Labelled examples since the last dataset version (all of them before the first). */
+  /**
+   * Trusted photos no dataset version holds yet, one per photo (near-duplicates are one),
+   * exactly what preprocessing would take in (preprocessing/intake.ts).
+   */
   newLabelled: number;
+  /** Breeds among them that the last dataset version does not have (each with enough photos to learn). */
+  newClasses?: string[];
+  /** Users' photos awaiting trust (not counted above). */
+  pending?: number;
+  /** New breeds still below preprocessing.minClassExamples (label → photos), not counted above. */
+  deferred?: Record<string, number>;
   /** The production model, or null before the first promotion. */
   champion: string | null;
   /** Top-1 accuracy the champion had on held-out data when it was promoted. */
@@ -29,7 +38,7 @@ export interface TriggerInputs {
   force: boolean;
 }
 
-export type TriggerCondition = 'forced' | 'first_run' | 'new_data' | 'drift' | 'max_interval' | 'none';
+export type TriggerCondition = 'forced' | 'first_run' | 'new_class' | 'new_data' | 'drift' | 'max_interval' | 'none';
 
 export interface TriggerDecision {
   fire: boolean;
@@ -41,6 +50,15 @@ export interface TriggerDecision {
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const hours = (h: number): string => `${h.toFixed(1)} h`;
+
+/** What else is waiting, in words (users' photos awaiting trust, breeds still too small). */
+function waitingFor(inputs: TriggerInputs): string {
+  const parts: string[] = [];
+  if (inputs.pending) parts.push(`${inputs.pending} users' photos awaiting trust`);
+  const deferred = Object.entries(inputs.deferred ?? {});
+  if (deferred.length) parts.push(`breeds still too small to learn: ${deferred.map(([l, n]) => `${l} ${n}`).join(', ')}`);
+  return parts.length ? ` (${parts.join('; ')})` : '';
+}
 
 export function decide(inputs: TriggerInputs, t: TriggerThresholds): TriggerDecision {
   const { newLabelled } = inputs;
@@ -56,9 +74,12 @@ export function decide(inputs: TriggerInputs, t: TriggerThresholds): TriggerDeci
   const held: Array<[TriggerCondition, string]> = [];
   const notHeld: string[] = [];
 
+  // A new breed is learnt as soon as enough of it has arrived, not when the batch is full.
+  if (inputs.newClasses?.length) held.push(['new_class', `new breed(s) ready to learn: ${inputs.newClasses.join(', ')}`]);
+
   if (newLabelled >= t.minNewLabelled)
     held.push(['new_data', `${newLabelled} new labelled examples since ${inputs.lastDataset.version} ≥ ${t.minNewLabelled}`]);
-  else notHeld.push(`${newLabelled} new labelled examples < ${t.minNewLabelled}`);
+  else notHeld.push(`${newLabelled} new labelled examples < ${t.minNewLabelled}${waitingFor(inputs)}`);
 
   if (!inputs.champion) notHeld.push('no champion to check for drift');
   else if (inputs.baselineAccuracy === null) notHeld.push(`no baseline accuracy recorded for champion ${inputs.champion}`);
@@ -79,12 +100,12 @@ export function decide(inputs: TriggerInputs, t: TriggerThresholds): TriggerDeci
     notHeld.push(`${hours(inputs.hoursSinceLast)} since the last dataset < ${hours(t.maxIntervalHours)}`);
 
   // Drift or age alone cannot be fixed by retraining on the very same data: preprocessing
-  // would have nothing new to version. Such a check is logged, not fired.
+  // would have nothing new to version. Such a check is logged as waiting, not fired.
   if (held.length && newLabelled === 0 && !inputs.force) {
     return {
       fire: false,
       condition: 'none',
-      reason: `${held.map(([c, r]) => `${c}: ${r}`).join('; ')}; but no new labelled examples since ${inputs.lastDataset.version} to retrain on`,
+      reason: `waiting for data: ${held.map(([c, r]) => `${c}: ${r}`).join('; ')}; but no new trusted photos since ${inputs.lastDataset.version} to retrain on${waitingFor(inputs)}`,
     };
   }
   if (held.length) return { fire: true, condition: held[0][0], reason: held.map(([c, r]) => `${c}: ${r}`).join('; ') };

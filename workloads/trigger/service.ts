@@ -4,6 +4,7 @@ import type { Warehouse } from '../core/warehouse/warehouse';
 import { newRunId } from '../../pipeline-specs/runner/run-pipeline';
 import { checkTrigger, CheckResult } from './check';
 import type { TriggerThresholds } from './decide';
+import type { IntakeSettings } from '../preprocessing/intake';
 import type { TriggerLake } from './signals';
 import type { PipelineSubmitter, Submission } from './submitter';
 
@@ -26,6 +27,8 @@ export interface TriggerServiceDeps {
   lake: TriggerLake;
   warehouse: Warehouse;
   thresholds: TriggerThresholds;
+  /** What counts as new trusted data (preprocessing's rules); default: the configured defaults. */
+  intake?: IntakeSettings;
   submitter: PipelineSubmitter;
   logger?: Logger;
   newRunId?: () => string;
@@ -49,6 +52,7 @@ export class TriggerService {
       lake: deps.lake,
       warehouse: deps.warehouse,
       thresholds: deps.thresholds,
+      intake: deps.intake,
       runId,
       force: options.force,
       now: options.now,

@@ -1,54 +1,38 @@
-import { parseRawLabel } from '../core/dataset/raw-label';
+import { workloadConfigSchema } from '../core/config/schema';
 import type { DatasetManifest } from '../core/dataset/manifest';
-import { datasetKeys, modelKeys, rawKeys } from '../core/layout';
+import { listDatasetVersions } from '../core/dataset/read-dataset';
+import { datasetKeys, modelKeys } from '../core/layout';
 import type { DataLake } from '../core/storage/data-lake';
 import { readJson } from '../core/storage/object-store';
 import type { Warehouse } from '../core/warehouse/warehouse';
+import { reconcileModelEvents } from '../evaluation/model-events';
+import { type IntakeSettings, readIntake } from '../preprocessing/intake';
 import type { TriggerInputs, TriggerThresholds } from './decide';
 
 /**
  * Gathers the trigger's inputs from where the truth lives:
- *  - the newest dataset version: the manifests in the datasets bucket (a version exists
- *    once its manifest does; names sort by time);
- *  - labelled examples since then: label objects in the raw bucket, by `labelledAt`;
+ *  - the newest dataset version: the committed manifests in the datasets bucket;
+ *  - new trusted photos: what preprocessing would take in (label objects, reviews, trust
+ *    policies, near-duplicates, new breeds waiting to be big enough: preprocessing/intake.ts);
  *  - the champion: the registry's production pointer;
  *  - its baseline: test top-1 of its promotion event in `model_events`;
  *  - recent accuracy: champion predictions with a known truth in `prediction_events`.
  */
 export type TriggerLake = Pick<DataLake, 'raw' | 'datasets' | 'models'>;
 
-/** Labels are written once, so an object last written long before the dataset was made cannot be newer; skip reading those. */
-const CLOCK_SKEW_MS = 10 * 60 * 1000;
+const defaultIntake = (): IntakeSettings => {
+  const c = workloadConfigSchema.parse({});
+  return { preprocessing: c.preprocessing, trust: c.trust, images: c.images };
+};
 
 export async function lastDatasetVersion(lake: TriggerLake): Promise<{ version: string; createdAt: string } | null> {
-  const manifests = (await lake.datasets.list(datasetKeys.versionsPrefix))
-    .map((o) => /^versions\/([^/]+)\/manifest\.json$/.exec(o.key)?.[1])
-    .filter((v): v is string => !!v)
-    .sort();
-  for (const version of manifests.reverse()) {
+  // Committed versions only: a manifest whose claim names another run's version is not one.
+  const versions = await listDatasetVersions(lake.datasets);
+  for (const version of versions.reverse()) {
     const manifest = await readJson<Pick<DatasetManifest, 'version' | 'createdAt'>>(lake.datasets, datasetKeys.manifest(version));
     if (manifest && !Number.isNaN(Date.parse(manifest.createdAt))) return { version, createdAt: manifest.createdAt };
   }
   return null;
-}
-
-/** Labelled examples with `labelledAt` after `since` (all of them when `since` is null). Malformed labels are not counted. */
-export async function countLabelledSince(lake: TriggerLake, since: string | null): Promise<number> {
-  const objects = await lake.raw.list(rawKeys.labelsPrefix);
-  if (since === null) return objects.filter((o) => o.key.endsWith('.json')).length;
-  const sinceMs = Date.parse(since);
-  let count = 0;
-  for (const o of objects) {
-    if (!o.key.endsWith('.json') || o.updated.getTime() < sinceMs - CLOCK_SKEW_MS) continue;
-    const found = await lake.raw.readIfExists(o.key);
-    if (!found) continue;
-    try {
-      if (Date.parse(parseRawLabel(found.data, o.key).labelledAt) > sinceMs) count++;
-    } catch {
-      // Preprocessing skips malformed labels with a reason; they are not training data.
-    }
-  }
-  return count;
 }
 
 export async function championVersion(lake: TriggerLake): Promise<string | null> {
@@ -92,15 +76,21 @@ export async function gatherInputs(args: {
   lake: TriggerLake;
   warehouse: Warehouse;
   thresholds: TriggerThresholds;
+  /** What counts as new trusted data: preprocessing's own rules (default: the configured defaults). */
+  intake?: IntakeSettings;
   force?: boolean;
   now?: Date;
 }): Promise<TriggerInputs> {
   const now = args.now ?? new Date();
   const [lastDataset, champion] = await Promise.all([lastDatasetVersion(args.lake), championVersion(args.lake)]);
-  const newLabelled = await countLabelledSince(args.lake, lastDataset?.createdAt ?? null);
+  const intake = await readIntake(args.lake, args.intake ?? defaultIntake());
+  const knownLabels = new Set(intake.lineage.labels);
+  const newClasses = intake.lineage.parent ? [...new Set(intake.fresh.map((f) => f.label).filter((l) => !knownLabels.has(l)))].sort() : [];
   let baseline: number | null = null;
   let recent = { predictions: 0, accuracy: null as number | null };
   if (champion) {
+    // A promotion whose row a crash left out would leave drift detection without a baseline.
+    await reconcileModelEvents(args.lake.models, args.warehouse);
     const since = new Date(now.getTime() - args.thresholds.driftWindowMinutes * 60_000);
     [baseline, recent] = await Promise.all([
       baselineAccuracy(args.warehouse, champion),
@@ -111,7 +101,10 @@ export async function gatherInputs(args: {
     now: now.toISOString(),
     lastDataset,
     hoursSinceLast: lastDataset ? (now.getTime() - Date.parse(lastDataset.createdAt)) / 3_600_000 : null,
-    newLabelled,
+    newLabelled: intake.fresh.length,
+    newClasses,
+    pending: intake.pending,
+    deferred: intake.deferred,
     champion,
     baselineAccuracy: baseline,
     recentPredictions: recent.predictions,

@@ -142,9 +142,21 @@ export const preprocessingSchema = z
     shardMaxBytes: positiveInt.default(32 * 1024 * 1024),
     gzip: z.boolean().default(false),
     validationShare: share.default(0.1),
-    testShare: share.default(0.15),
-    /** Share of each version that replays examples from earlier versions. */
-    replayShare: share.default(0.3),
+    /**
+     * Share of each class that goes to the evaluation set (the `test` split): the trusted,
+     * never-trained-on photos the gate judges champion and challenger on. Allocated per class
+     * (stratified) as data arrives; an example's split never changes once assigned.
+     */
+    testShare: share.default(0.2),
+    /** Every class keeps at least this many evaluation photos (when it has twice as many in all), so the gate can judge it. */
+    evalMinPerClass: positiveInt.default(5),
+    /**
+     * A breed enters the label map (and training) once it has this many trusted photos; a
+     * smaller arrival waits in the raw bucket, counted, until enough has accumulated.
+     */
+    minClassExamples: positiveInt.default(10),
+    /** Sampling weight of an example some model got wrong (hard-example curation): seen this many times per epoch. */
+    hardExampleWeight: z.number().int().min(1).max(8).default(2),
     jpegQuality: z.number().int().min(1).max(100).default(90),
     imageSize: positiveInt.default(224),
     /** Worker threads for decode/resize/encode; 0 runs sharp in-process (its libuv pool already uses every core; a pool measured no faster). */
@@ -206,20 +218,51 @@ export const trainingSchema = z
 
 export const gateSchema = z
   .object({
-    /** The challenger must beat the champion's top-1 by at least this. */
-    minMargin: z.number().min(0).max(1).default(0.005),
-    minTestExamples: positiveInt.default(30),
-    /** No class's recall may fall by more than this. */
-    maxClassDrop: share.default(0.15),
     /**
-     * The class-drop rule only judges classes with at least this many test examples: with
-     * 3 examples one image moves a class's recall by 33%, which is noise, not forgetting.
+     * Significance level of the gate's paired test (exact one-sided McNemar): a challenger is
+     * promoted only when the chance of seeing its improvement on the evaluation set by luck
+     * alone is below this. Also the level of every interval the gate reports and of its
+     * per-class checks.
      */
-    minClassSupport: positiveInt.default(10),
-    /** Absolute floor for the first model of a stack. */
+    alpha: z.number().gt(0, 'must be between 0 and 0.5').max(0.5, 'must be between 0 and 0.5').default(0.05),
+    /** The improvement's lower bound (at `alpha`) must be at least this (0: any significant improvement). */
+    minMargin: z.number().min(0).max(1).default(0),
+    /** The gate decides nothing on fewer evaluation photos than this. */
+    minTestExamples: positiveInt.default(30),
+    /** Forgetting: a class whose recall falls significantly (at `alpha`) and by more than this rejects the challenger. */
+    maxClassDrop: share.default(0.15),
+    /** No class's recall may be below its floor beyond the class's own uncertainty (its upper bound at `alpha`). */
+    classFloor: share.default(0.5),
+    /** Per-class floors, overriding `classFloor` (e.g. {"pug": 0.7}). */
+    classFloors: z.record(z.string(), share).default({}),
+    /** With no production model at all: the first model's top-1 lower bound must reach this. */
     floorTop1: share.default(0.3),
     requireShadow: z.boolean().default(false),
     minShadowPredictions: positiveInt.default(30),
+  })
+  .prefault({});
+
+export const trustSchema = z
+  .object({
+    /**
+     * A user's label is trusted once this many independent users (distinct voters) gave the
+     * same label to the same photo or its near-duplicates, and they are a majority of its
+     * voters. 0 turns the policy off (then only operator review trusts user labels).
+     */
+    agreementVoters: z.number().int().min(0).default(3),
+    /**
+     * A user's correction is trusted when the model that served the prediction gave the
+     * corrected label at least this probability. Corrections only: a confirmation agrees
+     * with the model by definition, which is no evidence. 0 turns the policy off.
+     */
+    championMinProbability: share.default(0),
+    /** Photos whose perceptual hashes differ in at most this many of 64 bits are one photo (one fate, one split, one vote). */
+    nearDuplicateBits: z.number().int().min(0).max(7).default(6),
+    /** SHA-256 (hex) of the operator token the review page and its routes require; empty: the routes are off. */
+    reviewTokenSha256: z
+      .string()
+      .regex(/^([0-9a-f]{64})?$/, 'must be empty or 64 lowercase hex digits (sha256 of the token)')
+      .default(''),
   })
   .prefault({});
 
@@ -308,6 +351,7 @@ export const workloadConfigSchema = z
     preprocessing: preprocessingSchema,
     training: trainingSchema,
     gate: gateSchema,
+    trust: trustSchema,
     trigger: triggerSchema,
     pipeline: pipelineSchema,
     ingest: ingestSchema,

@@ -28,7 +28,26 @@ export interface RawLabel {
   predictedLabel?: string | null;
   /** Whether the prediction was right; null when unknown. */
   correct?: boolean | null;
+  /**
+   * Whether the label may be believed as it stands: `trusted` for the configured image API,
+   * `untrusted` for anything a user sent, until a trust policy promotes it (see trust.ts).
+   * Absent in labels written before trust existed: then the source decides.
+   */
+  trust?: LabelTrust;
+  /** Perceptual hash of the image (perceptual-hash.ts): near-duplicates share one fate, one split and one vote. */
+  phash?: string;
+  /** Pseudonymous id of who gave the label (one vote per voter per photo); absent for the image API. */
+  voter?: string;
+  /** Probability the serving model gave this label when it predicted the image (null: no model, or not in its top-k). */
+  modelProbability?: number | null;
 }
+
+const LABEL_TRUST = ['trusted', 'untrusted'] as const;
+export type LabelTrust = (typeof LABEL_TRUST)[number];
+
+/** The trust a label was given when it was written (labels without the field: the image API is trusted, users are not). */
+export const trustOf = (label: Pick<RawLabel, 'trust' | 'source'>): LabelTrust =>
+  label.trust ?? (label.source === 'dogapi' ? 'trusted' : 'untrusted');
 
 /** Labels are snake_case breed names (`golden_retriever`); see `dogapi/breeds.ts`. */
 export const LABEL_PATTERN = /^[a-z0-9]+(?:_[a-z0-9]+)*$/;
@@ -43,6 +62,13 @@ export const rawLabelSchema = z.object({
   predictionId: z.string().min(1).optional(),
   predictedLabel: z.string().nullable().optional(),
   correct: z.boolean().nullable().optional(),
+  trust: z.enum(LABEL_TRUST).optional(),
+  phash: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/, 'must be 16 lowercase hex digits')
+    .optional(),
+  voter: z.string().min(1).max(128).optional(),
+  modelProbability: z.number().min(0).max(1).nullable().optional(),
 }) satisfies z.ZodType<RawLabel>;
 
 export class RawLabelError extends Error {

@@ -16,6 +16,8 @@ export interface RegistryPointer {
   reason: string;
   /** The model_events row recording this move. */
   eventId: string;
+  /** The pipeline run that moved it (its evaluation record is `evaluations/<version>/<runId>.json`), if any. */
+  runId?: string | null;
 }
 
 export interface PointerState {

@@ -141,6 +141,37 @@ describe('DuckDbWarehouse on a temp file', () => {
   });
 });
 
+describe('a DuckDB file from an earlier release', () => {
+  it('gets the nullable columns added since, and takes rows that fill them', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-wh-old-'));
+    const file = path.join(dir, 'warehouse.duckdb');
+    try {
+      const { DuckDBInstance } = await import('@duckdb/node-api');
+      const old = await DuckDBInstance.create(file);
+      const conn = await old.connect();
+      // model_events as it was created before the gate's evidence columns existed.
+      await conn.run(
+        'CREATE TABLE "model_events" ("ts" TIMESTAMPTZ NOT NULL, "event_id" VARCHAR NOT NULL, "event" VARCHAR NOT NULL, ' +
+          '"model_version" VARCHAR NOT NULL, "previous_version" VARCHAR, "dataset_version" VARCHAR, "reason" VARCHAR NOT NULL, ' +
+          '"challenger_metrics" VARCHAR, "champion_metrics" VARCHAR, "run_id" VARCHAR)',
+      );
+      conn.closeSync();
+      old.closeSync();
+      const wh = await DuckDbWarehouse.open(file);
+      try {
+        await wh.insert('model_events', [{ ...SAMPLE_ROWS.model_events, effect: 0.04, eval_n: 120 }]);
+        expect(await wh.query('SELECT effect, eval_n, p_value FROM {{model_events}}')).toEqual([
+          { effect: 0.04, eval_n: 120, p_value: 0.004 },
+        ]);
+      } finally {
+        await wh.close();
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('openWarehouse', () => {
   it('opens DuckDB under the data root by default and explains missing keys for other backends', async () => {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-open-'));

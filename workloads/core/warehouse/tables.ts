@@ -66,7 +66,11 @@ export const datasetVersions = defineTable({
     num_test: field.int('Test examples'),
     num_classes: field.int('Classes in the label map'),
     new_examples: field.int('Labelled examples not in the parent'),
-    replay_examples: field.int('Examples replayed from earlier versions'),
+    replay_examples: field.int(
+      'Examples copied from earlier versions (hard-example replay before snapshots; the first snapshot copies those versions in)',
+    ),
+    inherited_examples: added(field.int("Examples held by reference to the parent's shards (a version is a snapshot of all trusted data)")),
+    pending_labels: added(field.int("Users' photos left out because no trust policy has confirmed their labels yet")),
     skipped: field.int('Raw objects skipped as invalid'),
     run_id: nullable(field.string('Pipeline run that made it')),
   },
@@ -141,6 +145,14 @@ export const modelEvents = defineTable({
     challenger_metrics: nullable(field.json('Candidate metrics, JSON')),
     champion_metrics: nullable(field.json('Incumbent metrics, JSON')),
     run_id: nullable(field.string('Pipeline run')),
+    eval_n: added(field.int('Evaluation photos both models were scored on (promotion, rejection)')),
+    eval_digest: added(field.string('SHA-256 of the evaluation set: decisions with the same digest saw the same photos')),
+    effect: added(field.float('Top-1 difference, challenger minus champion, on the evaluation set')),
+    effect_low: added(field.float("Lower bound of the effect's interval (level 1 - 2 alpha)")),
+    effect_high: added(field.float("Upper bound of the effect's interval")),
+    p_value: added(field.float('One-sided exact McNemar p-value that the challenger is better')),
+    detectable_effect: added(field.float('Smallest improvement this evaluation detects with 95% power (smaller ones may be missed)')),
+    class_changes: added(field.json('Per breed: n, challenger and champion recall, change, floor, upper bound, new, JSON')),
   },
 });
 

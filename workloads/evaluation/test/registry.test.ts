@@ -6,6 +6,7 @@ import { selectBackend, tf } from '../../core/tf/backend';
 import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
 import { tempRoot, TempRoot } from '../../training/test/fixtures';
 import { createLogger } from '../../core/log';
+import { reconcileModelEvents } from '../model-events';
 import { NotApprovedError, promote, rollback } from '../promote';
 import { EvaluationRecord, writeEvaluation } from '../records';
 
@@ -128,6 +129,59 @@ describe('promote', () => {
     const history = await readHistory(root.lake.models);
     expect(history.map((h) => h.version)).toEqual(['v1', winner]);
     expect(await warehouse.query(`SELECT COUNT(*) AS n FROM {{model_events}} WHERE event = 'promotion'`)).toEqual([{ n: 2 }]);
+  });
+});
+
+/** A warehouse whose model_events inserts fail while `down` is set (a crash right after the pointer moved). */
+function flaky(inner: DuckDbWarehouse): DuckDbWarehouse & { down: boolean } {
+  const w = Object.create(inner) as DuckDbWarehouse & { down: boolean };
+  w.down = true;
+  w.insert = (async (table: string, rows: never[]) => {
+    if (w.down && table === 'model_events') throw new Error('simulated crash before the event was written');
+    return inner.insert(table as never, rows);
+  }) as DuckDbWarehouse['insert'];
+  return w;
+}
+
+describe('the promotion event (issue 14)', () => {
+  it('a retried promote writes the event a crash after the pointer move left out, exactly once', async () => {
+    const v1 = await version('v1');
+    await evaluation(v1, 'r1', 'promote', null);
+    const w = flaky(warehouse);
+    await expect(promote({ ...base(), warehouse: w, runId: 'r1', modelVersion: v1 })).rejects.toThrow(/simulated crash/);
+    expect((await readPointer(root.lake.models, 'production')).pointer?.version).toBe('v1');
+    w.down = false;
+    const retried = await promote({ ...base(), warehouse: w, runId: 'r1', modelVersion: v1 });
+    expect(retried).toMatchObject({ promoted: false, productionVersion: 'v1' });
+    await promote({ ...base(), runId: 'r1', modelVersion: v1 });
+    const rows = await warehouse.query(`SELECT event, model_version, event_id, challenger_metrics, run_id FROM {{model_events}}`);
+    expect(rows).toEqual([
+      {
+        event: 'promotion',
+        model_version: 'v1',
+        event_id: 'promotion-v1-r1',
+        challenger_metrics: JSON.stringify({ top1: 0.9 }),
+        run_id: 'r1',
+      },
+    ]);
+  });
+
+  it('reconcileModelEvents fills every registry move that has no event, and is idempotent', async () => {
+    const [v1, v2] = [await version('v1'), await version('v2')];
+    const w = flaky(warehouse);
+    await evaluation(v1, 'r1', 'promote', null);
+    await expect(promote({ ...base(), warehouse: w, runId: 'r1', modelVersion: v1 })).rejects.toThrow(/simulated crash/);
+    await evaluation(v2, 'r2', 'promote', v1);
+    await expect(promote({ ...base(), warehouse: w, runId: 'r2', modelVersion: v2 })).rejects.toThrow(/simulated crash/);
+    await expect(rollback({ ...base(), warehouse: w })).rejects.toThrow(/simulated crash/);
+    expect(await reconcileModelEvents(root.lake.models, warehouse)).toBe(3);
+    expect(await reconcileModelEvents(root.lake.models, warehouse)).toBe(0);
+    const rows = await warehouse.query(`SELECT event, model_version, previous_version FROM {{model_events}} ORDER BY ts`);
+    expect(rows).toEqual([
+      { event: 'promotion', model_version: 'v1', previous_version: null },
+      { event: 'promotion', model_version: 'v2', previous_version: 'v1' },
+      { event: 'rollback', model_version: 'v1', previous_version: 'v2' },
+    ]);
   });
 });
 

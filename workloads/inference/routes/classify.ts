@@ -2,6 +2,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { perceptualHash } from '../../core/dataset/perceptual-hash';
 import { displayName } from '../../core/dogapi/breeds';
 import { FILE_EXTENSION, ImageRejectedError } from '../../core/images/normalize-image';
 import { rawKeys } from '../../core/layout';
@@ -11,6 +12,7 @@ import { logPredictions } from '../prediction-log';
 import { openSetAnswerFor, predictionRows } from '../predictor';
 import { newId, sha256, UploadRecord } from '../records';
 import { breedPrediction, openSetAnswer, topKEntry } from '../schemas';
+import { voterIds } from '../voters';
 
 const classified = z.object({
   predictionId: z.string(),
@@ -34,6 +36,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
   const { config, lake } = ctx;
   const raw = lake.raw;
   const limits = { maxBytes: config.images.maxBytes, maxPixels: config.images.maxPixels, minSide: config.images.minSide };
+  const voterOf = voterIds(raw);
 
   // Encapsulated in this plugin: only /classify parses multipart and raw image bodies.
   await app.register(multipart, { limits: { fileSize: config.images.maxBytes, files: 1, fields: 10, fieldSize: 1024, parts: 20 } });
@@ -74,6 +77,8 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
       return sendError(reply, 415, 'unsupported_media_type', mediaTypeHelp(req.headers['content-type']));
     }
 
+    // The photo's perceptual hash (trust: near-duplicates are one photo), beside the prediction.
+    const phash = perceptualHash(bytes, { maxPixels: limits.maxPixels }).catch(() => undefined);
     let outcome;
     try {
       outcome = await ctx.predictor.run(bytes);
@@ -105,6 +110,8 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
       height: info.height,
       uploadedAt: at.toISOString(),
       requestId: req.id,
+      phash: await phash,
+      voter: await voterOf(req.ip),
       prediction: {
         predictedLabel: champion.predictedLabel,
         confidence: champion.confidence,

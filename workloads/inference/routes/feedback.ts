@@ -20,6 +20,8 @@ const recorded = z.object({
   label: z.string().nullable(),
   labelled: z.boolean(),
   labelUri: z.string().optional(),
+  /** A user's label is not trusted as given: it counts once a trust policy confirms it. */
+  trusted: z.boolean(),
 });
 
 /** A second feedback's 409 shows the first. */
@@ -30,10 +32,13 @@ const feedbackError = errorBody.extend({
 /**
  * POST /feedback {predictionId, correct, label?}: a person says whether an upload's
  * prediction was right. A confirmed prediction, or a correction from the known labels,
- * writes the label object that makes the upload training data; every feedback is a
- * warehouse row. Feedback is given once per prediction: the upload record is claimed with
- * a generation precondition, so two concurrent submissions (even to two replicas) cannot
- * both succeed.
+ * writes a label object for the upload: untrusted (it reaches training and evaluation only
+ * once a trust policy confirms it: operator review, agreeing users, or the serving model's
+ * own agreement with a correction), with the photo's perceptual hash and the uploader's
+ * pseudonymous voter id. Every feedback is a warehouse row. Feedback is given once per
+ * prediction: the label is written first (if-absent), then the upload record is claimed
+ * with a generation precondition, so two concurrent submissions (even to two replicas)
+ * cannot both succeed, and a retry after a crash between the two finishes the job.
  */
 export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.inference;
@@ -101,6 +106,35 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
       const trueLabel = correct ? predicted : (label ?? null);
       const at = new Date();
       const feedbackId = newId(at);
+      // The label first, then the claim: a crash in between leaves a label the retry finds
+      // (and recognises as its own), never a claimed upload without its label.
+      let labelled = false;
+      if (trueLabel) {
+        const labelObject: RawLabel = {
+          id: predictionId,
+          imageKey: record.imageKey,
+          label: trueLabel,
+          source: 'upload',
+          // A user's word: kept out of training and evaluation until a trust policy confirms it.
+          trust: 'untrusted',
+          ...(record.phash ? { phash: record.phash } : {}),
+          ...(record.voter ? { voter: record.voter } : {}),
+          modelProbability: record.prediction.topK.find((t) => t.label === trueLabel)?.probability ?? null,
+          labelledAt: at.toISOString(),
+          sha256: record.sha256,
+          predictionId,
+          predictedLabel: predicted,
+          correct,
+        };
+        labelled = await writeLabelOnce(raw, labelObject);
+        if (!labelled) {
+          const earlier = await readJson<RawLabel>(raw, rawKeys.label(predictionId));
+          if (earlier?.label !== trueLabel || earlier.correct !== correct) {
+            return sendError(reply, 409, 'feedback_exists', `prediction ${predictionId} is already labelled ${earlier?.label}`);
+          }
+          labelled = true; // this request's own label, from an attempt that stopped before its claim
+        }
+      }
       const updated: UploadRecord = { ...record, feedback: { feedbackId, correct, label: trueLabel, at: at.toISOString() } };
       try {
         await writeJson(raw, rawKeys.upload(predictionId), updated, { ifGenerationMatch: generation });
@@ -109,20 +143,6 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
           return sendError(reply, 409, 'feedback_exists', `feedback for prediction ${predictionId} was recorded concurrently`);
         }
         throw err;
-      }
-      let labelled = false;
-      if (trueLabel) {
-        labelled = await writeLabelOnce(raw, {
-          id: predictionId,
-          imageKey: record.imageKey,
-          label: trueLabel,
-          source: 'upload',
-          labelledAt: at.toISOString(),
-          sha256: record.sha256,
-          predictionId,
-          predictedLabel: predicted,
-          correct,
-        });
       }
       ctx.sink.add('feedback', [
         {
@@ -153,6 +173,7 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
         label: trueLabel,
         labelled,
         ...(labelled ? { labelUri: raw.uri(rawKeys.label(predictionId)) } : {}),
+        trusted: false,
       });
     },
   );

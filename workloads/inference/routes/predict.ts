@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { perceptualHash } from '../../core/dataset/perceptual-hash';
 import type { RawLabel } from '../../core/dataset/raw-label';
 import { displayName } from '../../core/dogapi/breeds';
 import { FILE_EXTENSION, ImageRejectedError } from '../../core/images/normalize-image';
@@ -48,6 +49,8 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
       return sendError(reply, 502, 'dog_api_unavailable', `the dog image API failed: ${(err as Error).message}`);
     }
 
+    // The photo's perceptual hash (trust: near-duplicates are one photo), beside the prediction.
+    const phash = perceptualHash(bytes, { maxPixels: ctx.config.images.maxPixels }).catch(() => undefined);
     let outcome;
     try {
       outcome = await ctx.predictor.run(bytes);
@@ -69,6 +72,9 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
       imageKey,
       label: dog.label,
       source: 'dogapi',
+      // The configured image API is the trusted source: its label goes to training and evaluation as it is.
+      trust: 'trusted',
+      phash: await phash,
       labelledAt: at.toISOString(),
       sha256: sha256(bytes),
       predictionId: id,

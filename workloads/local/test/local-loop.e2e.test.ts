@@ -54,6 +54,8 @@ maybe('npm start -- --cycles 2 (end to end)', () => {
       // Test photos per version are ~15% of ~90 by content hash (about 14, not a fixed
       // number): a gate of 10 rejected an otherwise good first model about one run in ten.
       CV_GATE_MIN_TEST_EXAMPLES: '5',
+      // ~9 training photos per breed: one breed at 0 of its 5 evaluation photos (upper bound 45%) would fail a 50% floor.
+      CV_GATE_CLASS_FLOOR: '0.3',
       CV_LOG_LEVEL: 'warn',
     };
     const child = spawn(
@@ -122,13 +124,13 @@ maybe('npm start -- --cycles 2 (end to end)', () => {
       const fired = await warehouse.query(`SELECT fired FROM {{trigger_decisions}}`);
       expect(fired.filter((d) => d.fired).length).toBeGreaterThanOrEqual(2);
       const datasets = await warehouse.query(
-        `SELECT dataset_version, parent_version, new_examples, replay_examples FROM {{dataset_versions}} ORDER BY ts`,
+        `SELECT dataset_version, parent_version, num_examples, new_examples, inherited_examples FROM {{dataset_versions}} ORDER BY ts`,
       );
       expect(datasets).toHaveLength(2);
-      // The second version holds the data labelled since the first plus replayed examples of it.
+      // The second version is a snapshot: the data labelled since the first, plus all of the first by reference.
       expect(datasets[1].parent_version).toBe(datasets[0].dataset_version);
       expect(Number(datasets[1].new_examples)).toBeGreaterThan(0);
-      expect(Number(datasets[1].replay_examples)).toBeGreaterThan(0);
+      expect(Number(datasets[1].inherited_examples)).toBe(Number(datasets[0].num_examples));
       const runs = await warehouse.query(`SELECT status FROM {{training_runs}}`);
       expect(runs).toHaveLength(2);
       const steps = await warehouse.query(`SELECT DISTINCT step FROM {{pipeline_runs}} WHERE status = 'succeeded'`);

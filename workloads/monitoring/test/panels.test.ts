@@ -149,10 +149,23 @@ describe('panel values on the demo history', () => {
     ]);
   });
 
+  it('gate decisions with their evidence, newest first', () => {
+    expect(
+      rows('gate_decisions').map((x) => [x.event, x.eval_n, x.effect, x.effect_low, x.effect_high, x.p_value, x.detectable_effect]),
+    ).toEqual([
+      ['rejection', 240, 0.015, -0.01, 0.04, 0.17, 0.052],
+      ['promotion', null, null, null, null, null, null],
+      ['promotion', null, null, null, null, null, null],
+    ]);
+    expect(JSON.parse(String(rows('gate_decisions')[0].class_changes))).toEqual([
+      { label: 'pug', n: 24, challenger: 0.92, champion: 0.88, change: 0.04, isNew: false },
+    ]);
+  });
+
   it('data growth per dataset version, oldest first', () => {
     expect(rows('data_growth')).toEqual([
-      { dataset_version: d1, num_examples: 100, new_examples: 100, replay_examples: 0, num_classes: 4 },
-      { dataset_version: d2, num_examples: 160, new_examples: 60, replay_examples: 20, num_classes: 5 },
+      { dataset_version: d1, num_examples: 100, new_examples: 100, inherited_examples: 0, pending_labels: 0, num_classes: 4 },
+      { dataset_version: d2, num_examples: 160, new_examples: 60, inherited_examples: 100, pending_labels: 7, num_classes: 5 },
     ]);
   });
 

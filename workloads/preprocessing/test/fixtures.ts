@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { preprocessingSchema, imagesSchema } from '../../core/config/schema';
 import type { RawLabel } from '../../core/dataset/raw-label';
-import { rawKeys } from '../../core/layout';
+import { datasetKeys, rawKeys } from '../../core/layout';
 import { LocalObjectStore } from '../../core/storage/local-object-store';
 import type { ObjectStore } from '../../core/storage/object-store';
 import type { PreprocessOptions } from '../run';
@@ -31,12 +31,22 @@ export interface Lake {
   cleanup: () => void;
 }
 
+/**
+ * A datasets bucket with a fixed split key, so two buckets given the same photos allocate
+ * the same splits (each stack otherwise makes its own random key on its first run).
+ */
+export function localDatasets(dir: string): LocalObjectStore {
+  mkdirSync(join(dir, 'keys'), { recursive: true });
+  writeFileSync(join(dir, datasetKeys.splitKey), JSON.stringify({ key: 'test-split-key' }));
+  return new LocalObjectStore(dir);
+}
+
 export function tempLake(): Lake {
   const root = mkdtempSync(join(tmpdir(), 'cv-preprocess-'));
   return {
     root,
     raw: new LocalObjectStore(join(root, 'raw')),
-    datasets: new LocalObjectStore(join(root, 'datasets')),
+    datasets: localDatasets(join(root, 'datasets')),
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
 }
@@ -60,6 +70,7 @@ export async function putLabelled(
     imageKey,
     label,
     source: 'dogapi',
+    trust: 'trusted',
     labelledAt: new Date(clock).toISOString(),
     sha256: sha256(bytes),
     ...extra,
@@ -75,7 +86,8 @@ export async function putPhotos(raw: ObjectStore, photos: { label: string; file:
 export function testOptions(overrides: Partial<PreprocessOptions['settings']> = {}): PreprocessOptions {
   return {
     runId: 'test-run',
-    settings: { ...preprocessingSchema.parse({}), ...overrides },
+    // Fixtures are a few photos per breed: let every breed in (the default waits for 10).
+    settings: { ...preprocessingSchema.parse({}), minClassExamples: 1, ...overrides },
     limits: imagesSchema.parse({}),
     concurrency: 4,
   };

@@ -1,16 +1,16 @@
+import type { LocalObjectStore } from '../../core/storage/local-object-store';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listDatasetVersions } from '../../core/dataset/read-dataset';
 import type { DatasetManifest } from '../../core/dataset/manifest';
-import { LocalObjectStore } from '../../core/storage/local-object-store';
 import { readJson } from '../../core/storage/object-store';
 import { defaultCliCommand, LocalTaskEngine } from '../engines/local-task-engine';
 import { runWithEngine } from '../engines/run-with-engine';
 import { TaskEngineError } from '../engines/task-engine';
 import { runPreprocessing } from '../run';
 import { stagingKeys } from '../../core/layout';
-import { dogPhotos, type Lake, putLabelled, putPhotos, tempLake, testOptions } from './fixtures';
+import { dogPhotos, type Lake, putLabelled, putPhotos, tempLake, testOptions, localDatasets } from './fixtures';
 
 /**
  * The local-tasks engine runs real child processes of cli.ts (`--stage transform`, task index
@@ -49,7 +49,7 @@ describe('LocalTaskEngine (plan here → N child-process tasks → commit here)'
     expect(summary).toMatchObject({ version: 'v-tasks', imagesRead: 21, written: 20, skipped: { not_an_image: 1 } });
     expect(await lake.datasets.list(stagingKeys.prefix('v-tasks'))).toEqual([]);
 
-    const single = new LocalObjectStore(join(lake.root, 'datasets-in-process'));
+    const single = localDatasets(join(lake.root, 'datasets-in-process'));
     await runPreprocessing({ raw: lake.raw, datasets: single }, options('v-tasks'));
     const keys = async (s: LocalObjectStore) =>
       (await s.list('versions/v-tasks/')).map((o) => o.key).filter((k) => k.includes('.tfrecord'));
@@ -99,6 +99,7 @@ describe('LocalTaskEngine (plan here → N child-process tasks → commit here)'
         CV_LOG_LEVEL: 'info',
         CV_PREPROCESSING_ENGINE: 'local-tasks',
         CV_PREPROCESSING_TASKS: '2',
+        CV_PREPROCESSING_MIN_CLASS_EXAMPLES: '1',
       };
       const r = spawnSync(node, [...pre, '--run-id', 'step-run', '--out-dataset-version', out], { env, encoding: 'utf8' });
       expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });

@@ -5,10 +5,9 @@ import { latestDatasetVersion, listDatasetVersions, readManifest, readSplit } fr
 import type { DogExample } from '../../core/dataset/features';
 import { decodeRgb } from '../../core/images/normalize-image';
 import { SPLITS } from '../../core/layout';
-import { LocalObjectStore } from '../../core/storage/local-object-store';
 import { runPreprocessing } from '../run';
 import { WorkerPoolTransformer } from '../transform-pool';
-import { dogPhotos, type Lake, putPhotos, sha256, tempLake, testOptions } from './fixtures';
+import { dogPhotos, type Lake, putPhotos, sha256, tempLake, testOptions, localDatasets } from './fixtures';
 
 const photos = dogPhotos(['beagle', 'pug', 'samoyed'], 8);
 
@@ -91,7 +90,7 @@ describe('GZIP shards through the worker-thread pool', () => {
     } finally {
       await pool.close();
     }
-    const plainStore = new LocalObjectStore(join(lake.root, 'datasets-plain'));
+    const plainStore = localDatasets(join(lake.root, 'datasets-plain'));
     await runPreprocessing({ raw: lake.raw, datasets: plainStore }, { ...testOptions(), version: 'vgz' });
     const gz = await readManifest(lake.datasets, 'vgz');
     const plain = await readManifest(plainStore, 'vgz');

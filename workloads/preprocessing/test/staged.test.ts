@@ -1,10 +1,9 @@
 import { listDatasetVersions } from '../../core/dataset/read-dataset';
-import { LocalObjectStore } from '../../core/storage/local-object-store';
 import { join } from 'node:path';
 import { runPreprocessing } from '../run';
 import { stagingKeys } from '../../core/layout';
 import { stageCommit, stagePlan, stageTransform } from '../staged';
-import { dogPhotos, type Lake, putLabelled, putPhotos, tempLake, testOptions } from './fixtures';
+import { dogPhotos, type Lake, putLabelled, putPhotos, tempLake, testOptions, localDatasets } from './fixtures';
 
 describe('staged run (plan → N transform tasks → commit)', () => {
   let lake: Lake;
@@ -27,7 +26,7 @@ describe('staged run (plan → N transform tasks → commit)', () => {
     expect(staged).toMatchObject({ written: 18, skipped: { not_an_image: 1 } });
     expect(await lake.datasets.list(stagingKeys.prefix('v-staged'))).toEqual([]);
 
-    const single = new LocalObjectStore(join(lake.root, 'datasets-single'));
+    const single = localDatasets(join(lake.root, 'datasets-single'));
     await runPreprocessing({ raw: lake.raw, datasets: single }, options);
     const a = await lake.datasets.list('versions/v-staged/');
     const b = await single.list('versions/v-staged/');

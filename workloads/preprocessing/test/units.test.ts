@@ -4,25 +4,63 @@ import { decodeDogExample } from '../../core/dataset/dog-example';
 import { imagesSchema } from '../../core/config/schema';
 import { framedLength } from '../../core/tfrecord/framing';
 import { extendLabelMap } from '../lineage';
-import { replayTarget, selectReplay, type ReplayCandidate } from '../replay';
+import { allocateSplits, evalTarget } from '../allocate';
+import { samplingWeights } from '../curation';
 import { planShards } from '../shards';
-import { splitOf } from '../split';
 import { sha256Hex, transformElement, type TransformOptions } from '../transform';
 import { dogPhotos } from './fixtures';
 
-const shares = { validationShare: 0.1, testShare: 0.15 };
-const options: TransformOptions = { ...shares, imageSize: 224, jpegQuality: 90, limits: imagesSchema.parse({}) };
+const options: TransformOptions = { imageSize: 224, jpegQuality: 90, limits: imagesSchema.parse({}) };
 
-describe('splitOf', () => {
-  it('is a function of the content hash, with the configured shares', () => {
-    const counts = { train: 0, validation: 0, test: 0 };
-    for (let i = 0; i < 4000; i++) counts[splitOf(sha256Hex(Buffer.from(String(i))), shares)] += 1;
-    expect(counts.test / 4000).toBeCloseTo(0.15, 1);
-    expect(counts.validation / 4000).toBeCloseTo(0.1, 1);
-    const h = sha256Hex(Buffer.from('x'));
-    expect(splitOf(h, shares)).toBe(splitOf(h, shares));
-    expect(() => splitOf('nope', shares)).toThrow(/SHA-256/);
-    expect(() => splitOf(h, { validationShare: 0.6, testShare: 0.6 })).toThrow(/at most 1/);
+describe('allocateSplits', () => {
+  const settings = { testShare: 0.2, validationShare: 0.1, evalMinPerClass: 5 };
+  const photos = (label: string, n: number, from = 0) =>
+    Array.from({ length: n }, (_, i) => ({ label, phash: sha256Hex(Buffer.from(`${label}${from + i}`)).slice(0, 16) }));
+  const count = (m: Map<{ label: string }, string>, label: string, split: string) =>
+    [...m.entries()].filter(([k, v]) => k.label === label && v === split).length;
+
+  it('stratifies the evaluation set per class: its share of each class, at least evalMinPerClass, at most half', () => {
+    expect([1, 2, 8, 10, 20, 25, 100].map((n) => evalTarget(n, settings))).toEqual([0, 1, 4, 5, 5, 5, 20]);
+    const m = allocateSplits([...photos('a', 100), ...photos('b', 12), ...photos('c', 3)], new Map(), settings, 'k');
+    expect([count(m, 'a', 'test'), count(m, 'b', 'test'), count(m, 'c', 'test')]).toEqual([20, 5, 1]);
+    expect(count(m, 'a', 'validation')).toBeGreaterThan(5);
+    expect(count(m, 'a', 'validation')).toBeLessThan(22);
+  });
+
+  it('tops a class up to its target as it grows, never moving what is stored', () => {
+    // 'a' has 100 photos, 20 of them for evaluation; 50 more arrive: 30 should be evaluation photos.
+    const fresh = photos('a', 50, 100);
+    const m = allocateSplits(fresh, new Map([['a', { total: 100, test: 20 }]]), settings, 'k');
+    expect(count(m, 'a', 'test')).toBe(10);
+    // A class already over its target gets no more.
+    expect(count(allocateSplits(fresh, new Map([['a', { total: 100, test: 40 }]]), settings, 'k'), 'a', 'test')).toBe(0);
+  });
+
+  it('is a function of the key and the pictures: the same photos land the same way, another key shuffles them', () => {
+    const items = photos('a', 40);
+    const order = (key: string) => [...allocateSplits(items, new Map(), settings, key).entries()].map(([i, s]) => `${i.phash}:${s}`).sort();
+    expect(order('k1')).toEqual(order('k1'));
+    expect(order('k1')).not.toEqual(order('k2'));
+    expect(() => allocateSplits(items, new Map(), { ...settings, validationShare: 0.6, testShare: 0.6 }, 'k')).toThrow(/at most 1/);
+  });
+});
+
+describe('samplingWeights', () => {
+  it('weighs misclassified training photos, never evaluation or validation photos', () => {
+    const src = (n: number, split: 'train' | 'test' | 'validation') => ({
+      sha256: String(n).repeat(64).slice(0, 64),
+      uri: `file:///raw/images/p${n}.jpg`,
+      label: 'a',
+      split,
+      origin: 'new' as const,
+    });
+    const misses = new Map([
+      ['images/p1.jpg', 2],
+      ['images/p2.jpg', 1],
+    ]);
+    const w = samplingWeights([src(1, 'train'), src(2, 'test'), src(3, 'train')], misses, 3);
+    expect(w.weights).toEqual({ [src(1, 'train').sha256]: 3 });
+    expect(samplingWeights([src(1, 'train')], misses, 1).weights).toEqual({});
   });
 });
 
@@ -34,7 +72,6 @@ describe('transformElement (pure)', () => {
     if (!r.ok) throw new Error(r.message);
     const ex = decodeDogExample(r.payload);
     expect(ex).toMatchObject({ label: 7, text: 'pug', width: 224, height: 224, sourceId: sha256Hex(bytes) });
-    expect(r.split).toBe(splitOf(sha256Hex(bytes), shares));
   });
 
   it('accepts unusual but valid images (alpha, grayscale, large) and normalises them', async () => {
@@ -56,45 +93,6 @@ describe('transformElement (pure)', () => {
       options,
     );
     expect(r).toMatchObject({ ok: false, reason: 'sha256_mismatch' });
-  });
-});
-
-describe('replay selection', () => {
-  const cand = (label: string, i: number, misses = 0): ReplayCandidate => ({
-    sha256: sha256Hex(Buffer.from(`${label}${i}`)),
-    uri: `file:///raw/images/${label}${i}.jpg`,
-    label,
-    split: 'train',
-    origin: 'new',
-    version: 'v1',
-    misses,
-  });
-  const pool = [
-    ...Array.from({ length: 20 }, (_, i) => cand('a', i)),
-    ...Array.from({ length: 3 }, (_, i) => cand('b', i)),
-    cand('c', 0, 2),
-    cand('a', 99, 5),
-  ];
-
-  it('sizes replay as a share of the version, capped by what exists', () => {
-    expect(replayTarget(70, 0.3, 100)).toBe(30);
-    expect(replayTarget(70, 0.3, 10)).toBe(10);
-    expect(replayTarget(70, 0, 100)).toBe(0);
-    expect(replayTarget(70, 1, 100)).toBe(100);
-  });
-
-  it('takes misclassified examples first, then balances classes as far as data allows', () => {
-    const picked = selectReplay(pool, 8, 'seed', { a: 2 });
-    expect(picked.slice(0, 2).map((p) => p.misses)).toEqual(expect.arrayContaining([5, 2]));
-    const per = picked.reduce<Record<string, number>>((acc, p) => ({ ...acc, [p.label]: (acc[p.label] ?? 0) + 1 }), {});
-    // b has only 3; the rest goes to a (which already had 2 new examples).
-    expect(per).toEqual({ a: 4, b: 3, c: 1 });
-  });
-
-  it('is deterministic for a seed and differs across seeds', () => {
-    const ids = (seed: string) => selectReplay(pool, 5, seed).map((p) => p.sha256);
-    expect(ids('v1')).toEqual(ids('v1'));
-    expect(ids('v1')).not.toEqual(ids('v2'));
   });
 });
 

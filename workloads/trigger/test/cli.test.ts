@@ -16,7 +16,12 @@ describe('trigger CLI check', () => {
     const { dir, lake, cleanup } = await tempLake();
     try {
       await addLabels(lake, 5, new Date(Date.now() - 60_000));
-      const env = cleanEnv({ CV_DATA_ROOT: dir, CV_TRIGGER_MIN_NEW_LABELLED: '5', CV_LOG_LEVEL: 'warn' });
+      const env = cleanEnv({
+        CV_DATA_ROOT: dir,
+        CV_TRIGGER_MIN_NEW_LABELLED: '5',
+        CV_PREPROCESSING_MIN_CLASS_EXAMPLES: '1',
+        CV_LOG_LEVEL: 'warn',
+      });
       // As on Vertex AI: the outputs' folder does not exist yet; the step creates it.
       const out = (n: string) => path.join(dir, 'run-cli', 'check-trigger', n);
       const run = (args: string[]) =>

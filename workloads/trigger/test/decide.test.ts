@@ -53,7 +53,7 @@ describe('decide', () => {
   it('does not fire on drift or age alone when there is no new labelled data to retrain on', () => {
     const d = decide({ ...base, newLabelled: 0, recentAccuracy: 0.5, hoursSinceLast: 30 }, t);
     expect(d).toMatchObject({ fire: false, condition: 'none' });
-    expect(d.reason).toMatch(/^drift: .*; max_interval: .*; but no new labelled examples since v1 to retrain on$/);
+    expect(d.reason).toMatch(/^waiting for data: drift: .*; max_interval: .*; but no new trusted photos since v1 to retrain on$/);
     expect(decide({ ...base, newLabelled: 1, hoursSinceLast: 30 }, t)).toMatchObject({ fire: true, condition: 'max_interval' });
   });
 

@@ -8,6 +8,7 @@ import { datasetKeys, modelKeys, rawKeys } from '../../core/layout';
 import { DataLake, openDataLake } from '../../core/storage/data-lake';
 import { writeJson } from '../../core/storage/object-store';
 import type { Warehouse } from '../../core/warehouse/warehouse';
+import type { IntakeSettings } from '../../preprocessing/intake';
 
 /** A data lake in a fresh temp directory, with helpers to put the trigger's signals in it. */
 export async function tempLake(): Promise<{ dir: string; lake: DataLake; cleanup: () => Promise<void> }> {
@@ -17,7 +18,7 @@ export async function tempLake(): Promise<{ dir: string; lake: DataLake; cleanup
 }
 
 let n = 0;
-export async function addLabels(lake: DataLake, count: number, labelledAt: Date): Promise<void> {
+export async function addLabels(lake: DataLake, count: number, labelledAt: Date, extra: Partial<RawLabel> = {}): Promise<void> {
   for (let i = 0; i < count; i++) {
     const id = `img${++n}`;
     const label: RawLabel = {
@@ -27,13 +28,38 @@ export async function addLabels(lake: DataLake, count: number, labelledAt: Date)
       source: 'dogapi',
       labelledAt: labelledAt.toISOString(),
       sha256: createHash('sha256').update(id).digest('hex'),
+      ...extra,
     };
     await writeJson(lake.raw, rawKeys.label(id), label);
   }
 }
 
+/** A committed dataset version that took in every label object written so far (as preprocessing would have). */
 export async function addDataset(lake: DataLake, version: string, createdAt: Date): Promise<void> {
-  await writeJson(lake.datasets, datasetKeys.manifest(version), { version, createdAt: createdAt.toISOString() });
+  const labels = await Promise.all(
+    (await lake.raw.list(rawKeys.labelsPrefix)).map(async (o) => JSON.parse((await lake.raw.read(o.key)).toString('utf8')) as RawLabel),
+  );
+  const split = { shards: [], count: 0, perClass: {} };
+  await writeJson(lake.datasets, datasetKeys.manifest(version), {
+    version,
+    parentVersion: null,
+    createdAt: createdAt.toISOString(),
+    runId: null,
+    format: 'tfrecord',
+    compression: 'NONE',
+    imageSize: 224,
+    labels: ['beagle'],
+    splits: { train: split, validation: split, test: split },
+    sources: labels.map((l) => ({ sha256: l.sha256, uri: `test://${l.id}`, label: l.label, split: 'train', origin: 'new' })),
+    counts: {
+      rawObjects: labels.length,
+      written: labels.length,
+      newExamples: labels.length,
+      replayExamples: 0,
+      duplicates: 0,
+      skipped: {},
+    },
+  });
 }
 
 export async function promote(lake: DataLake, warehouse: Warehouse, version: string, top1: number, at: Date): Promise<void> {
@@ -71,4 +97,10 @@ export async function addPredictions(warehouse: Warehouse, version: string, corr
     top_k: '[]',
   }));
   await warehouse.insert('prediction_events', rows);
+}
+
+/** Preprocessing's intake rules with every breed learnable from its first photo (the tests label a handful of one breed). */
+export function smallIntake(): IntakeSettings {
+  const c = loadConfig({ env: {}, overrides: { preprocessing: { minClassExamples: 1 } } });
+  return { preprocessing: c.preprocessing, trust: c.trust, images: c.images };
 }

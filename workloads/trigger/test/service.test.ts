@@ -9,7 +9,7 @@ import { LocalSubmitter } from '../local-submitter';
 import { buildTriggerServer } from '../server';
 import { TriggerService } from '../service';
 import type { PipelineSubmitter } from '../submitter';
-import { addLabels, tempLake } from './helpers';
+import { addLabels, smallIntake, tempLake } from './helpers';
 
 /** A pipeline with the real one's parameters (run_id, force) whose one step sleeps a little. */
 function slowSpec(): PipelineSpec {
@@ -92,7 +92,7 @@ describe('trigger service and HTTP server', () => {
   it('POST /check: waits, then starts one local run, and does not start a second while it runs', async () => {
     const submitter = new LocalSubmitter(async () => slowSpec(), { store: lake.pipeline, warehouse, launch: fromImage(REPO_ROOT) });
     let n = 0;
-    const service = new TriggerService({ lake, warehouse, thresholds, submitter, newRunId: () => `run-t${++n}` });
+    const service = new TriggerService({ lake, warehouse, thresholds, intake: smallIntake(), submitter, newRunId: () => `run-t${++n}` });
     const app = buildTriggerServer(service);
     const inject = await serve(app);
 
@@ -133,7 +133,7 @@ describe('trigger service and HTTP server', () => {
         throw new Error('Vertex AI POST failed: HTTP 403');
       },
     };
-    const service = new TriggerService({ lake, warehouse, thresholds, submitter: failing, newRunId: () => 'run-f' });
+    const service = new TriggerService({ lake, warehouse, thresholds, intake: smallIntake(), submitter: failing, newRunId: () => 'run-f' });
     const app = buildTriggerServer(service);
     const inject = await serve(app);
     const res = await inject({ method: 'POST', url: '/check', payload: { force: true } });
@@ -151,7 +151,13 @@ describe('trigger service and HTTP server', () => {
   });
 
   it('rejects malformed bodies and serves health', async () => {
-    const service = new TriggerService({ lake, warehouse, thresholds, submitter: new LocalSubmitter(async () => slowSpec()) });
+    const service = new TriggerService({
+      lake,
+      warehouse,
+      thresholds,
+      intake: smallIntake(),
+      submitter: new LocalSubmitter(async () => slowSpec()),
+    });
     const app = buildTriggerServer(service);
     const inject = await serve(app);
     expect((await inject({ method: 'POST', url: '/check', payload: { force: 'yes' } })).statusCode).toBe(400);

@@ -2,7 +2,11 @@ import { DuckDbWarehouse } from '../../core/warehouse/duckdb-warehouse';
 import type { DataLake } from '../../core/storage/data-lake';
 import { checkTrigger } from '../check';
 import type { TriggerThresholds } from '../decide';
-import { addDataset, addLabels, addPredictions, promote, tempLake } from './helpers';
+import { MODEL_FILES, modelKeys } from '../../core/layout';
+import { movePointer } from '../../core/model/registry';
+import { writeJson } from '../../core/storage/object-store';
+import { writeEvaluation } from '../../evaluation/records';
+import { smallIntake, addDataset, addLabels, addPredictions, promote, tempLake } from './helpers';
 
 /** The trigger's conditions and logged decisions on a real DuckDB warehouse and a local data lake. */
 const thresholds: TriggerThresholds = {
@@ -12,6 +16,8 @@ const thresholds: TriggerThresholds = {
   driftWindowMinutes: 60,
   maxIntervalHours: 48,
 };
+/** Preprocessing's rules, with every breed learnable from its first photo (these tests label one breed). */
+const intake = smallIntake();
 const now = new Date('2026-11-23T12:00:00.000Z');
 const hoursAgo = (h: number): Date => new Date(now.getTime() - h * 3_600_000);
 
@@ -27,7 +33,7 @@ describe('trigger on the warehouse and data lake', () => {
     await warehouse.close();
     await cleanup();
   });
-  const check = (opts: { runId?: string; force?: boolean } = {}) => checkTrigger({ lake, warehouse, thresholds, now, ...opts });
+  const check = (opts: { runId?: string; force?: boolean } = {}) => checkTrigger({ lake, warehouse, thresholds, intake, now, ...opts });
   const decisions = () => warehouse.query('SELECT * FROM {{trigger_decisions}} ORDER BY ts, decision_id');
 
   it('first run: waits for enough labelled data, then fires, logging every decision with its inputs', async () => {
@@ -46,6 +52,42 @@ describe('trigger on the warehouse and data lake', () => {
     ]);
     const inputs = JSON.parse(String(rows[1].inputs));
     expect(inputs).toMatchObject({ newLabelled: 20, lastDataset: null, condition: 'first_run', thresholds: { minNewLabelled: 20 } });
+  });
+
+  it('drift: a promotion whose model_events row a crash left out is reconciled from the registry history (issue 14)', async () => {
+    await writeJson(lake.models, modelKeys.file('m1', MODEL_FILES.complete), { version: 'm1' });
+    await writeEvaluation(lake.models, {
+      runId: 'r1',
+      evaluatedAt: hoursAgo(3).toISOString(),
+      datasetVersion: 'v1',
+      challenger: { version: 'm1', metrics: { top1: 0.9 } },
+      champion: null,
+      shadow: null,
+      decision: 'promote',
+      reason: 'promote: first model',
+      checks: [],
+      gate: {},
+    });
+    // The pointer moved (and its history object was written); the process died before the row.
+    await movePointer(
+      lake.models,
+      'production',
+      {
+        version: 'm1',
+        previousVersion: null,
+        movedAt: hoursAgo(3).toISOString(),
+        event: 'promotion',
+        reason: 'first',
+        eventId: 'promotion-m1-r1',
+        runId: 'r1',
+      },
+      '0',
+    );
+    await addDataset(lake, 'v20261123T030000Z-aaaa', hoursAgo(4));
+    await addPredictions(warehouse, 'm1', 20, 20, hoursAgo(0.5));
+    const d = await check();
+    expect(d.inputs.baselineAccuracy).toBe(0.9);
+    expect(d.reason).toMatch(/drift: champion m1 accuracy 50\.0% over 40 recent predictions vs baseline 90\.0%/);
   });
 
   it('new data: counts only labels given after the last dataset version', async () => {
@@ -96,11 +138,32 @@ describe('trigger on the warehouse and data lake', () => {
     expect(d.reason).toContain('29 champion predictions with known truth in the last 60 min < 30');
   });
 
+  it('counts only trusted photos: users’ labels wait for a trust policy', async () => {
+    await addDataset(lake, 'v20261123T030000Z-aaaa', hoursAgo(9));
+    await addLabels(lake, 30, hoursAgo(1), { source: 'upload', trust: 'untrusted', label: 'pug' });
+    const d = await check();
+    expect(d).toMatchObject({ fire: false, condition: 'none' });
+    expect(d.inputs).toMatchObject({ newLabelled: 0, pending: 30 });
+    expect(d.reason).toContain("0 new labelled examples < 20 (30 users' photos awaiting trust)");
+  });
+
+  it('new breed: fires as soon as enough trusted photos of a breed the last version lacks have arrived', async () => {
+    await addDataset(lake, 'v20261123T030000Z-aaaa', hoursAgo(9));
+    const rules = { ...intake, preprocessing: { ...intake.preprocessing, minClassExamples: 3 } };
+    await addLabels(lake, 2, hoursAgo(1), { label: 'pug' });
+    const waiting = await checkTrigger({ lake, warehouse, thresholds, intake: rules, now });
+    expect(waiting).toMatchObject({ fire: false });
+    expect(waiting.reason).toContain('breeds still too small to learn: pug 2');
+    await addLabels(lake, 1, hoursAgo(0.5), { label: 'pug' });
+    const fired = await checkTrigger({ lake, warehouse, thresholds, intake: rules, now });
+    expect(fired).toMatchObject({ fire: true, condition: 'new_class' });
+    expect(fired.reason).toMatch(/^new_class: new breed\(s\) ready to learn: pug/);
+  });
+
   it('max interval: fires when the last dataset version is old enough', async () => {
     await addDataset(lake, 'v20261121T000000Z-i001', hoursAgo(47));
-    await addLabels(lake, 5, hoursAgo(1));
-    expect(await check()).toMatchObject({ fire: false });
     await addDataset(lake, 'v20261121T000000Z-i000', hoursAgo(49)); // older name sorts first: still 47 h
+    await addLabels(lake, 5, hoursAgo(1));
     expect(await check()).toMatchObject({ fire: false });
     await lake.datasets.delete('versions/v20261121T000000Z-i001/manifest.json');
     expect(await check()).toMatchObject({ fire: true, condition: 'max_interval' });

@@ -1,44 +1,25 @@
 import { decodeDogExample, encodeDogExample } from '../core/dataset/dog-example';
 import { readManifest, readShardRecords } from '../core/dataset/read-dataset';
 import type { ObjectStore } from '../core/storage/object-store';
-import type { Warehouse } from '../core/warehouse/warehouse';
-import type { ReplayCandidate } from './replay';
+import type { KnownExample } from './lineage';
 import type { BuiltExample } from './shards';
 import type { SkipLog } from './skips';
 
-/** `…/images/<id>.<ext>` → `images/<id>.<ext>`: joins survive different data roots / bucket URIs. */
-export const imageKeyOfUri = (uri: string): string | undefined => /(?:^|\/)(images\/[^/]+)$/.exec(uri)?.[1];
-
 /**
- * Misclassifications per raw image from the prediction log (`prediction_events`, joined by
- * image URI). Any model's miss counts: a challenger's shadow mistake marks a hard example too.
+ * Copies examples out of versions made before snapshots (each held a slice of the data) into
+ * the first snapshot: read back from the versions that hold them, re-labelled with the new
+ * label map's indices (the map only grows, but re-encoding by label text makes that an
+ * invariant checked here rather than assumed). Snapshots after it reference shards instead.
  */
-export async function missesByImage(warehouse: Warehouse): Promise<Map<string, number>> {
-  const rows = await warehouse.query(
-    'SELECT image_uri, COUNT(*) AS misses FROM {{prediction_events}} WHERE correct = FALSE GROUP BY image_uri',
-  );
-  const misses = new Map<string, number>();
-  for (const r of rows) {
-    const key = imageKeyOfUri(String(r.image_uri));
-    if (key) misses.set(key, (misses.get(key) ?? 0) + Number(r.misses));
-  }
-  return misses;
-}
-
-/**
- * Reads the selected examples back from the versions that hold them, re-labelled with the
- * new label map's indices (the map only grows, but re-encoding by label text makes that
- * an invariant checked here rather than assumed).
- */
-export async function fetchReplay(
+export async function fetchStored(
   datasets: ObjectStore,
-  selected: readonly ReplayCandidate[],
+  selected: readonly KnownExample[],
   labelIndex: ReadonlyMap<string, number>,
   skips: SkipLog,
 ): Promise<BuiltExample[]> {
-  const wanted = new Map<string, Map<string, ReplayCandidate>>(); // version → sha → candidate
+  const wanted = new Map<string, Map<string, KnownExample>>(); // version → sha → candidate
   for (const c of selected) {
-    const m = wanted.get(c.version) ?? new Map<string, ReplayCandidate>();
+    const m = wanted.get(c.version) ?? new Map<string, KnownExample>();
     m.set(c.sha256, c);
     wanted.set(c.version, m);
   }
@@ -54,7 +35,7 @@ export async function fetchReplay(
         } catch (err) {
           // A damaged earlier version must not block a new one: its examples are skipped, loudly.
           for (const c of [...bySha.values()].filter((c) => c.split === split)) {
-            skips.add(datasets.uri(key), 'read_error', `replay of ${c.sha256} (${c.uri}) failed: ${(err as Error).message}`);
+            skips.add(datasets.uri(key), 'read_error', `copying ${c.sha256} (${c.uri}) failed: ${(err as Error).message}`);
             bySha.delete(c.sha256);
           }
           break;
@@ -74,6 +55,9 @@ export async function fetchReplay(
             payload: encodeDogExample({ ...ex, label: index }),
             uri: c.uri,
             origin: 'replay',
+            phash: c.phash,
+            source: c.source,
+            trustedBy: c.trustedBy,
           });
         }
       }
@@ -82,7 +66,7 @@ export async function fetchReplay(
       skips.add(
         c.uri,
         'read_error',
-        `replay: example ${c.sha256} is listed in version ${version}'s manifest but not found in its ${c.split} shards`,
+        `copying: example ${c.sha256} is listed in version ${version}'s manifest but not found in its ${c.split} shards`,
       );
     }
   }
