@@ -57,7 +57,6 @@ export interface Condition {
 }
 
 export const eq = (channel: Channel, value: string | number | boolean): Condition => ({ channel, op: '==', value });
-export const ne = (channel: Channel, value: string | number | boolean): Condition => ({ channel, op: '!=', value });
 
 interface TaskNode {
   kind: 'task';

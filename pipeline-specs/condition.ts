@@ -77,17 +77,6 @@ function parseComparison(expression: string, part: string): Comparison {
   return { parameter: single ?? double, op: op as ComparisonOp, value };
 }
 
-/** The parameters a condition reads. */
-export function conditionParameters(expression: string): string[] {
-  return [
-    ...new Set(
-      parseCondition(expression)
-        .flat()
-        .map((c) => c.parameter),
-    ),
-  ];
-}
-
 /** Evaluates a condition against a task's resolved input values. */
 export function evaluateCondition(expression: string, values: Record<string, ParameterValue | undefined>): boolean {
   return parseCondition(expression).some((conj) =>

@@ -1,6 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- provider inputs are untyped JSON */
 import type { MockRun, PlannedResource } from '../../stacks/mock-run';
-import type { PipelineSpec } from '../../pipeline-specs/ir';
 
 /**
  * What a stack declares for Google Cloud to run, read from a mocked `pulumi up` (every
@@ -176,11 +175,4 @@ export function deploymentOf(run: MockRun, project: string): Deployment {
     buckets: ofType(run, 'gcp:storage/bucket:Bucket').map((b) => b.inputs.name as string),
     tables,
   };
-}
-
-/** The spec `pulumi up` uploaded (the Vertex pipeline component's object). */
-export function uploadedSpec(d: Deployment, key: string): PipelineSpec {
-  const o = d.objects.find((x) => x.name === key);
-  if (!o) throw new Error(`the stack uploads no ${key}; objects: ${d.objects.map((x) => x.name).join(', ')}`);
-  return JSON.parse(o.content) as PipelineSpec;
 }

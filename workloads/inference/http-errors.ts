@@ -55,7 +55,6 @@ export const errorBody = z.object({
   /** The limits an image is checked against. */
   limits: z.record(z.string(), z.number()).optional(),
 });
-export type ErrorBody = z.infer<typeof errorBody>;
 
 /** Response schemas for the error statuses of a route (extend `errorBody` for route-specific extras). */
 export const errorResponses = { '4xx': errorBody, '5xx': errorBody } as const;

@@ -145,12 +145,6 @@ WHERE status = 'failed' AND ts >= ${d.minutesAgo(t.pipelineFailureWindowMinutes)
   },
 ];
 
-export function alertRule(id: string): AlertRule {
-  const r = ALERT_RULES.find((x) => x.id === id);
-  if (!r) throw new Error(`unknown alert ${JSON.stringify(id)}; alerts are ${ALERT_IDS.join(', ')}`);
-  return r;
-}
-
 export interface AlertStatus {
   id: AlertId;
   title: string;

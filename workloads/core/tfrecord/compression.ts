@@ -24,6 +24,3 @@ export function decompress(file: Buffer, compression: TFRecordCompression, sourc
     throw new Error(`TFRecord ${source} is not a valid GZIP stream: ${(err as Error).message}`, { cause: err });
   }
 }
-
-/** Compression implied by an object key (`.tfrecord.gz` → GZIP). */
-export const compressionOfKey = (key: string): TFRecordCompression => (key.endsWith('.gz') ? 'GZIP' : 'NONE');

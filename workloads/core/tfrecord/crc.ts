@@ -11,9 +11,3 @@ export function maskedCrc32c(data: Uint8Array): number {
   const crc = crc32c(data) >>> 0;
   return (((crc >>> 15) | (crc << 17)) + MASK_DELTA) >>> 0;
 }
-
-/** Inverse of the mask, for diagnostics. */
-export function unmaskCrc(masked: number): number {
-  const rot = (masked - MASK_DELTA) >>> 0;
-  return ((rot >>> 17) | (rot << 15)) >>> 0;
-}

@@ -40,7 +40,6 @@ export const bytesFeature = (...value: (Buffer | string)[]): Feature => ({
   value: value.map((v) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v)),
 });
 export const int64Feature = (...value: (number | bigint)[]): Feature => ({ kind: 'int64', value: value.map((v) => BigInt(v)) });
-export const floatFeature = (...value: number[]): Feature => ({ kind: 'float', value });
 
 interface WireFeature {
   bytes_list?: { value?: Uint8Array[] };

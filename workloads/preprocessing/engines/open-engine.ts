@@ -7,7 +7,6 @@ import { LocalTaskEngine } from './local-task-engine';
 import type { TaskEngine } from './task-engine';
 
 export const ENGINES = ['in-process', 'local-tasks', 'cloud-run-job'] as const;
-export type EngineChoice = (typeof ENGINES)[number];
 
 export interface OpenedEngine {
   /** Undefined for `in-process`: the whole run stays in this process (runPreprocessing). */
