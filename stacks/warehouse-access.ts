@@ -21,8 +21,10 @@ export interface TableAccess {
 export const WAREHOUSE_ACCESS: Record<WorkloadIdentity, TableAccess> = {
   // Prediction and feedback events, and model zero's creation on a fresh stack; it never queries.
   inference: { writes: ['prediction_events', 'feedback', 'model_events'], reads: [] },
-  // The retraining decision (POST /check); the signals it decides on.
-  trigger: { writes: ['trigger_decisions'], reads: ['model_events', 'prediction_events', 'trigger_decisions'] },
+  // The retraining decision (POST /check); the signals it decides on. Before deciding it writes
+  // any production move the registry holds without its model_events row (a promote that crashed
+  // after moving the pointer), so drift is judged against the served model's own baseline.
+  trigger: { writes: ['trigger_decisions', 'model_events'], reads: ['model_events', 'prediction_events', 'trigger_decisions'] },
   // The Vertex steps: check-trigger (the trigger's code), preprocess (commit), train, evaluate, promote.
   pipeline: {
     writes: ['trigger_decisions', 'dataset_versions', 'class_distribution', 'training_runs', 'training_epochs', 'model_events'],

@@ -87,7 +87,7 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
       model: { backbone: 'mobilenet_v2_035', backboneUrl: `${files.url}/mobilenet_v2_035/model.json` },
       trigger: { minNewLabelled: 60 },
       training: { epochs: 4, workers: 1, augment: { variants: 0 } },
-      gate: { minTestExamples: 5, minClassSupport: 2 },
+      gate: { minTestExamples: 5 },
       inference: { workers: 1, pointerPollMs: 1000 },
       preprocessingJob: { tasks: 2 },
       preprocessing: { cloudRunJob: { pollSeconds: 1 } },
