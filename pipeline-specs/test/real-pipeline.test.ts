@@ -121,6 +121,10 @@ describe('local runner on the real continual-learning spec', () => {
           CV_MODEL_BACKBONE: 'mobilenet_v2_035',
           CV_TRAINING_EPOCHS: '4',
           CV_GATE_MIN_TEST_EXAMPLES: '20',
+          // ~8 evaluation photos per breed after 4 epochs on the small backbone: one breed's
+          // recall bound can sit under the default 50% floor (seen: chihuahua 1 of 8, bound
+          // 47%), which is the gate working, not the spec failing. The test is about the spec.
+          CV_GATE_CLASS_FLOOR: '0.3',
         }),
         store: lake.pipeline,
         onEvent: (e) => e.type === 'log' && lines.push(`[${e.task}] ${e.line}`),
