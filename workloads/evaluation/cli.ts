@@ -12,7 +12,7 @@ import { promote, rollback } from './promote';
 
 const USAGE = `usage:
   evaluate --run-id <id> --model-version <v> [--dataset-version <d>] [--out-decision <file>] [--out-reason <file>]
-      Scores the challenger and the production model on the same test split; applies the gate.
+      Scores the challenger and the production model on the same frozen evaluation set; applies the paired gate.
   promote  --run-id <id> --model-version <v> [--dataset-version <d>] [--out-production-version <file>]
       Moves production to <v> if its evaluation decided "promote" (atomic, compare-and-swap).
   rollback [--to <version>] [--reason <text>] [--run-id <id>]
