@@ -13,6 +13,7 @@ import { rawKeys } from '../workloads/core/layout';
 import { createLogger } from '../workloads/core/log';
 import { readModelMeta } from '../workloads/core/model/model-version';
 import { ensureModelZero, modelZeroEvents } from '../workloads/core/model/model-zero';
+import { BREEDS } from '../workloads/core/dogapi/breeds';
 import { readPointer } from '../workloads/core/model/registry';
 import { type DataLake, openDataLake } from '../workloads/core/storage/data-lake';
 import { writeJson } from '../workloads/core/storage/object-store';
@@ -91,13 +92,20 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function openWorld(options: { overrides?: DeepPartial<WorkloadConfig>; heldBack: Photo[]; root?: string }): Promise<World> {
+export async function openWorld(options: {
+  overrides?: DeepPartial<WorkloadConfig>;
+  heldBack: Photo[];
+  root?: string;
+  /** Breeds left out of model zero, as if the stack's breed list did not name them yet. */
+  unknownToModelZero?: readonly string[];
+}): Promise<World> {
   const root = options.root ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'cv-drill-')));
   const config = loadConfig({ overrides: { dataRoot: root, logLevel: 'silent', ...options.overrides } });
   const lake = openDataLake(config);
   const warehouse = await DuckDbWarehouse.open(path.join(root, 'warehouse.duckdb'));
   // As a fresh stack's service does: model zero (zero-shot) serves until a trained challenger beats it.
-  const zero = await ensureModelZero({ store: lake.models, model: config.model });
+  const unknown = new Set(options.unknownToModelZero ?? []);
+  const zero = await ensureModelZero({ store: lake.models, model: config.model, breeds: BREEDS.filter((b) => !unknown.has(b.label)) });
   const events = modelZeroEvents(zero);
   if (events.length) await warehouse.insert('model_events', events);
   const universe = [...new Set(options.heldBack.map((p) => p.breed))].sort();

@@ -77,7 +77,15 @@ export async function newBreedDrill(o: NewBreedOptions, say: (line: string) => v
     pool.filter((p) => p.breed === o.withheld),
     `arrival:${o.seed}`,
   ).slice(0, o.arrival);
-  const world = await openWorld({ heldBack, overrides: { trigger: { minNewLabelled: Math.floor(0.9 * o.batch) }, ...o.overrides } });
+  // Model zero names every breed of the table that has an ImageNet class, the withheld one
+  // too (all 20 shared breeds are ImageNet classes): left in, the champion would know the
+  // "new" breed from the start. Left out, the champion has no column for it, as when a breed
+  // is added to a running stack's list.
+  const world = await openWorld({
+    heldBack,
+    unknownToModelZero: [o.withheld],
+    overrides: { trigger: { minNewLabelled: Math.floor(0.9 * o.batch) }, ...o.overrides },
+  });
   const oldBreeds = new Set(world.universe.filter((b) => b !== o.withheld));
   const newBreed = new Set([o.withheld]);
   const rows: NewBreedRow[] = [];
