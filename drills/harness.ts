@@ -104,8 +104,10 @@ export async function openWorld(options: {
   const lake = openDataLake(config);
   const warehouse = await DuckDbWarehouse.open(path.join(root, 'warehouse.duckdb'));
   // As a fresh stack's service does: model zero (zero-shot) serves until a trained challenger beats it.
-  const unknown = new Set(options.unknownToModelZero ?? []);
-  const zero = await ensureModelZero({ store: lake.models, model: config.model, breeds: BREEDS.filter((b) => !unknown.has(b.label)) });
+  // Model zero names the drill's breeds (the stack's breed list), less any it must not know yet.
+  const known = new Set(options.heldBack.map((p) => p.breed));
+  for (const b of options.unknownToModelZero ?? []) known.delete(b);
+  const zero = await ensureModelZero({ store: lake.models, model: config.model, breeds: BREEDS.filter((b) => known.has(b.label)) });
   const events = modelZeroEvents(zero);
   if (events.length) await warehouse.insert('model_events', events);
   const universe = [...new Set(options.heldBack.map((p) => p.breed))].sort();
@@ -257,6 +259,7 @@ export async function heldBackDecision(world: World, challenger: string, champio
   const ch = await scoreHeldBack(world, challenger);
   const cp = champion ? await scoreHeldBack(world, champion) : null;
   const championLabels = champion ? (await readModelMeta(world.lake.models, champion)).labels : [];
+  const challengerLabels = (await readModelMeta(world.lake.models, challenger)).labels;
   return decide(
     {
       labels: world.universe,
@@ -264,6 +267,7 @@ export async function heldBackDecision(world: World, challenger: string, champio
       challenger: ch.top1,
       champion: cp?.top1 ?? null,
       championLabels: new Set(championLabels),
+      challengerLabels: new Set(challengerLabels),
     },
     { ...world.config.gate, minTestExamples: 1, requireShadow: false },
     null,

@@ -76,6 +76,7 @@ export async function evaluateAndGate(o: EvaluateOptions): Promise<EvaluateResul
       challenger: challenger.top1,
       champion: champion?.top1 ?? null,
       championLabels: new Set(champion?.modelLabels ?? []),
+      challengerLabels: new Set(challenger.modelLabels),
     },
     o.config.gate,
     shadow,

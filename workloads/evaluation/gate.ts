@@ -42,6 +42,8 @@ export interface PairedAnswers {
   champion: Int32Array | null;
   /** Labels the champion has a column for (it cannot name the others). */
   championLabels: ReadonlySet<string>;
+  /** Labels the challenger has a column for. */
+  challengerLabels: ReadonlySet<string>;
 }
 
 /** What the decision rests on, per breed. */
@@ -219,6 +221,17 @@ export function decide(answers: PairedAnswers, gate: GateConfig, shadow: ShadowC
           : '') +
         (s.overall.pBetter < gate.alpha ? ` (lower bound below the ${pct(gate.minMargin)} margin)` : '');
     check('better', better || learnt, detail);
+    // The evaluation set holds only breeds with trusted photos, so it cannot see a breed the
+    // champion names without any (model zero names every mapped breed zero-shot from the
+    // start). A challenger without a column for one would drop it from the service.
+    const dropped = [...answers.championLabels].filter((l) => !answers.challengerLabels.has(l)).sort();
+    check(
+      'keeps_breeds',
+      dropped.length === 0,
+      dropped.length === 0
+        ? 'names every breed the champion names'
+        : `cannot name ${dropped.join(', ')}, which the champion names (no trusted photos of ${dropped.length === 1 ? 'it' : 'them'} yet)`,
+    );
     const forgot = s.classes.filter(
       (c) => !c.isNew && c.pWorse !== null && c.pWorse < gate.alpha && c.change !== null && -c.change > gate.maxClassDrop,
     );

@@ -55,7 +55,7 @@ describe('metrics', () => {
 
 /** Paired answers: per class, how many photos both / only the challenger / only the champion / neither got right. */
 type Cell = { both?: number; onlyChallenger?: number; onlyChampion?: number; neither?: number };
-function answers(cells: Record<string, Cell>, championLabels?: string[], noChampion = false): PairedAnswers {
+function answers(cells: Record<string, Cell>, championLabels?: string[], noChampion = false, challengerLabels?: string[]): PairedAnswers {
   const names = Object.keys(cells);
   const truth: number[] = [];
   const ch: number[] = [];
@@ -81,6 +81,7 @@ function answers(cells: Record<string, Cell>, championLabels?: string[], noChamp
     challenger: Int32Array.from(ch),
     champion: noChampion ? null : Int32Array.from(cp),
     championLabels: new Set(championLabels ?? names),
+    challengerLabels: new Set(challengerLabels ?? names),
   };
 }
 
@@ -188,6 +189,16 @@ describe('gate', () => {
     const f = decide(forgot, gate, null);
     expect(f.decision).toBe('reject');
     expect(f.reason).toMatch(/forgot a \(100\.0% → 50\.0%, n=20\)/);
+  });
+
+  it('never promotes a challenger that cannot name a breed the champion names, photos of it or not', () => {
+    // Model zero names d zero-shot; no trusted photo of d has arrived, so the challenger was
+    // trained (and is evaluated) without it. Better on a, b and c, it would still drop d.
+    const cells = { a: { both: 14, onlyChallenger: 4 }, b: { both: 15, onlyChallenger: 3 }, c: { both: 16, onlyChallenger: 3 } };
+    const r = decide(answers(cells, ['a', 'b', 'c', 'd'], false, ['a', 'b', 'c']), gate, null);
+    expect(r.decision).toBe('reject');
+    expect(r.reason).toMatch(/cannot name d, which the champion names/);
+    expect(decide(answers(cells, ['a', 'b', 'c', 'd'], false, ['a', 'b', 'c', 'd']), gate, null).decision).toBe('promote');
   });
 
   it('needs a new breed named right more often than chance: 2 of 5 is learning, 0 of 5 is not', () => {
