@@ -374,7 +374,8 @@ export function runDrillMain<R>(name: string, drill: (say: (line: string) => voi
   const load = loadAverage();
   drill((line) => console.log(line)).then(
     async (r) => {
-      const text = `${format(r)}\nwall ${((Date.now() - started) / 60000).toFixed(1)} min; load average before ${load}`;
+      const { model } = loadConfig();
+      const text = `${format(r)}\nbackbone ${model.backbone}; wall ${((Date.now() - started) / 60000).toFixed(1)} min; load average before ${load}`;
       console.log(text);
       console.log(`appended to ${await appendResults(name, text)}`);
     },
