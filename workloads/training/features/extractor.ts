@@ -22,11 +22,14 @@ interface Pending {
 
 /** Starts a worker for a .ts entry from plain Node (jest, or a build without tsx loaded) by registering tsx first. */
 function startWorker(entry: string, data: unknown): Worker {
+  // The environment this code sees (the same object as the process's outside test sandboxes,
+  // which give each test file its own): the worker reads the storage endpoint from it.
+  const env = process.env;
   if (entry.endsWith('.ts')) {
     const tsx = require.resolve('tsx/cjs');
-    return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(entry)});`, { eval: true, workerData: data });
+    return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(entry)});`, { eval: true, workerData: data, env });
   }
-  return new Worker(entry, { workerData: data });
+  return new Worker(entry, { workerData: data, env });
 }
 
 export class FeatureExtractor {
