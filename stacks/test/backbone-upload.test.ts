@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { modelKeys } from '../../workloads/core/layout';
-import { SHARED_MODELS } from '../../workloads/core/model/catalog';
+import { backbonePart, SHARED_MODELS } from '../../workloads/core/model/catalog';
 import { backboneFiles, resolveModelsDir } from '../backbone-files';
 import { key, MockRun, runMocked, stackConfigFromYaml } from '../mock-run';
 import { REPO_ROOT } from '../repo-artifacts';
@@ -155,5 +155,29 @@ describe('the content address', () => {
 
   test('a backbone loaded from the web has nothing to ship', () => {
     expect(backboneFiles('mobilenet_v3_small', dir)).toBeNull();
+  });
+});
+
+describe.each(['dev', 'prod'])('Pulumi.%s.yaml serves model zero from the first second', (stack) => {
+  test('mobilenet_v2_100 (which has the ImageNet head model zero is made of) at 224 px, zero-shot on, loaded from the uploaded copy', async () => {
+    const run = await runMocked({ stack });
+    const inference = ofType(run, 'gcp:cloudrunv2/service:Service').find((s) => s.name === 'inference-service')!;
+    const env = envOf(inference);
+    const digest = BACKBONE_PREFIX.exec(String(uploads(run)[0]?.inputs.name))?.[1];
+    expect({
+      backbone: env.CV_MODEL_BACKBONE,
+      inputSize: env.CV_MODEL_INPUT_SIZE,
+      zeroShot: env.CV_MODEL_ZERO_SHOT,
+      url: env.CV_MODEL_BACKBONE_URL,
+      hasImagenetHead: backbonePart({ name: 'mobilenet_v2_100', url: env.CV_MODEL_BACKBONE_URL }, 'imagenetHead') !== null,
+      uploaded: uploads(run).length,
+    }).toEqual({
+      backbone: 'mobilenet_v2_100',
+      inputSize: '224',
+      zeroShot: 'true',
+      url: `gs://creature-vision-${stack}-cv-${stack}-models/${modelKeys.backbones(digest ?? '(none uploaded)')}mobilenet_v2_100`,
+      hasImagenetHead: true,
+      uploaded: v2100Files().length,
+    });
   });
 });
