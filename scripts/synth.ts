@@ -26,7 +26,7 @@ const KEY_INPUTS: Record<string, string[]> = {
     'lifecycleRules',
   ],
   'gcp:storage/bucketIAMMember:BucketIAMMember': ['bucket', 'role', 'member'],
-  'gcp:storage/bucketObject:BucketObject': ['bucket', 'name', 'contentType'],
+  'gcp:storage/bucketObject:BucketObject': ['bucket', 'name', 'contentType', 'source.path'],
   'gcp:bigquery/dataset:Dataset': ['datasetId', 'location', 'deleteContentsOnDestroy'],
   'gcp:bigquery/table:Table': ['tableId', 'timePartitioning', 'clusterings', 'deletionProtection'],
   'gcp:bigquery/datasetIamMember:DatasetIamMember': ['role', 'member'],

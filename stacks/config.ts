@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { cronProblem } from '../components/scheduler';
 import { leafPaths } from '../workloads/core/config/load';
 import { WorkloadConfig, workloadConfigSchema } from '../workloads/core/config/schema';
-import { BACKBONES as BACKBONE_CATALOG } from '../workloads/core/model/catalog';
 
 /**
  * The stack configuration, typed and validated. Every key lives under the project
@@ -60,6 +59,12 @@ export const infraSchema = z
       .regex(/^[a-z][a-z0-9-]{1,19}$/, 'must be 2-20 characters of a-z, 0-9, -, starting with a letter')
       .optional(),
     labels: z.record(z.string(), z.string()).default({}),
+    /**
+     * The local models directory the stack uploads the configured backbone from (when
+     * `model.backboneUrl` is empty and the backbone is an offline one): relative paths are
+     * from the project root. The containers have no ../shared and the cloud has no TF Hub.
+     */
+    backboneDir: z.string().min(1, 'must name a directory').default('../shared/models'),
     cloudRun: z
       .object({
         inference: runSize({ min: 0, max: 3, concurrency: 16, cpu: '2', memory: '2Gi', cpuIdle: false }),
@@ -276,18 +281,12 @@ export function parseStackConfig(
       problems.push(`${key(issue.path as (string | number)[])} = ${show(getPath(workloadRaw, issue.path))}: ${issue.message}`);
     }
   } else {
-    // The containers have no ../shared: the backbone must come from a URL they can fetch.
-    // (mobilenet_v2_035's and mobilenet_v2_100's defaults, in workloads/core/model/catalog.ts, are the offline copies in ../shared.)
-    const { backbone, backboneUrl } = workload.data.model;
-    if (backboneUrl && !/^https:\/\//.test(backboneUrl))
+    // The containers have no ../shared: an offline backbone (catalog.ts) is uploaded by the
+    // stack from `backboneDir` (program.ts); an explicit URL must be one they can read.
+    const { backboneUrl } = workload.data.model;
+    if (backboneUrl && !/^(gs|https):\/\//.test(backboneUrl))
       problems.push(
-        `${key(['model', 'backboneUrl'])} = ${show(backboneUrl)}: must be an https:// URL on Google Cloud (the model loader fetches https:// or reads local files)`,
-      );
-    if (!backboneUrl && !/^https:\/\//.test(BACKBONE_CATALOG[backbone].defaultUrl))
-      problems.push(
-        `${key(['model', 'backbone'])} = "${backbone}": its default location is the offline copy in ../shared, which the ` +
-          `containers do not have; use mobilenet_v3_small (loaded from TF Hub) or set model.backboneUrl to an https:// URL` +
-          (BACKBONE_CATALOG[backbone].files ? ' (the folder holding features/, features_graph/ and imagenet_head/)' : ''),
+        `${key(['model', 'backboneUrl'])} = ${show(backboneUrl)}: must be a gs:// or https:// URL on Google Cloud (empty: the stack uploads the backbone from backboneDir)`,
       );
     if (workload.data.ingest.perTick > MAX_INGEST_JOBS)
       problems.push(

@@ -24,6 +24,8 @@ export interface PlannedResource {
   parent?: string;
   custom: boolean;
   protect: boolean;
+  /** `pulumi destroy` (or a replacement) leaves the cloud resource in place. */
+  retainOnDelete: boolean;
   /** URNs this resource waits for (`dependsOn`, expanded to a component's resources, plus input dependencies). */
   dependencies: string[];
   inputs: Record<string, unknown>;
@@ -63,15 +65,25 @@ export function stackConfigFromYaml(stack: string, file = path.join(REPO_ROOT, `
 /** Pulumi's wire marker for a secret value: `{[SECRET_SIG]: SECRET_VALUE, value}`. */
 const SECRET_SIG = '4dabf18193072939515e22adb298388d';
 
-/** Inputs with secret wrappers replaced by their values (the mocks never see real secrets). */
-export function unwrapSecrets(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(unwrapSecrets);
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    if (SECRET_SIG in o) return unwrapSecrets(o.value);
-    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
+/**
+ * A recorded input value as plain JSON: secrets unwrapped, and assets (which the mocks receive
+ * as asset objects holding a promise) as `{ asset: 'file', path }` or `{ asset: 'string', text }`,
+ * so the tests, `npm run synth` and the first-boot test can read what `pulumi up` would upload.
+ */
+export async function plainInputs(u: unknown): Promise<unknown> {
+  // Duck-typed: the mocks' asset objects may come from another copy of @pulumi/pulumi (jest's module registry).
+  if (pulumi.asset.Asset.isInstance(u)) {
+    const a = u as Partial<pulumi.asset.FileAsset & pulumi.asset.StringAsset>;
+    if (a.path !== undefined) return { asset: 'file', path: await a.path };
+    if (a.text !== undefined) return { asset: 'string', text: await a.text };
   }
-  return v;
+  if (Array.isArray(u)) return Promise.all(u.map(plainInputs));
+  if (u && typeof u === 'object' && SECRET_SIG in u) return plainInputs((u as unknown as { value: unknown }).value);
+  if (u && typeof u === 'object')
+    return Object.fromEntries(
+      await Promise.all(Object.entries(u as Record<string, unknown>).map(async ([k, x]) => [k, await plainInputs(x)])),
+    );
+  return u;
 }
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -125,7 +137,10 @@ function computed(type: string, name: string, inputs: Record<string, any>, proje
     case 'gcp:storage/bucketObject:BucketObject':
       return {
         mediaLink: `https://storage.googleapis.com/download/storage/v1/b/${inputs.bucket}/o/${encodeURIComponent(inputs.name)}`,
-        md5hash: sha(typeof inputs.content === 'string' ? inputs.content : JSON.stringify(inputs.content ?? null)).slice(0, 24),
+        md5hash: sha(typeof inputs.content === 'string' ? inputs.content : JSON.stringify(inputs.content ?? inputs.source ?? null)).slice(
+          0,
+          24,
+        ),
       };
     case 'gcp:bigquery/dataset:Dataset':
     case 'gcp:bigquery/table:Table':
@@ -177,6 +192,7 @@ export interface RegisterRequest {
   getParent(): string;
   getCustom(): boolean;
   getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
   getDependenciesList(): string[];
 }
 
@@ -194,6 +210,7 @@ export function plannedResource(
     parent: req.getParent() || undefined,
     custom: req.getCustom(),
     protect: req.getProtect() === true,
+    retainOnDelete: req.getRetainondelete() === true,
     dependencies: req.getDependenciesList(),
     inputs,
     state,
@@ -216,8 +233,8 @@ export async function runProgramMocked(stack: string, config: Record<string, str
 
   await pulumi.runtime.setMocks(
     {
-      newResource(args) {
-        const inputs = unwrapSecrets(args.inputs ?? {}) as Record<string, unknown>;
+      async newResource(args) {
+        const inputs = (await plainInputs(args.inputs ?? {})) as Record<string, unknown>;
         const state = mockResourceState(args.type, args.name, inputs, project);
         pending.push({ type: args.type, name: args.name, inputs, state });
         return { id: `${args.name}-id`, state };

@@ -1,6 +1,7 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { ArtifactRegistry } from '../components/artifact-registry';
+import { BackboneUpload } from '../components/backbone-upload';
 import { RoleGrant, sanitizeLabel } from '../components/base';
 import { deterministicServiceUrl, WorkloadService } from '../components/cloud-run-service';
 import { DataLake } from '../components/data-lake';
@@ -17,6 +18,7 @@ import { containerArgv, ENTRY_POINTS } from '../workloads/core/entry-points';
 import { WorkloadConfig } from '../workloads/core/config/schema';
 import { BucketName, BUCKETS, pipelineKeys } from '../workloads/core/layout';
 import type { TableName } from '../workloads/core/warehouse/tables';
+import { backboneFiles, resolveModelsDir } from './backbone-files';
 import { StackConfig } from './config';
 import { createAlerts } from './alerts';
 import { RepoArtifacts } from './repo-artifacts';
@@ -38,6 +40,8 @@ export interface StackOutputs {
   /** The Cloud Run job that runs preprocessing's transform tasks (or why there is none). */
   preprocessingJob: pulumi.Output<string> | string;
   serviceAccounts: Record<string, pulumi.Output<string>>;
+  /** Where the services and pipeline steps load the backbone (model.backboneUrl). */
+  backboneUrl: pulumi.Output<string>;
 }
 
 const STORAGE_WRITER = 'roles/storage.objectUser';
@@ -46,6 +50,9 @@ const STORAGE_READER = 'roles/storage.objectViewer';
 /** Composes the components for one stack. Everything stack-specific comes from `cfg`. */
 export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOutputs {
   const { project, region, prefix } = cfg;
+  // Read first: a missing backbone fails the program before it registers anything.
+  const model = cfg.workload.model;
+  const shipped = model.backboneUrl ? null : backboneFiles(model.backbone, resolveModelsDir(cfg.backboneDir));
   const labels = { app: 'creature-vision', stack: cfg.stack, ...cfg.labels };
 
   const apis = new ProjectApis('services', { project, propagationSeconds: cfg.propagationWait.apisSeconds });
@@ -124,6 +131,13 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
     { dependsOn: [registry] },
   );
 
+  // The backbone, from the local models directory into the models bucket (read above, before
+  // anything was registered): the workloads read it as gs:// with their own accounts (readers
+  // of the models bucket above). An explicit model.backboneUrl is used as given.
+  const backboneUrl: pulumi.Output<string> = shipped
+    ? new BackboneUpload('backbone', { bucket: lake.bucketNames.models, files: shipped.files, locationKey: shipped.locationKey }, after).url
+    : pulumi.output(model.backboneUrl);
+
   // The workloads' configuration: stack sections plus what the stack itself created.
   // Every service and pipeline step gets the same CV_* environment.
   // The Scheduler's ingestion call carries an OIDC token for this audience, which the service
@@ -133,8 +147,8 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
     .getProjectOutput({ projectId: project }, { parent: apis })
     .apply((p) => deterministicServiceUrl(inferenceServiceName, p.number, region));
   const workloadEnv = pulumi
-    .all([lake.bucketNames, warehouse.datasetId, ids.emails.pipeline, ids.emails.scheduler, ingestAudience, image.digest])
-    .apply(([buckets, dataset, pipelineSa, schedulerSa, audience, digest]) =>
+    .all([lake.bucketNames, warehouse.datasetId, ids.emails.pipeline, ids.emails.scheduler, ingestAudience, image.digest, backboneUrl])
+    .apply(([buckets, dataset, pipelineSa, schedulerSa, audience, digest, backbone]) =>
       configToEnv(
         workloadConfig(cfg, {
           buckets: buckets as Record<BucketName, string>,
@@ -142,6 +156,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
           pipelineServiceAccount: pipelineSa,
           ingestCaller: { audience, serviceAccount: schedulerSa },
           image: digest,
+          backboneUrl: backbone,
           preprocessingJob: cfg.preprocessingJob.enabled ? preprocessingJobName(prefix) : undefined,
         }),
       ),
@@ -322,6 +337,7 @@ export function createStack(cfg: StackConfig, artifacts: RepoArtifacts): StackOu
     pipelineRoot: pipeline.pipelineRoot,
     preprocessingJob,
     serviceAccounts: ids.emails,
+    backboneUrl,
   };
 }
 
@@ -358,6 +374,8 @@ export interface CreatedResources {
   image: string;
   /** The preprocessing Cloud Run job's name, when the stack creates one. */
   preprocessingJob?: string;
+  /** Where the workloads load the backbone (the uploaded copy's gs:// URL, or the configured URL; empty: the backbone's default). */
+  backboneUrl?: string;
 }
 
 /** The workload config every service and step runs with on Google Cloud. */
@@ -398,6 +416,7 @@ export function workloadConfig(cfg: StackConfig, created: CreatedResources): Par
           cloudRunJob: { ...w.preprocessing.cloudRunJob, project: cfg.project, region: cfg.region, name: created.preprocessingJob },
         }
       : w.preprocessing,
+    model: { ...w.model, backboneUrl: created.backboneUrl || w.model.backboneUrl },
     // Cloud Run sends traffic to 0.0.0.0:8080; the local dog-image server does not exist in the cloud.
     inference: { ...w.inference, host: '0.0.0.0', port: 8080, ingestAuth: created.ingestCaller },
     dogApi: { ...w.dogApi, baseUrl: w.dogApi.baseUrl || 'https://dog.ceo' },

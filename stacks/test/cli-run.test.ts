@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { SHARED_MODELS } from '../../workloads/core/model/catalog';
 import { runMocked, stackConfigFromYaml } from '../mock-run';
 import { REPO_ROOT } from '../repo-artifacts';
 import { MockEngine, startMockEngine } from './mock-engine';
@@ -71,6 +72,19 @@ describe.each(['dev', 'prod'])('the %s stack through @pulumi/pulumi/cmd/run', (s
     for (const r of engine.resources.filter((x) => x.custom)) {
       expect([r.urn, r.inputs, r.protect]).toEqual([r.urn, byUrn.get(r.urn)?.inputs, byUrn.get(r.urn)?.protect]);
     }
+  });
+
+  test('it uploads the backbone from the files in ../shared/models (assets as the CLI would send them)', () => {
+    const uploads = engine.resources.filter((r) => r.type === 'gcp:storage/bucketObject:BucketObject' && r.name.startsWith('backbone-'));
+    expect(uploads.map((r) => r.inputs.source)).toContainEqual({
+      asset: 'file',
+      path: path.join(SHARED_MODELS, 'mobilenet_v2_100/features_graph/model.json'),
+    });
+    expect(uploads).toHaveLength(11);
+    expect(uploads.every((r) => r.retainOnDelete)).toBe(true);
+    expect(engine.outputs().backboneUrl).toMatch(
+      new RegExp(`^gs://creature-vision-${stack}-cv-${stack}-models/backbones/[0-9a-f]{32}/mobilenet_v2_100$`),
+    );
   });
 
   test('the stack exports its outputs', () => {

@@ -93,25 +93,17 @@ describe('stack config validation names the key, the value and what is accepted'
     expect(p).toContain('creature-vision:training.epochz: unknown key');
   });
 
-  test('the backbone must be reachable from the containers', () => {
-    expect(problems({ model: { backbone: 'mobilenet_v2_035' } })).toEqual([
-      'creature-vision:model.backbone = "mobilenet_v2_035": its default location is the offline copy in ../shared, which the containers do not have; use mobilenet_v3_small (loaded from TF Hub) or set model.backboneUrl to an https:// URL',
-    ]);
-    expect(
-      problems({
-        model: { backbone: 'mobilenet_v2_035', backboneUrl: 'https://storage.googleapis.com/my-models/mobilenet_v2_035/model.json' },
-      }),
-    ).toEqual([]);
-    // The default backbone (mobilenet_v2_100) too: in the cloud it is a folder of models at a URL.
-    expect(problems({ model: { backbone: 'mobilenet_v2_100' } })).toEqual([
-      'creature-vision:model.backbone = "mobilenet_v2_100": its default location is the offline copy in ../shared, which the containers do not have; use mobilenet_v3_small (loaded from TF Hub) or set model.backboneUrl to an https:// URL (the folder holding features/, features_graph/ and imagenet_head/)',
-    ]);
+  test('an offline backbone needs no URL (the stack uploads it); an explicit URL must be gs:// or https://', () => {
+    expect(problems({ model: { backbone: 'mobilenet_v2_035' } })).toEqual([]);
+    expect(problems({ model: { backbone: 'mobilenet_v2_100' } })).toEqual([]);
+    expect(problems({ model: { backbone: 'mobilenet_v2_100', backboneUrl: 'gs://my-models/mobilenet_v2_100/' } })).toEqual([]);
     expect(
       problems({ model: { backbone: 'mobilenet_v2_100', backboneUrl: 'https://storage.googleapis.com/my-models/mobilenet_v2_100/' } }),
     ).toEqual([]);
     expect(problems({ model: { backboneUrl: '/tmp/model.json' } })).toEqual([
-      'creature-vision:model.backboneUrl = "/tmp/model.json": must be an https:// URL on Google Cloud (the model loader fetches https:// or reads local files)',
+      'creature-vision:model.backboneUrl = "/tmp/model.json": must be a gs:// or https:// URL on Google Cloud (empty: the stack uploads the backbone from backboneDir)',
     ]);
+    expect(problems({ backboneDir: '' })).toEqual(['creature-vision:backboneDir = "": must name a directory']);
   });
 
   test('sections the stack derives itself cannot be set', () => {

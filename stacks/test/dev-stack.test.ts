@@ -45,7 +45,7 @@ describe('dev stack inventory', () => {
       'gcp:serviceaccount/iAMMember:IAMMember': 1,
       'gcp:storage/bucket:Bucket': 4,
       'gcp:storage/bucketIAMMember:BucketIAMMember': 13,
-      'gcp:storage/bucketObject:BucketObject': 1,
+      'gcp:storage/bucketObject:BucketObject': 12, // the pipeline spec + mobilenet_v2_100's 11 files (backbone-upload.test.ts)
       'random:index/randomPassword:RandomPassword': 1,
       'time:index/sleep:Sleep': 1, // the first up waits for the freshly enabled APIs (first-up.test.ts)
     });

@@ -12,6 +12,7 @@ test('stacks/index.ts reads the stack config, builds the stack and exports its o
   });
   expect(Object.keys(run.outputs).sort()).toEqual(
     [
+      'backboneUrl',
       'buckets',
       'dashboardAccess',
       'dashboardUrl',

@@ -7,7 +7,7 @@ import * as resourceGrpc from '@pulumi/pulumi/proto/resource_grpc_pb';
 import * as resourcePb from '@pulumi/pulumi/proto/resource_pb';
 import { Empty } from 'google-protobuf/google/protobuf/empty_pb';
 import { Struct } from 'google-protobuf/google/protobuf/struct_pb';
-import { mockInvoke, mockResourceState, PlannedResource, plannedResource, unwrapSecrets } from '../mock-run';
+import { mockInvoke, mockResourceState, PlannedResource, plannedResource, plainInputs } from '../mock-run';
 
 /**
  * A mocked Pulumi engine on real gRPC: the ResourceMonitor and Engine services a program
@@ -91,7 +91,7 @@ export async function startMockEngine(project: string, stack: string, config: Re
       new resourcePb.SupportsFeatureResponse().setHassupport(FEATURES[req.getId()] === true),
     ),
     registerResource: unary(async (req: resourcePb.RegisterResourceRequest) => {
-      const inputs = unwrapSecrets(pulumi.runtime.deserializeProperties(req.getObject()!)) as Record<string, unknown>;
+      const inputs = (await plainInputs(pulumi.runtime.deserializeProperties(req.getObject()!))) as Record<string, unknown>;
       const urn = newUrn(project, stack, req.getParent(), req.getType(), req.getName());
       const state = req.getCustom() ? mockResourceState(req.getType(), req.getName(), inputs, gcpProject) : {};
       resources.push(plannedResource(req, urn, inputs, state));

@@ -144,3 +144,24 @@ test('every preview and up names its state backend and its secrets provider', ()
     }
   }
 });
+
+test.each(['preview.yml', 'deploy.yml'])('%s puts the offline data next to the clone before pulumi runs (the backbone it uploads)', (f) => {
+  const { doc } = load(f);
+  const jobs = Object.values(doc.jobs as Record<string, Job>).filter((j) => j.steps && pulumiSteps(j).length > 0);
+  expect(jobs.length).toBeGreaterThan(0);
+  for (const job of jobs) {
+    const checkout = job.steps.findIndex(
+      (s) => s.uses?.startsWith('actions/checkout@') && s.with?.repository === '${{ vars.SHARED_DATA_REPO }}',
+    );
+    const moved = job.steps.findIndex((s) => s.run === `mv ${job.steps[checkout]?.with?.path} ../shared`);
+    const pulumi = job.steps.indexOf(pulumiSteps(job)[0]);
+    expect({ checkout: checkout >= 0, lfs: job.steps[checkout]?.with?.lfs, moved: moved > checkout, beforePulumi: moved < pulumi }).toEqual(
+      {
+        checkout: true,
+        lfs: true,
+        moved: true,
+        beforePulumi: true,
+      },
+    );
+  }
+});

@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- provider inputs are untyped JSON */
+import { readFileSync } from 'node:fs';
 import type { MockRun, PlannedResource } from '../../stacks/mock-run';
 
 /**
@@ -75,8 +76,8 @@ export interface Deployment {
   services: DeclaredService[];
   job?: DeclaredJob;
   calls: DeclaredCall[];
-  /** Objects `pulumi up` uploads (the pipeline spec): bucket, key, content. */
-  objects: Array<{ bucket: string; name: string; content: string }>;
+  /** Objects `pulumi up` uploads (the pipeline spec, the backbone's files): bucket, key, content type, content. */
+  objects: Array<{ bucket: string; name: string; contentType: string; content: string | Buffer }>;
   buckets: string[];
   tables: DeclaredTable[];
 }
@@ -158,7 +159,8 @@ export function deploymentOf(run: MockRun, project: string): Deployment {
   const objects = ofType(run, 'gcp:storage/bucketObject:BucketObject').map((o) => ({
     bucket: o.inputs.bucket as string,
     name: o.inputs.name as string,
-    content: o.inputs.content as string,
+    contentType: (o.inputs.contentType as string | undefined) ?? 'application/octet-stream',
+    content: objectContent(o),
   }));
   const tables = ofType(run, 'gcp:bigquery/table:Table').map((t) => ({
     dataset: t.inputs.datasetId as string,
@@ -175,4 +177,12 @@ export function deploymentOf(run: MockRun, project: string): Deployment {
     buckets: ofType(run, 'gcp:storage/bucket:Bucket').map((b) => b.inputs.name as string),
     tables,
   };
+}
+
+/** What `pulumi up` would upload for an object: its `content`, or the bytes of its file asset `source`. */
+function objectContent(o: PlannedResource): string | Buffer {
+  if (typeof o.inputs.content === 'string') return o.inputs.content;
+  const source = o.inputs.source as { asset?: string; path?: string } | undefined;
+  if (source?.asset === 'file' && source.path) return readFileSync(source.path);
+  throw new Error(`bucket object ${o.name}: only string content and file assets are modelled, got ${JSON.stringify(o.inputs.source)}`);
 }

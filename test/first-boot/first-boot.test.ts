@@ -3,11 +3,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { key, runMocked, stackConfigFromYaml } from '../../stacks/mock-run';
 import { startLocalDogApi } from '../../workloads/core/dogapi/local-dog-api';
-import { modelKeys, rawKeys } from '../../workloads/core/layout';
+import { MODEL_FILES, modelKeys, rawKeys } from '../../workloads/core/layout';
+import { ZERO_SHOT } from '../../workloads/core/model/model-zero';
 import { GcsStandIn } from '../../workloads/core/test/gcs-stand-in';
 import { buildImage, type Image, livenessProbe, type RunningContainer, startContainer, startupProbe } from './containers';
 import { type DeclaredService, deploymentOf } from './deployment';
-import { startBigQueryOnDuckDb, startCloudRunJobsStandIn, startFileServer, startMetadataServer, startVertexStandIn } from './stand-ins';
+import { startBigQueryOnDuckDb, startCloudRunJobsStandIn, startMetadataServer, startVertexStandIn } from './stand-ins';
 
 /**
  * First boot of a fresh stack, the way Google Cloud would run it (issue 12 item b).
@@ -19,14 +20,16 @@ import { startBigQueryOnDuckDb, startCloudRunJobsStandIn, startFileServer, start
  * whose probe never passes fails), makes the declared Cloud Scheduler calls (checking their
  * OIDC audience and invoker grant), and lets the trigger submit the pipeline to a Vertex AI
  * stand-in that runs the spec on Vertex's contract (no output folder created for a step).
- * It passes when the fresh stack has ingested photos and promoted and serves its first model.
+ * It passes when the fresh stack serves model zero (the declared backbone's ImageNet head,
+ * loaded from the objects `pulumi up` uploads) before any pipeline run, then has ingested
+ * photos and promoted and serves its first trained model.
  *
  * What the test sets, beyond the declarations: stack config where the stack allows it (the
- * dog API and backbone URLs point at local servers; a small slice of photos, thresholds and
- * training settings so it runs in minutes), Cloud Run's and Vertex's runtime variables
- * (PORT, K_SERVICE…, CLOUD_RUN_TASK_INDEX…, CLOUD_ML_PROJECT_ID…), and one redirect per Google
- * API to its stand-in (STORAGE_EMULATOR_HOST, BIGQUERY_EMULATOR_HOST, GCE_METADATA_HOST, and
- * the API endpoints the workloads' config names for Vertex AI and Cloud Run).
+ * dog API URL points at a local server; a small slice of photos, thresholds and training
+ * settings so it runs in minutes), Cloud Run's and Vertex's runtime variables (PORT,
+ * K_SERVICE…, CLOUD_RUN_TASK_INDEX…, CLOUD_ML_PROJECT_ID…), and one redirect per Google API to
+ * its stand-in (STORAGE_EMULATOR_HOST, BIGQUERY_EMULATOR_HOST, GCE_METADATA_HOST, and the API
+ * endpoints the workloads' config names for Vertex AI and Cloud Run).
  */
 const REPO = path.resolve(__dirname, '../..');
 const SHARED = path.resolve(REPO, '../shared');
@@ -71,20 +74,18 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   });
 
-  test('services pass their startup probes, Scheduler calls ingest photos, the pipeline runs on Vertex’s contract, the first model is promoted and served', async () => {
+  test('services pass their startup probes, model zero answers from the uploaded backbone, Scheduler calls ingest photos, the pipeline runs on Vertex’s contract, the champion the gate picks is served', async () => {
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-first-boot-'));
     cleanups.push(() => fs.rm(tmp, { recursive: true, force: true }));
 
-    // Outside Google Cloud: the Dog CEO API and the backbone's URL, as local servers.
-    const dogApi = await startLocalDogApi({ datasetDir: await photoSlice(path.join(tmp, 'dogs'), 4, 25), seed: 7 });
+    // Outside Google Cloud: the Dog CEO API, as a local server.
+    const photos = await photoSlice(path.join(tmp, 'dogs'), 4, 25);
+    const dogApi = await startLocalDogApi({ datasetDir: photos, seed: 7 });
     cleanups.push(() => dogApi.close());
-    const files = await startFileServer(path.join(SHARED, 'models'), tmp);
-    cleanups.push(() => files.close());
 
     // The stack as `pulumi up` would create it (mocked), with config the stack accepts.
     const config = devConfig({
       dogApi: { baseUrl: dogApi.url },
-      model: { backbone: 'mobilenet_v2_035', backboneUrl: `${files.url}/mobilenet_v2_035/model.json` },
       trigger: { minNewLabelled: 60 },
       training: { epochs: 4, workers: 1, augment: { variants: 0 } },
       gate: { minTestExamples: 5 },
@@ -97,12 +98,20 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
     const d = deploymentOf(run, project);
     const image = d.services[0].container.image;
     for (const s of d.services) expect([s.name, s.container.image]).toEqual([s.name, image]);
+    // The declared backbone (Pulumi.dev.yaml), from the copy `pulumi up` uploads to the models bucket.
+    const inference = d.services.find((s) => s.resource === 'inference-service')!;
+    const modelsBucket = d.buckets.find((b) => b.endsWith('-models'))!;
+    expect([inference.container.env.CV_MODEL_BACKBONE, inference.container.env.CV_MODEL_BACKBONE_URL]).toEqual([
+      'mobilenet_v2_100',
+      expect.stringMatching(new RegExp(`^gs://${modelsBucket}/${modelKeys.backbonesPrefix}[0-9a-f]{32}/mobilenet_v2_100$`)),
+    ]);
 
     // Google APIs, local.
     const gcs = new GcsStandIn({ pageSize: 1000 });
     await gcs.start();
     cleanups.push(() => gcs.stop());
-    for (const o of d.objects) gcs.put(o.bucket, o.name, o.content, 'application/json');
+    // What `pulumi up` uploads: the pipeline spec, and the declared backbone's files.
+    for (const o of d.objects) gcs.put(o.bucket, o.name, o.content, o.contentType);
     const bq = await startBigQueryOnDuckDb(d.tables);
     cleanups.push(() => bq.close());
     const identities = new Set(
@@ -132,8 +141,6 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
       BIGQUERY_EMULATOR_HOST: `${bq.url}/bigquery/v2`,
       GCE_METADATA_HOST: metadata.get(runAs)!,
       METADATA_SERVER_DETECTION: 'assume-present',
-      // The backbone's host: the local HTTPS file server's self-signed certificate.
-      NODE_EXTRA_CA_CERTS: files.ca,
       CV_PIPELINE_API_ENDPOINT: vertexUrl,
       CV_PREPROCESSING_CLOUD_RUN_JOB_API_ENDPOINT: runAdminUrl,
     });
@@ -198,6 +205,27 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
         ),
       }));
 
+    // Model zero: the fresh stack answers /classify before any pipeline run, from the backbone
+    // the stack uploaded (the inference service creates and promotes it on an empty registry).
+    const zero = await until('the inference service to serve model zero', 180_000, async () => {
+      const r = (await (await fetch(`${bases.get(inference.name)}/readyz`)).json()) as { champion: string | null };
+      return r.champion ?? undefined;
+    });
+    const complete = gcs.objects.get(`${modelsBucket}/${modelKeys.file(zero, MODEL_FILES.complete)}`);
+    expect(JSON.parse(complete!.data.toString('utf8'))).toMatchObject({ kind: ZERO_SHOT });
+    const breed = (await fs.readdir(photos)).sort()[0];
+    const photo = await fs.readFile(path.join(photos, breed, (await fs.readdir(path.join(photos, breed))).sort()[0]));
+    const classified = await fetch(`${bases.get(inference.name)}/classify`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: new Uint8Array(photo),
+    });
+    expect(classified.status).toBe(200);
+    expect(((await classified.json()) as { modelVersion: string }).modelVersion).toBe(zero);
+    expect(vertex.runs.size).toBe(0);
+    const backboneReads = gcs.requests.filter((r) => decodeURIComponent(r.path).includes(`/${modelKeys.backbonesPrefix}`));
+    expect(backboneReads.length).toBeGreaterThan(0);
+
     // Cloud Scheduler's calls, as declared: each to a declared service's URL, with an OIDC token for that URL.
     const call = async (name: string): Promise<Response> => {
       const j = d.calls.find((c) => c.name === name)!;
@@ -235,21 +263,28 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
     expect(vertex.refused).toEqual([]);
     expect(decision).toMatchObject({ fired: true });
     const result = await vertex.runs.get(decision.runId!)!;
-    const steps = result.steps.map((s) => `${s.task}: ${s.status}${s.error ? ` ${s.error}` : ''}`).join('\n');
     expect(result.error ?? '').toBe('');
-    expect(steps).toBe(['check-trigger', 'preprocess', 'train', 'evaluate', 'promote'].map((t) => `${t}: succeeded`).join('\n'));
-    const promoted = result.steps.find((s) => s.task === 'promote')!.outputs.production_version as string;
+    // The first trained challenger is judged against model zero: promoted only when the gate
+    // finds it significantly better on the held-out photos (on this small slice it may not be).
+    const verdict = result.steps.find((s) => s.task === 'evaluate')?.outputs.decision;
+    const steps = result.steps.map((s) => `${s.task}: ${s.status}${s.error ? ` ${s.error}` : ''}`).join('\n');
+    expect(steps).toBe(
+      [
+        ...['check-trigger', 'preprocess', 'train', 'evaluate'].map((t) => `${t}: succeeded`),
+        `promote: ${verdict === 'promote' ? 'succeeded' : 'skipped'}`,
+      ].join('\n'),
+    );
+    const champion = verdict === 'promote' ? (result.steps.find((s) => s.task === 'promote')!.outputs.production_version as string) : zero;
+    if (verdict !== 'promote') expect(verdict).toBe('reject');
 
-    // The inference service picks the promoted model up by itself and serves it.
-    const modelsBucket = d.buckets.find((b) => b.endsWith('-models'))!;
+    // The inference service serves the champion: the promoted model, picked up by itself, or model zero still.
     expect(gcs.objects.has(`${modelsBucket}/${modelKeys.pointer('production')}`)).toBe(true);
-    const inference = d.services.find((s) => s.resource === 'inference-service')!;
-    await until(`the inference service to serve ${promoted}`, 120_000, async () => {
+    await until(`the inference service to serve ${champion}`, 120_000, async () => {
       const r = (await (await fetch(`${bases.get(inference.name)}/readyz`)).json()) as { champion: string | null };
-      return r.champion === promoted ? true : undefined;
+      return r.champion === champion ? true : undefined;
     });
     const predicted = (await (await call(ingest[0])).json()) as { model?: { version?: string }; modelVersion?: string };
-    expect(JSON.stringify(predicted)).toContain(promoted);
+    expect(JSON.stringify(predicted)).toContain(champion);
 
     for (const { s, w } of liveness) {
       w.stop();

@@ -1,11 +1,6 @@
 import { DuckDBInstance } from '@duckdb/node-api';
-import fastifyStatic from '@fastify/static';
-import Fastify from 'fastify';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as path from 'node:path';
 import { fromImage, runPipeline } from '../../pipeline-specs/runner';
 import type { PipelineSpec } from '../../pipeline-specs/ir';
 import type { RunResult } from '../../pipeline-specs/runner/types';
@@ -157,42 +152,6 @@ function bigQueryType(duck: string): SchemaField['type'] {
   if (duck === 'BOOLEAN') return 'BOOL';
   if (/^TIMESTAMP/.test(duck)) return 'TIMESTAMP';
   return 'STRING';
-}
-
-/**
- * Serves a folder over HTTPS (the backbone's model.json and weight shards, at the https:// URL
- * the stack config requires) with a self-signed certificate for 127.0.0.1, written to
- * `<dir>/ca.pem` for the containers' NODE_EXTRA_CA_CERTS.
- */
-export async function startFileServer(root: string, dir: string): Promise<{ url: string; ca: string; close(): Promise<void> }> {
-  const [key, ca] = [path.join(dir, 'key.pem'), path.join(dir, 'ca.pem')];
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      ca,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (made.status !== 0)
-    throw new Error(`openssl could not make a test certificate (is the openssl package installed?): ${made.stderr ?? made.error}`);
-  const app = Fastify({ logger: false, https: { key: readFileSync(key), cert: readFileSync(ca) } });
-  await app.register(fastifyStatic, { root });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { url, ca, close: () => app.close() };
 }
 
 export interface VertexStandIn {

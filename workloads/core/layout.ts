@@ -144,6 +144,14 @@ export const modelKeys = {
   /** Trunk activations cached by image content, per trunk (append-only chunks). */
   featureCachePrefix: 'cache/features/',
   featureCache: (trunkKey: string): string => `${modelKeys.featureCachePrefix}${assertSafeId('trunk key', trunkKey)}/`,
+  /**
+   * Pretrained backbones the stack uploads (`pulumi up`), keyed by the digest of their files
+   * and laid out below it as in the local models directory (`<digest>/mobilenet_v2_100/…`).
+   * Content-addressed: a changed backbone gets a new prefix, and a model version that
+   * recorded the old location keeps loading it.
+   */
+  backbonesPrefix: 'backbones/',
+  backbones: (digest: string): string => `${modelKeys.backbonesPrefix}${assertSafeId('backbone digest', digest)}/`,
 };
 
 /** Keys in the `pipeline` bucket (the pipeline root). */

@@ -61,7 +61,7 @@ export const modelSchema = z
     /** mobilenet_v2_100 by default: the measurements behind the choice are in workloads/training/README.md. */
     backbone: z.enum(BACKBONES).default('mobilenet_v2_100'),
     /**
-     * Where the backbone is (a path, file:// or https:// URL): the model.json for
+     * Where the backbone is (a path, or a file://, gs:// or https:// URL; on Google Cloud the stack sets a gs:// one): the model.json for
      * mobilenet_v2_035 and mobilenet_v3_small, the folder holding features/,
      * features_graph/ and imagenet_head/ for mobilenet_v2_100. Empty: the default for the backbone.
      */

@@ -8,7 +8,7 @@ import { BACKBONE_INPUT_SIZES, type BackboneName, type WorkloadConfig } from '..
  */
 export interface BackboneSpec {
   name: BackboneName;
-  /** Where the backbone is (path, file:// or https://): its model.json, or its folder (see {@link BackboneInfo.files}). */
+  /** Where the backbone is (path, or a file://, gs:// or https:// URL): its model.json, or its folder (see {@link BackboneInfo.files}). */
   url: string;
   /** Pixel range the backbone expects. */
   inputRange: [number, number];
@@ -43,7 +43,7 @@ export interface BackboneInfo {
 }
 
 /** Repository root → ../shared, where the offline backbones live next to the clone. */
-const SHARED_MODELS = path.resolve(__dirname, '../../../../shared/models');
+export const SHARED_MODELS = path.resolve(__dirname, '../../../../shared/models');
 
 export const BACKBONES: Record<BackboneName, BackboneInfo> = {
   mobilenet_v2_100: {
@@ -79,9 +79,9 @@ export function infoOf(name: BackboneName): BackboneInfo {
   return info;
 }
 
-/** `rel` inside the folder `base` (a path, file:// or http(s):// URL). */
+/** `rel` inside the folder `base` (a path, or a file://, gs:// or http(s):// URL). */
 function inside(base: string, rel: string): string {
-  if (/^(https?|file):\/\//.test(base)) return new URL(rel, base.endsWith('/') ? base : `${base}/`).toString();
+  if (/^(https?|file|gs):\/\//.test(base)) return new URL(rel, base.endsWith('/') ? base : `${base}/`).toString();
   return path.join(base, rel);
 }
 
@@ -96,6 +96,20 @@ export function backbonePart(spec: Pick<BackboneSpec, 'name' | 'url'>, part: 'fe
   if (part === 'features') return spec.url;
   if (part === 'layers') return info.kind === 'layers' ? spec.url : null;
   return null;
+}
+
+/**
+ * A backbone that lives in the offline models directory (`../shared/models` next to the
+ * clone): where it is inside that directory (its folder or its model.json), and the
+ * model.json files of its parts, relative to the directory. null for a backbone loaded from
+ * the web (TF Hub).
+ */
+export function offlineBackbone(name: BackboneName): { location: string; modelJsons: string[] } | null {
+  const info = infoOf(name);
+  if (/^https?:\/\//.test(info.defaultUrl)) return null;
+  const location = path.relative(SHARED_MODELS, info.defaultUrl).split(path.sep).join('/');
+  const parts = info.files ? [...new Set(Object.values(info.files))].map((f) => `${location}/${f}`) : [location];
+  return { location, modelJsons: parts };
 }
 
 /** The spec of a backbone's plain feature-vector trunk. */

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '../tf/backend';
+import { objectAt } from '../storage/object-uri';
 import type { ObjectStore } from '../storage/object-store';
 
 /**
@@ -58,12 +59,25 @@ export function fileHandler(modelJsonPath: string): tf.io.IOHandler {
   };
 }
 
+/** Loads a `model.json` at `key` in an ObjectStore, and the shards it lists beside it. */
+async function loadFromStore(store: ObjectStore, key: string): Promise<tf.io.ModelArtifacts> {
+  const dir = key.slice(0, key.lastIndexOf('/') + 1);
+  const json = JSON.parse((await store.read(key)).toString('utf8')) as ModelJson;
+  return artifactsFrom(json, (p) => store.read(`${dir}${p}`));
+}
+
 /**
- * A handler for a URL or path: `http(s)://` through tfjs's own fetch-based loader, else
- * the file system. TF Hub URLs stay strings (tfjs resolves their `?tfjs-format` itself).
+ * A handler for a URL or path: `gs://` through the object store (with this process's
+ * service account: the stack uploads the backbone to the models bucket), `http(s)://`
+ * through tfjs's own fetch-based loader, else the file system. TF Hub URLs stay strings
+ * (tfjs resolves their `?tfjs-format` itself).
  */
 export function handlerFor(urlOrPath: string): tf.io.IOHandler | string {
   if (/^https:\/\/tfhub\.dev\//.test(urlOrPath)) return urlOrPath;
+  if (/^gs:\/\//.test(urlOrPath)) {
+    const { store, key } = objectAt(urlOrPath);
+    return { load: () => loadFromStore(store, key) };
+  }
   return /^https?:\/\//.test(urlOrPath) ? tf.io.http(urlOrPath) : fileHandler(urlOrPath);
 }
 
@@ -109,10 +123,7 @@ export function withInputSize(handler: tf.io.IOHandler, size: number): tf.io.IOH
 /** Loads and saves a model under `prefix` in an ObjectStore (`<prefix>model.json` + `<prefix>weights.bin`). */
 export function objectStoreHandler(store: ObjectStore, prefix: string): tf.io.IOHandler {
   return {
-    load: async () => {
-      const json = JSON.parse((await store.read(`${prefix}model.json`)).toString('utf8')) as ModelJson;
-      return artifactsFrom(json, (p) => store.read(`${prefix}${p}`));
-    },
+    load: () => loadFromStore(store, `${prefix}model.json`),
     save: async (artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> => {
       const weightData = artifacts.weightData
         ? Buffer.from(tf.io.CompositeArrayBuffer.join(artifacts.weightData as ArrayBuffer | ArrayBuffer[]))

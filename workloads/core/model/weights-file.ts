@@ -1,10 +1,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { objectAt } from '../storage/object-uri';
 
 /**
  * Reads the weights of a TensorFlow.js model (model.json + weight shards) as plain
- * Float32Arrays, from a path, file:// or http(s):// URL, without loading TensorFlow.js:
+ * Float32Arrays, from a path, or a file://, gs:// or http(s):// URL, without loading TensorFlow.js:
  * the inference service's main thread builds model zero from the ImageNet head's weights
  * (./model-zero.ts) and keeps tfjs out of its memory (only its workers load it).
  */
@@ -18,6 +19,10 @@ interface ModelJson {
 }
 
 async function readBytes(location: string): Promise<Buffer> {
+  if (/^gs:\/\//.test(location)) {
+    const { store, key } = objectAt(location);
+    return store.read(key);
+  }
   if (/^https?:\/\//.test(location)) {
     const res = await fetch(location);
     if (!res.ok) throw new Error(`GET ${location}: HTTP ${res.status}`);
@@ -27,7 +32,7 @@ async function readBytes(location: string): Promise<Buffer> {
 }
 
 function sibling(modelJson: string, file: string): string {
-  if (/^(https?|file):\/\//.test(modelJson)) return new URL(file, modelJson).toString();
+  if (/^(https?|file|gs):\/\//.test(modelJson)) return new URL(file, modelJson).toString();
   return path.join(path.dirname(modelJson), file);
 }
 

@@ -1,14 +1,18 @@
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { BackboneSpec } from '../../core/model/backbones';
+import type { BackboneSpec, Trunk } from '../../core/model/backbones';
+import { availableCores, type BackendName, planThreads, selectBackend, type ThreadPlan } from '../../core/tf/backend';
 import type { Augmentation } from './augment';
-import type { ExtractRequest, ExtractResponse, WorkerReady } from './extract-worker';
+import { extractBatch, loadExtractionTrunk } from './extract-batch';
+import type { ExtractRequest, ExtractResponse, ExtractWorkerData, WorkerReady } from './extract-worker';
 
 /**
- * A pool of feature-extraction worker threads, one TensorFlow.js backend each, so trunk
- * forward passes (the dominant cost of training on a frozen or partly frozen backbone)
- * use every core. Batches are dealt to whichever worker is free.
+ * Frozen feature extraction (trunk forward passes, the dominant cost of training on a frozen
+ * or partly frozen backbone) on every core, by the threading model of core/tf/backend.ts
+ * ({@link planThreads}): with native TensorFlow (tfjs-node, in the production image) in this
+ * thread, whose intra-op pool uses every core (tfjs-node loads in one thread per process, so
+ * workers could only fall back to WASM); with WASM or CPU, in one worker thread per core (or
+ * as configured), batches dealt to whichever worker is free.
  */
 export interface ExtractItem {
   jpeg: Buffer;
@@ -22,15 +26,32 @@ interface Pending {
 
 /** Starts a worker for a .ts entry from plain Node (jest, or a build without tsx loaded) by registering tsx first. */
 function startWorker(entry: string, data: unknown): Worker {
+  // The environment this code sees (the same object as the process's outside test sandboxes,
+  // which give each test file its own): the worker reads the storage endpoint from it.
+  const env = process.env;
   if (entry.endsWith('.ts')) {
     const tsx = require.resolve('tsx/cjs');
-    return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(entry)});`, { eval: true, workerData: data });
+    return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(entry)});`, { eval: true, workerData: data, env });
   }
-  return new Worker(entry, { workerData: data });
+  return new Worker(entry, { workerData: data, env });
+}
+
+export interface ExtractorOptions {
+  /** Worker threads for WASM/CPU; 0 or absent: one per core. Ignored with native TensorFlow. */
+  workers?: number;
+  batchSize?: number;
+  /** This thread's backend (default: {@link selectBackend}, chosen once per thread). Tests inject their own. */
+  selectBackend?: () => Promise<BackendName>;
+  cores?: number;
 }
 
 export class FeatureExtractor {
   private readonly workers: Worker[] = [];
+  /** The trunk in this thread (native TensorFlow), or undefined (worker threads). */
+  private local: Trunk | undefined;
+  private localQueue: Promise<unknown> = Promise.resolve();
+  /** How many threads extract, on which backend, and why. */
+  plan!: ThreadPlan;
   private readonly idle: Worker[] = [];
   private readonly queue: Array<{ req: ExtractRequest; p: Pending }> = [];
   private readonly pending = new Map<number, Pending>();
@@ -46,12 +67,22 @@ export class FeatureExtractor {
     this.featureSize = spec.outputShape.reduce((a, b) => a * b, 1);
   }
 
-  static async start(spec: BackboneSpec, options: { workers?: number; batchSize?: number } = {}): Promise<FeatureExtractor> {
-    const n = Math.max(1, options.workers || os.availableParallelism());
+  static async start(spec: BackboneSpec, options: ExtractorOptions = {}): Promise<FeatureExtractor> {
     const fx = new FeatureExtractor(spec, options.batchSize ?? 16);
+    const backend = await (options.selectBackend ?? (() => selectBackend(() => undefined)))();
+    fx.plan = planThreads({ backend, configured: options.workers ?? 0, cores: options.cores ?? availableCores() });
+    if (backend === 'tensorflow') {
+      try {
+        fx.local = await loadExtractionTrunk(spec);
+      } catch (err) {
+        throw new Error(`could not load backbone ${spec.name} from ${spec.url}: ${(err as Error).message}`, { cause: err });
+      }
+      fx.backend = backend;
+      return fx;
+    }
     const entry = path.join(__dirname, `extract-worker${path.extname(__filename)}`);
     try {
-      await Promise.all(Array.from({ length: n }, () => fx.spawn(entry)));
+      await Promise.all(Array.from({ length: fx.plan.threads }, () => fx.spawn(entry, backend)));
     } catch (err) {
       await fx.close();
       throw err;
@@ -59,8 +90,13 @@ export class FeatureExtractor {
     return fx;
   }
 
-  private spawn(entry: string): Promise<void> {
-    const w = startWorker(entry, { spec: this.spec });
+  /** Worker threads running (0 when extraction runs in this thread). */
+  get threads(): number {
+    return this.workers.length;
+  }
+
+  private spawn(entry: string, backend: BackendName): Promise<void> {
+    const w = startWorker(entry, { spec: this.spec, backend } satisfies ExtractWorkerData);
     this.workers.push(w);
     return new Promise((resolve, reject) => {
       w.once('message', (m: WorkerReady) => {
@@ -107,6 +143,20 @@ export class FeatureExtractor {
 
   private runBatch(items: ExtractItem[]): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);
+    const local = this.local;
+    if (local) {
+      // One batch at a time: native TensorFlow already spreads each one over every core.
+      const run = this.localQueue.then(() =>
+        extractBatch(
+          local,
+          this.spec,
+          items.map((i) => new Uint8Array(i.jpeg)),
+          items.map((i) => i.aug),
+        ),
+      );
+      this.localQueue = run.catch(() => undefined);
+      return run;
+    }
     const req: ExtractRequest = { id: this.nextId++, jpegs: items.map((i) => new Uint8Array(i.jpeg)), augs: items.map((i) => i.aug) };
     return new Promise((resolve, reject) => {
       this.queue.push({ req, p: { resolve, reject } });
@@ -141,5 +191,7 @@ export class FeatureExtractor {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers.length = 0;
+    this.local?.dispose();
+    this.local = undefined;
   }
 }
