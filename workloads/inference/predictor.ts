@@ -1,3 +1,5 @@
+import fastq, { queueAsPromised } from 'fastq';
+import { availableParallelism } from 'node:os';
 import type { WorkloadConfig } from '../core/config/schema';
 import { displayName } from '../core/dogapi/breeds';
 import { NormalizedPixels, toModelInput } from '../core/images/normalize-image';
@@ -36,11 +38,26 @@ export interface PredictOutcome {
 }
 
 export class Predictor {
+  /**
+   * Decodes in flight are bounded (inference.decodeConcurrency, default one per core):
+   * sharp would otherwise start every upload's decode at once, and a burst of large
+   * images would stall every request behind them. The rest wait here, in order.
+   */
+  readonly decodes: queueAsPromised<{ bytes: Buffer; size: number }, NormalizedPixels>;
+
   constructor(
     private readonly config: WorkloadConfig,
     private readonly models: ModelManager,
     private readonly pool: WorkerPool,
-  ) {}
+  ) {
+    const limits = config.images;
+    const ms = config.inference.decodeTimeoutMs;
+    this.decodes = fastq.promise(
+      ({ bytes, size }: { bytes: Buffer; size: number }) =>
+        withTimeout(toModelInput(bytes, size, limits), ms, () => new DecodeTimeoutError(ms)),
+      config.inference.decodeConcurrency || availableParallelism(),
+    );
+  }
 
   /**
    * Throws ImageRejectedError / DecodeTimeoutError for bad images. When no model is
@@ -51,8 +68,7 @@ export class Predictor {
     const { set, release } = this.models.acquire();
     try {
       const size = set.champion?.inputSize ?? this.config.model.inputSize;
-      const ms = this.config.inference.decodeTimeoutMs;
-      const image = await withTimeout(toModelInput(bytes, size, this.config.images), ms, () => new DecodeTimeoutError(ms));
+      const image = await this.decodes.push({ bytes, size });
       if (!set.champion)
         return {
           image,

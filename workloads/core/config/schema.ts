@@ -85,7 +85,12 @@ export const modelSchema = z
 export const imagesSchema = z
   .object({
     maxBytes: positiveInt.default(15 * 1024 * 1024),
-    maxPixels: positiveInt.default(50_000_000),
+    /**
+     * Width × height, read from the header before decoding. The model sees 224×224; 16.7 MP
+     * (4096²) still takes a 12 MP phone photo, while a 49 MP decompression bomb (a 2 KB WebP
+     * costs ~100× a photo's CPU to decode) is refused unread.
+     */
+    maxPixels: positiveInt.default(4096 * 4096),
     minSide: positiveInt.default(8),
   })
   .prefault({});
@@ -105,6 +110,10 @@ export const inferenceSchema = z
     warehouseFlushMs: positiveInt.default(1000),
     /** An image that takes longer to decode is refused (400), so one bad upload cannot stall a request. */
     decodeTimeoutMs: positiveInt.default(10_000),
+    /** The whole request (headers and body) must arrive within this; a slower client is cut off (408). */
+    requestTimeoutMs: positiveInt.default(60_000),
+    /** Images decoded at once per instance (sharp); 0 = one per core. Others wait their turn. */
+    decodeConcurrency: z.number().int().min(0).default(0),
     /** Graceful shutdown: how long in-flight requests may take to finish after SIGTERM. */
     shutdownGraceMs: positiveInt.default(10_000),
     /**

@@ -7,7 +7,7 @@ import { errorBody, sendError } from '../http-errors';
 import { newId, readUpload, UploadRecord, writeLabelOnce } from '../records';
 import { knownLabels } from './labels';
 
-const feedbackBody = z.object({
+const feedbackBody = z.strictObject({
   predictionId: z.string().regex(SAFE_ID, 'must be a prediction id as POST /classify returns it'),
   correct: z.boolean(),
   label: z.string().min(1).max(100).optional(),
@@ -47,6 +47,8 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/feedback',
     {
+      // The largest valid body is under 250 bytes; a bigger one is refused unread (413).
+      bodyLimit: 1024,
       schema: { body: feedbackBody, response: { 201: recorded, '4xx': feedbackError, '5xx': errorBody } },
       config: { subject: 'feedback', expects: '{"predictionId": string, "correct": boolean, "label"?: string}' },
     },
