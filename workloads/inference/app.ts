@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { traceRequests } from '../core/log';
 import { inferenceContext, InferenceContextOptions } from './context';
 import { errorHandler } from './http-errors';
+import { protection } from './protection';
 import { classifyRoutes } from './routes/classify';
 import { feedbackRoutes } from './routes/feedback';
 import { healthRoutes } from './routes/health';
@@ -43,6 +44,8 @@ export async function buildInferenceApp(options: InferenceAppOptions): Promise<F
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     requestIdHeader: false,
+    // The client's address (rate limits, logs): behind Cloud Run's front end, its X-Forwarded-For entry.
+    trustProxy: (_address: string, hop: number) => hop < config.inference.trustProxyHops,
     genReqId: requestId,
     // JSON bodies are small; /classify raises its own limit to the image size.
     bodyLimit: JSON_BODY_LIMIT,
@@ -63,6 +66,7 @@ export async function buildInferenceApp(options: InferenceAppOptions): Promise<F
     reply.header('x-request-id', req.id);
   });
 
+  await app.register(protection, { config });
   await app.register(inferenceContext, options);
   await app.register(healthRoutes);
   await app.register(labelRoutes);

@@ -6,6 +6,7 @@ import type { Logger } from '../core/log';
 import type { DataLake } from '../core/storage/data-lake';
 import type { Warehouse } from '../core/warehouse/warehouse';
 import { EventSink } from './event-sink';
+import { requireInternalCaller } from './internal-auth';
 import { modelZeroBootstrap } from './models/bootstrap';
 import { ModelManager } from './models/model-manager';
 import { WorkerPool } from './models/worker-pool';
@@ -43,6 +44,8 @@ export interface InferenceContext {
   pool: WorkerPool;
   models: ModelManager;
   predictor: Predictor;
+  /** onRequest hook of the internal routes: only the configured scheduler may call them (./internal-auth.ts). */
+  internalOnly: ReturnType<typeof requireInternalCaller>;
 }
 
 declare module 'fastify' {
@@ -68,7 +71,16 @@ const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, o
     bootstrap: modelZeroBootstrap({ model: config.model, store: lake.models, record: (rows) => sink.add('model_events', rows), logger }),
   });
   const sink = new EventSink({ warehouse, logger, flushMs: config.inference.warehouseFlushMs });
-  app.decorate('inference', { config, lake, dogApi, sink, pool, models, predictor: new Predictor(config, models, pool) });
+  app.decorate('inference', {
+    config,
+    lake,
+    dogApi,
+    sink,
+    pool,
+    models,
+    predictor: new Predictor(config, models, pool),
+    internalOnly: requireInternalCaller(config.inference.ingestAuth),
+  });
 
   app.addHook('onClose', async () => {
     await models.close();

@@ -79,7 +79,7 @@ export class LocalLoop {
       intake: this.config,
       submitter: this.submitter,
     });
-    this.ingestor = new Ingestor(`${this.services.inferenceUrl}/predict`);
+    this.ingestor = new Ingestor(`${this.services.inferenceUrl}/predict`, () => this.services.internalHeaders());
   }
 
   /** Runs ingestion and the trigger on their cron expressions until {@link stop}. */

@@ -5,6 +5,7 @@ import { configToEnv } from '../core/config/load';
 import { ENTRY_POINTS } from '../core/entry-points';
 import type { WorkloadConfig } from '../core/config/schema';
 import { LocalDogApi, startLocalDogApi } from '../core/dogapi/local-dog-api';
+import { LOCAL_SCHEDULER, LocalIdTokenIssuer, registerCertsRoute } from '../core/gcp/local-id-tokens';
 import { DataLake, openDataLake } from '../core/storage/data-lake';
 import { DuckDbWarehouse } from '../core/warehouse/duckdb-warehouse';
 import { registerWarehouseRoutes } from '../core/warehouse/http-warehouse';
@@ -17,7 +18,10 @@ import { ManagedProcess, startWorkload, waitForHttp } from './child-process';
  *    and serves it to the other local processes over HTTP, on the "hub" server, which
  *    also serves the dashboard;
  *  - the dog image API over the breed folders (unless a real Dog CEO URL is configured);
- *  - the inference service as its own process, as it is its own Cloud Run service.
+ *  - the inference service as its own process, as it is its own Cloud Run service;
+ *  - the scheduler's identity: a per-run key that signs the internal calls (GET /predict,
+ *    GET /status) as Cloud Scheduler's OIDC token does; the hub serves its certificates
+ *    and the service verifies them with the same code as on Cloud Run.
  */
 export interface LocalServicesOptions {
   config: WorkloadConfig;
@@ -29,6 +33,8 @@ export interface LocalServicesOptions {
   ) => Promise<void>;
 }
 
+const SCHEDULER_CERTS_PATH = '/scheduler/certs';
+
 export class LocalServices {
   warehouse!: DuckDbWarehouse;
   lake!: DataLake;
@@ -39,6 +45,8 @@ export class LocalServices {
   inference: ManagedProcess | undefined;
   inferenceUrl = '';
   readonly logDir: string;
+  /** Signs the internal calls to the inference service (see {@link internalHeaders}). */
+  readonly scheduler = new LocalIdTokenIssuer();
 
   constructor(private readonly options: LocalServicesOptions) {
     this.logDir = path.resolve(options.config.dataRoot, 'logs');
@@ -56,6 +64,7 @@ export class LocalServices {
 
     this.hub = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
     await registerWarehouseRoutes(this.hub, this.warehouse);
+    registerCertsRoute(this.hub, SCHEDULER_CERTS_PATH, this.scheduler);
     if (this.options.mountDashboard) await this.options.mountDashboard(this.hub, { warehouse: this.warehouse, lake: this.lake, config });
     this.hubUrl = await this.hub.listen({ host: '127.0.0.1', port: this.options.hubPort });
 
@@ -90,8 +99,19 @@ export class LocalServices {
         dataRoot: path.resolve(config.dataRoot),
         warehouse: { ...config.warehouse, backend: 'http', url: this.hubUrl },
         dogApi: { ...config.dogApi, baseUrl: this.dogApiUrl, datasetDir: path.resolve(config.dogApi.datasetDir) },
-        inference: { ...config.inference, host: '127.0.0.1' },
+        inference: {
+          ...config.inference,
+          host: '127.0.0.1',
+          ingestAuth: { ...LOCAL_SCHEDULER, certsUrl: `${this.hubUrl}${SCHEDULER_CERTS_PATH}` },
+        },
       }),
+    };
+  }
+
+  /** Headers of an internal call to the inference service, as the scheduler makes it. */
+  internalHeaders(): Record<string, string> {
+    return {
+      authorization: `Bearer ${this.scheduler.sign({ audience: LOCAL_SCHEDULER.audience, email: LOCAL_SCHEDULER.serviceAccount, lifetimeS: 600 })}`,
     };
   }
 

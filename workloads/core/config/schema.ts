@@ -114,6 +114,38 @@ export const inferenceSchema = z
     requestTimeoutMs: positiveInt.default(60_000),
     /** Images decoded at once per instance (sharp); 0 = one per core. Others wait their turn. */
     decodeConcurrency: z.number().int().min(0).default(0),
+    /**
+     * Proxies in front of the service whose X-Forwarded-For entry is trusted to name the
+     * client (Cloud Run: 1, its front end); 0 = the socket's peer is the client. A client's
+     * own X-Forwarded-For entries are never trusted beyond these hops.
+     */
+    trustProxyHops: z.number().int().min(0).default(0),
+    /**
+     * Per-client limits on the public routes (client = IP address, see trustProxyHops);
+     * counted in memory per instance. 0 turns a limit off.
+     */
+    rateLimit: z
+      .object({
+        /** Requests per minute to any public route. */
+        perMinute: z.number().int().min(0).default(120),
+        /** Uploads (POST /classify) per day. */
+        uploadsPerDay: z.number().int().min(0).default(200),
+      })
+      .prefault({}),
+    /**
+     * Who may call the internal routes (GET /predict, the Scheduler's ingestion call, and
+     * GET /status): a Google-signed OIDC ID token (Authorization: Bearer) for `audience`,
+     * issued to the service account `serviceAccount` (its verified email). Unset: the
+     * internal routes refuse every call (403).
+     */
+    ingestAuth: z
+      .object({
+        audience: z.string().default(''),
+        serviceAccount: z.string().default(''),
+        /** Where the token-signing certificates are (PEM JSON); empty = Google's. The local supervisor and tests serve their own. */
+        certsUrl: z.string().default(''),
+      })
+      .prefault({}),
     /** Graceful shutdown: how long in-flight requests may take to finish after SIGTERM. */
     shutdownGraceMs: positiveInt.default(10_000),
     /**

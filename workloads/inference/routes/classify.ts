@@ -62,10 +62,30 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
     return errorHandler(err, req, reply);
   });
 
+  // The daily upload quota per client, on top of the per-minute limit every public route has.
+  const { uploadsPerDay } = config.inference.rateLimit;
+  const quota = app.createRateLimit({ max: uploadsPerDay, timeWindow: 24 * 3600_000 });
+  const uploadQuota = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (uploadsPerDay === 0) return;
+    const q = await quota(req);
+    if (!q.isAllowed && q.isExceeded) {
+      return sendError(
+        reply.header('retry-after', q.ttlInSeconds),
+        429,
+        'upload_quota',
+        `the daily upload quota (${uploadsPerDay} photos per client) is used up; try again in ${Math.ceil(q.ttlInSeconds / 3600)} h`,
+      );
+    }
+  };
+
   app.post(
     '/classify',
-    // Room for a multipart envelope around an image of the largest accepted size.
-    { bodyLimit: config.images.maxBytes + 64 * 1024, schema: { response: { 200: classified, ...errorResponses } } },
+    {
+      onRequest: uploadQuota,
+      // Room for a multipart envelope around an image of the largest accepted size.
+      bodyLimit: config.images.maxBytes + 64 * 1024,
+      schema: { response: { 200: classified, ...errorResponses } },
+    },
     async (req, reply) => {
       let bytes: Buffer;
       if (req.isMultipart()) {

@@ -38,7 +38,9 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.inference;
   const raw = ctx.lake.raw;
 
-  app.get('/predict', { schema: { response: { 200: ingested, ...errorResponses } } }, async (req, reply) => {
+  // Internal: the scheduler's call (its OIDC token is checked before any work); not rate limited.
+  const internal = { onRequest: ctx.internalOnly, config: { rateLimit: false as const } };
+  app.get('/predict', { ...internal, schema: { response: { 200: ingested, ...errorResponses } } }, async (req, reply) => {
     let dog;
     let bytes: Buffer;
     try {

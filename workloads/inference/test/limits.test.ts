@@ -92,7 +92,9 @@ describe('time and size limits', () => {
   });
 
   test('concurrent decodes are bounded per instance; the others wait their turn', async () => {
-    const big = await sharp({ create: { width: 3000, height: 3000, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+    const big = await sharp({
+      create: { width: 3000, height: 3000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+    })
       .jpeg({ quality: 90 })
       .toBuffer();
     const { decodes } = svc.app.inference.predictor;

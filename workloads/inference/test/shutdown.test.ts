@@ -38,7 +38,7 @@ describe('graceful shutdown', () => {
     const photos = await Promise.all((await photosOf('beagle', 8)).map((f) => fs.readFile(f)));
     const requests = [
       ...photos.map((p) => fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: bytesBody(p) })),
-      ...Array.from({ length: 8 }, () => fetch(`${url}/predict`)),
+      ...Array.from({ length: 8 }, () => fetch(`${url}/predict`, { headers: svc!.internal.headers() })),
     ].map((p) => p.then(async (r) => ({ status: r.status, body: await r.json() })));
     // Let the requests reach the server, then signal while they are in flight.
     await new Promise((r) => setTimeout(r, 30));
