@@ -29,7 +29,9 @@ async function main(): Promise<void> {
     dogApiUrl = localDogApi.url;
     logger.info({ dog_api: dogApiUrl, dataset: config.dogApi.datasetDir }, 'dogApi.baseUrl is empty: serving the local dog dataset');
   }
-  const dogApi = dogCeoClientFromConfig(config, dogApiUrl);
+  // The local dataset's breeds are the ones it serves (unless dogApi.breeds names them).
+  const breeds = config.dogApi.breeds.length || !localDogApi ? config.dogApi.breeds : [...localDogApi.breeds.values()].map((b) => b.label);
+  const dogApi = dogCeoClientFromConfig({ ...config, dogApi: { ...config.dogApi, breeds } }, dogApiUrl);
 
   const app = await buildInferenceApp({ config, lake, warehouse, dogApi, logger });
   const port = Number(process.env.PORT ?? config.inference.port); // Cloud Run sets PORT

@@ -98,7 +98,13 @@ export class LocalServices {
         ...config,
         dataRoot: path.resolve(config.dataRoot),
         warehouse: { ...config.warehouse, backend: 'http', url: this.hubUrl },
-        dogApi: { ...config.dogApi, baseUrl: this.dogApiUrl, datasetDir: path.resolve(config.dogApi.datasetDir) },
+        dogApi: {
+          ...config.dogApi,
+          baseUrl: this.dogApiUrl,
+          datasetDir: path.resolve(config.dogApi.datasetDir),
+          // The local dataset's breeds are the ones ingestion accepts from it (unless dogApi.breeds names them).
+          breeds: config.dogApi.breeds.length || !this.dogApi ? config.dogApi.breeds : [...this.dogApi.breeds.values()].map((b) => b.label),
+        },
         inference: {
           ...config.inference,
           host: '127.0.0.1',

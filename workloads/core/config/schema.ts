@@ -53,6 +53,12 @@ export const dogApiSchema = z
     baseUrl: z.string().default(''),
     datasetDir: nonEmpty.default('../shared/datasets/dogs'),
     timeoutMs: positiveInt.default(10_000),
+    /** Hosts the API's image URLs may point at, over https; a local API's own origin is allowed as well. */
+    imageHosts: z
+      .array(z.string().regex(/^[a-z0-9.-]+$/i, 'must be a host name such as images.dog.ceo (no scheme, port or path)'))
+      .default(['images.dog.ceo']),
+    /** Labels ingestion accepts from the API; empty = the breed table (workloads/core/dogapi/breeds.ts). */
+    breeds: z.array(z.string().regex(/^[a-z0-9_]+$/, 'must be a label such as golden_retriever')).default([]),
   })
   .prefault({});
 
