@@ -38,6 +38,8 @@ export const warehouseSchema = z
     duckdbFile: nonEmpty.default('warehouse.duckdb'),
     /** Base URL of the local warehouse owner, for backend `http`. */
     url: z.string().default(''),
+    /** The owner's per-run token (backend `http`); `npm start` hands it to the processes it starts. */
+    token: z.string().optional(),
     projectId: z.string().default(''),
     dataset: z
       .string()

@@ -20,11 +20,14 @@ export class DuckDbWarehouse implements Warehouse {
 
   static async open(file: string): Promise<DuckDbWarehouse> {
     if (file !== ':memory:') await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-    const instance = await DuckDBInstance.create(file);
+    // No file, network or extension access from SQL (read_text, COPY ... TO, ATTACH, INSTALL):
+    // the warehouse reads and writes its own tables only, and no statement can turn this back on.
+    const instance = await DuckDBInstance.create(file, { enable_external_access: 'false' });
     const conn = await instance.connect();
     // BigQuery works in UTC. DuckDB defaults to the machine's time zone, which would shift
     // TIMESTAMP casts, comparisons and DATE(ts) on a machine outside UTC: pin it.
     await conn.run("SET TimeZone = 'UTC'");
+    await conn.run('SET lock_configuration = true');
     for (const name of TABLE_NAMES) {
       await conn.run(duckDbDdl(tableDef(name)));
       for (const alter of duckDbAddColumns(tableDef(name))) await conn.run(alter);
