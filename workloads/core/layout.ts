@@ -64,6 +64,9 @@ export const rawKeys = {
   isImageKey: (key: string): boolean => IMAGE_EXTENSIONS.some((ext) => idBetween(rawKeys.imagesPrefix, `.${ext}`, key) !== undefined),
   /** Metadata of an upload awaiting a label (written by POST /classify). */
   upload: (id: string): string => `${rawKeys.uploadsPrefix}${assertSafeId('image id', id)}.json`,
+  /** An upload's image until it is labelled: a bounded re-encoded copy, never the client's bytes. */
+  uploadImage: (id: string): string => `${rawKeys.uploadsPrefix}${assertSafeId('image id', id)}.jpg`,
+  /** Uploads expire after inference.unlabelledUploadDays (a labelled upload's image is copied to images/ first). */
   uploadsPrefix: 'uploads/',
   /** A label makes an image training data. Written once, with an if-absent precondition. */
   label: (id: string): string => `${rawKeys.labelsPrefix}${assertSafeId('image id', id)}.json`,

@@ -100,6 +100,8 @@ export const imagesSchema = z
      */
     maxPixels: positiveInt.default(4096 * 4096),
     minSide: positiveInt.default(8),
+    /** An upload is kept as a JPEG of at most this many pixels on its longer side (the model needs 224). */
+    uploadMaxSide: positiveInt.default(512),
   })
   .prefault({});
 
@@ -154,6 +156,8 @@ export const inferenceSchema = z
         certsUrl: z.string().default(''),
       })
       .prefault({}),
+    /** Uploads nobody labelled are deleted after this many days (a lifecycle rule on the uploads/ prefix; swept locally). */
+    unlabelledUploadDays: positiveInt.default(30),
     /** Graceful shutdown: how long in-flight requests may take to finish after SIGTERM. */
     shutdownGraceMs: positiveInt.default(10_000),
     /**

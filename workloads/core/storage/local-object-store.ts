@@ -117,6 +117,42 @@ export class LocalObjectStore implements ObjectStore {
     return { key, size: bytes.length, generation: generationOf(bytes), updated: new Date() };
   }
 
+  /**
+   * Deletes what a killed writer leaves behind: temp files (a write that never finished)
+   * and lock files, last touched more than `olderThanMs` ago (a live write takes
+   * milliseconds; a live lock is broken after 30 s anyway). Returns the paths removed.
+   */
+  async sweepLeftovers(olderThanMs: number, now = Date.now()): Promise<string[]> {
+    const removed: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw err;
+      }
+      for (const e of entries) {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) await walk(full);
+        else if (e.name.startsWith(TEMP_MARK) || e.name.endsWith(LOCK_SUFFIX)) {
+          const st = await fs.stat(full).catch(() => undefined);
+          if (
+            st &&
+            now - st.mtimeMs > olderThanMs &&
+            (await fs.unlink(full).then(
+              () => true,
+              () => false,
+            ))
+          )
+            removed.push(full);
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
+  }
+
   async list(prefix: string): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
     const walk = async (dir: string, rel: string): Promise<void> => {

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { perceptualHash } from '../../core/dataset/perceptual-hash';
 import { displayName } from '../../core/dogapi/breeds';
-import { FILE_EXTENSION, ImageRejectedError } from '../../core/images/normalize-image';
+import { ImageRejectedError } from '../../core/images/normalize-image';
 import { rawKeys } from '../../core/layout';
 import { writeJson } from '../../core/storage/object-store';
 import { ACCEPTED_IMAGES, DecodeTimeoutError, errorHandler, errorResponses, sendError, sendImageRejected } from '../http-errors';
@@ -105,7 +105,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
       const phash = perceptualHash(bytes, { maxPixels: limits.maxPixels }).catch(() => undefined);
       let outcome;
       try {
-        outcome = await ctx.predictor.run(bytes);
+        outcome = await ctx.predictor.run(bytes, { keepCopy: true });
       } catch (err) {
         if (err instanceof ImageRejectedError || err instanceof DecodeTimeoutError) {
           req.log.info({ reason: err.reason, bytes: bytes.length }, `image refused: ${err.message}`);
@@ -114,24 +114,27 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
         throw err;
       }
       const champion = outcome.results[0];
-      if (!champion) {
+      if (!champion || !outcome.copy) {
         return sendError(reply, 503, 'no_model', `no prediction can be made: ${outcome.noModelReason}. Nothing was stored.`);
       }
 
       const at = new Date();
       const id = newId(at);
       const { info } = outcome.image;
-      const imageKey = rawKeys.image(id, FILE_EXTENSION[info.format]);
+      // Kept until labelled: the bounded re-encoded copy, not the client's bytes (uploads/ expires).
+      const { copy } = outcome;
+      const imageKey = rawKeys.uploadImage(id);
       const latencyMs = Math.round(outcome.latencyMs * 10) / 10;
       // "Not a dog" / "none of our breeds": an answer, never a label (nothing here writes labels/).
       const answer = openSetAnswerFor(champion, outcome.dogProbability, config.inference.openSet);
       const record: UploadRecord = {
         id,
         imageKey,
-        sha256: sha256(bytes),
-        format: info.format,
-        width: info.width,
-        height: info.height,
+        sha256: sha256(copy.jpeg),
+        format: 'jpeg',
+        width: copy.width,
+        height: copy.height,
+        original: { format: info.format, width: info.width, height: info.height, bytes: bytes.length },
         uploadedAt: at.toISOString(),
         requestId: req.id,
         phash: await phash,
@@ -145,7 +148,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
           answer,
         },
       };
-      await raw.write(imageKey, bytes, { ifGenerationMatch: '0', contentType: `image/${info.format}` });
+      await raw.write(imageKey, copy.jpeg, { ifGenerationMatch: '0', contentType: 'image/jpeg' });
       await writeJson(raw, rawKeys.upload(id), record, { ifGenerationMatch: '0' });
 
       const rows = predictionRows({
@@ -153,7 +156,8 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
         requestId: req.id,
         predictionId: id,
         source: 'upload',
-        imageUri: raw.uri(imageKey),
+        // Where the image is once labelled (training data joins prediction events on it).
+        imageUri: raw.uri(rawKeys.image(id, 'jpg')),
         trueLabel: null,
         at,
         openSet: config.inference.openSet,

@@ -4,7 +4,7 @@ import type { RawLabel } from '../../core/dataset/raw-label';
 import { rawKeys, SAFE_ID } from '../../core/layout';
 import { PreconditionFailedError, readJson, writeJson } from '../../core/storage/object-store';
 import { errorBody, sendError } from '../http-errors';
-import { newId, readUpload, UploadRecord, writeLabelOnce } from '../records';
+import { keepUploadImage, newId, readUpload, UploadRecord, writeLabelOnce } from '../records';
 import { knownLabels } from './labels';
 
 const feedbackBody = z.strictObject({
@@ -114,7 +114,7 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
       if (trueLabel) {
         const labelObject: RawLabel = {
           id: predictionId,
-          imageKey: record.imageKey,
+          imageKey: await keepUploadImage(raw, record),
           label: trueLabel,
           source: 'upload',
           // A user's word: kept out of training and evaluation until a trust policy confirms it.
