@@ -80,6 +80,17 @@ export const rawKeys = {
   voterKey: 'keys/voter-key.json',
 };
 
+/**
+ * Warehouse rows the inference service could not write when the warehouse failed, kept in
+ * the raw bucket until an instance replays them (workloads/inference/event-sink.ts).
+ */
+export const spillKeys = {
+  batchesPrefix: 'warehouse-spill/batches/',
+  batch: (id: string): string => `warehouse-spill/batches/${assertSafeId('spill batch', id)}.json`,
+  /** Held by the instance replaying a batch. */
+  lease: (id: string): string => `warehouse-spill/leases/${assertSafeId('spill batch', id)}.json`,
+};
+
 /** Keys in the `datasets` bucket. */
 export const datasetKeys = {
   versionsPrefix: 'versions/',

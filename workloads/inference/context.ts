@@ -54,6 +54,9 @@ declare module 'fastify' {
   }
 }
 
+/** The sink's share of the shutdown (main.ts): write what is queued, spill what cannot be written. */
+const SINK_CLOSE_MS = 2500;
+
 const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, options) => {
   const { config, lake, warehouse, dogApi, logger } = options;
   const pool = new WorkerPool({
@@ -70,7 +73,7 @@ const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, o
     logger,
     bootstrap: modelZeroBootstrap({ model: config.model, store: lake.models, record: (rows) => sink.add('model_events', rows), logger }),
   });
-  const sink = new EventSink({ warehouse, logger, flushMs: config.inference.warehouseFlushMs });
+  const sink = new EventSink({ warehouse, logger, spill: lake.raw, flushMs: config.inference.warehouseFlushMs });
   app.decorate('inference', {
     config,
     lake,
@@ -85,7 +88,7 @@ const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, o
   app.addHook('onClose', async () => {
     await models.close();
     await pool.close();
-    await sink.close();
+    await sink.close(SINK_CLOSE_MS);
     logger.info({ event: 'inference_closed', warehouse_rows_written: sink.written }, 'inference service closed; warehouse writes flushed');
   });
 

@@ -158,8 +158,11 @@ export const inferenceSchema = z
       .prefault({}),
     /** Uploads nobody labelled are deleted after this many days (a lifecycle rule on the uploads/ prefix; swept locally). */
     unlabelledUploadDays: positiveInt.default(30),
-    /** Graceful shutdown: how long in-flight requests may take to finish after SIGTERM. */
-    shutdownGraceMs: positiveInt.default(10_000),
+    /**
+     * Graceful shutdown: how long in-flight requests may take to finish after SIGTERM. At
+     * most 6 s: the warehouse writes need the rest of the 10 s Cloud Run allows before SIGKILL.
+     */
+    shutdownGraceMs: positiveInt.max(6000, 'must be at most 6000 (Cloud Run kills 10 s after SIGTERM)').default(5000),
     /**
      * Open-set answers of POST /classify (calibrated by `npm run bench:open-set`, see
      * workloads/inference/README.md): "this doesn't look like a dog" when the ImageNet

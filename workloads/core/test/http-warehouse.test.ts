@@ -76,6 +76,16 @@ describe('HttpWarehouse against registerWarehouseRoutes on a real fastify over D
     expect(res.status).toBe(400);
   });
 
+  it('skips rows whose insert id was written before (a retried insert whose first attempt succeeded)', async () => {
+    const row = { ...SAMPLE_ROWS.feedback, feedback_id: 'retried-feedback' };
+    await client.insert('feedback', [row], { insertIds: ['retry-1'] });
+    await client.insert('feedback', [row, { ...row, feedback_id: 'second' }], { insertIds: ['retry-1', 'retry-2'] });
+    expect(
+      await owner.query("SELECT feedback_id FROM {{feedback}} WHERE feedback_id IN ('retried-feedback', 'second') ORDER BY 1"),
+    ).toEqual([{ feedback_id: 'retried-feedback' }, { feedback_id: 'second' }]);
+    await expect(client.insert('feedback', [row], { insertIds: [] })).rejects.toThrow(/0 insert ids for 1 rows/);
+  });
+
   it('reports an unreachable owner naming its URL', async () => {
     const port = await closedPort();
     const gone = new HttpWarehouse(`http://127.0.0.1:${port}`);

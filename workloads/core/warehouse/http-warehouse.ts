@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { Row, TableName, TABLES } from './tables';
-import { QueryRow, reviveRows, serializeRows, Value, Warehouse } from './warehouse';
+import { checkInsertIds, InsertOptions, QueryRow, reviveRows, serializeRows, Value, Warehouse } from './warehouse';
 
 /**
  * Locally, DuckDB lets only one process open the warehouse file. The process that owns
@@ -19,8 +19,9 @@ export class HttpWarehouse implements Warehouse {
     private readonly token = '',
   ) {}
 
-  async insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void> {
-    await this.post('/warehouse/insert', { table, rows: serializeRows(rows as Record<string, unknown>[]) });
+  async insert<T extends TableName>(table: T, rows: Row<T>[], options?: InsertOptions): Promise<void> {
+    checkInsertIds(rows, options);
+    await this.post('/warehouse/insert', { table, rows: serializeRows(rows as Record<string, unknown>[]), insertIds: options?.insertIds });
   }
 
   async query(sql: string, params: Record<string, Value> = {}): Promise<QueryRow[]> {
@@ -83,7 +84,7 @@ export async function registerWarehouseRoutes(app: FastifyInstance, warehouse: W
     }
   };
 
-  app.post<{ Body: { table: TableName; rows: Record<string, unknown>[] } }>(
+  app.post<{ Body: { table: TableName; rows: Record<string, unknown>[]; insertIds?: string[] } }>(
     '/warehouse/insert',
     {
       onRequest: authorized,
@@ -92,13 +93,17 @@ export async function registerWarehouseRoutes(app: FastifyInstance, warehouse: W
         body: {
           type: 'object',
           required: ['table', 'rows'],
-          properties: { table: { type: 'string', enum: Object.keys(TABLES) }, rows: { type: 'array', items: { type: 'object' } } },
+          properties: {
+            table: { type: 'string', enum: Object.keys(TABLES) },
+            rows: { type: 'array', items: { type: 'object' } },
+            insertIds: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 128 } },
+          },
         },
       },
     },
     async (req, reply) => {
       try {
-        await warehouse.insert(req.body.table, reviveRows(req.body.table, req.body.rows));
+        await warehouse.insert(req.body.table, reviveRows(req.body.table, req.body.rows), { insertIds: req.body.insertIds });
       } catch (err) {
         return reply.code(400).send({ message: (err as Error).message });
       }

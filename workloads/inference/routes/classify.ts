@@ -162,7 +162,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
         at,
         openSet: config.inference.openSet,
       });
-      ctx.sink.add('prediction_events', rows);
+      await ctx.sink.add('prediction_events', rows);
       logPredictions(req.log, rows);
 
       return {

@@ -146,7 +146,7 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
         }
         throw err;
       }
-      ctx.sink.add('feedback', [
+      await ctx.sink.add('feedback', [
         {
           ts: at,
           feedback_id: feedbackId,

@@ -101,7 +101,7 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
       at,
       openSet: ctx.config.inference.openSet,
     });
-    ctx.sink.add('prediction_events', rows);
+    await ctx.sink.add('prediction_events', rows);
     logPredictions(req.log, rows);
 
     return {
