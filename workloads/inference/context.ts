@@ -71,7 +71,13 @@ const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, o
     pollMs: config.inference.pointerPollMs,
     shadowChallenger: config.inference.shadowChallenger,
     logger,
-    bootstrap: modelZeroBootstrap({ model: config.model, store: lake.models, record: (rows) => sink.add('model_events', rows), logger }),
+    bootstrap: modelZeroBootstrap({
+      model: config.model,
+      store: lake.models,
+      record: (rows) =>
+        void sink.add('model_events', rows).catch((err: unknown) => logger.error({ err, rows }, 'model events could not be queued')),
+      logger,
+    }),
   });
   const sink = new EventSink({ warehouse, logger, spill: lake.raw, flushMs: config.inference.warehouseFlushMs });
   app.decorate('inference', {
