@@ -114,3 +114,19 @@ describe('least exposure', () => {
     expect(svc.logs.some((l) => JSON.stringify(l).includes('/srv/secret-bucket/uploads/boom.json'))).toBe(true);
   });
 });
+
+describe('internal routes without a configured caller', () => {
+  test.each([
+    ['no service account', { serviceAccount: '' }],
+    ['no audience', { audience: '' }],
+  ])('%s: they refuse everyone (403), even a token the service could verify', async (_what, ingestAuth) => {
+    const closed = await startTestService({ overrides: { inference: { ingestAuth } } });
+    try {
+      const res = await fetch(`${closed.url}/predict`, { headers: closed.internal.headers() });
+      expect(res.status).toBe(403);
+      expect((await res.json()).reason).toBe('internal_route');
+    } finally {
+      await closed.close();
+    }
+  });
+});
