@@ -10,6 +10,7 @@ import Fastify, { FastifyInstance } from 'fastify';
  *  - error-body: the API answers 500 with a secret in the body
  *  - breed:      every image is of a breed nobody configured
  * `internal.hits` counts requests that reached the internal server: it must stay 0.
+ * `${api.url}` itself plays `api.trick` (settable), for a client whose base URL is fixed.
  */
 export const HOSTILE_TRICKS = ['ssrf', 'redirect', 'plain-http', 'error-body', 'breed'] as const;
 export type HostileTrick = (typeof HOSTILE_TRICKS)[number];
@@ -19,6 +20,8 @@ export const UPSTREAM_SECRET = 'UPSTREAM-SECRET-9a7c';
 
 export interface HostileDogApi {
   url: string;
+  /** What the API at `url` (no trick in the path) does. */
+  trick: HostileTrick;
   internal: { url: string; hits: number };
   close(): Promise<void>;
 }
@@ -35,6 +38,15 @@ export async function startHostileDogApi(): Promise<HostileDogApi> {
 
   const api: FastifyInstance = Fastify();
   let self = '';
+  const hostile: HostileDogApi = {
+    url: '',
+    trick: 'ssrf',
+    internal,
+    close: async () => {
+      await api.close();
+      await internalApp.close();
+    },
+  };
   const imageUrl = (trick: HostileTrick): string => {
     switch (trick) {
       case 'ssrf':
@@ -57,18 +69,13 @@ export async function startHostileDogApi(): Promise<HostileDogApi> {
     randomImage(req.params.trick, reply),
   );
   api.get<{ Params: { trick: HostileTrick } }>('/:trick/api/breed/*', async (req, reply) => randomImage(req.params.trick, reply));
+  api.get('/api/breeds/image/random', async (_req, reply) => randomImage(hostile.trick, reply));
+  api.get('/api/breed/*', async (_req, reply) => randomImage(hostile.trick, reply));
   api.get('/redirect/breeds/*', async (_req, reply) =>
     reply.redirect(`${internal.url}/computeMetadata/v1/instance/service-accounts/default/token`, 302),
   );
   api.get('/breed/breeds/*', async (_req, reply) => reply.type('image/jpeg').send(Buffer.alloc(16)));
   self = await api.listen({ host: '127.0.0.1', port: 0 });
-
-  return {
-    url: self,
-    internal,
-    close: async () => {
-      await api.close();
-      await internalApp.close();
-    },
-  };
+  hostile.url = self;
+  return hostile;
 }
