@@ -145,8 +145,9 @@ export const inferenceSchema = z
     /**
      * Who may call the internal routes (GET /predict, the Scheduler's ingestion call, and
      * GET /status): a Google-signed OIDC ID token (Authorization: Bearer) for `audience`,
-     * issued to the service account `serviceAccount` (its verified email). Unset: the
-     * internal routes refuse every call (403).
+     * issued to the service account `serviceAccount` (its verified email). The stack sets
+     * both: the service's own URL and the Scheduler's account. Unset: the internal routes
+     * refuse every call (403).
      */
     ingestAuth: z
       .object({
@@ -176,18 +177,6 @@ export const inferenceSchema = z
       .object({
         notADogBelow: share.default(0.26),
         unknownBreedBelow: share.default(0.38),
-      })
-      .prefault({}),
-    /**
-     * Who may call the internal routes (GET /predict, the Scheduler's ingestion call): a
-     * Google-signed OIDC ID token (Authorization: Bearer) for `audience`, issued to the
-     * service account `serviceAccount` (its verified email). The stack sets both: the
-     * service's own URL and the Scheduler's account.
-     */
-    ingestAuth: z
-      .object({
-        audience: z.string().default(''),
-        serviceAccount: z.string().default(''),
       })
       .prefault({}),
   })
