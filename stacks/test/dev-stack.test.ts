@@ -249,7 +249,8 @@ describe('dev services', () => {
     });
     // The service is told whom to expect: the same audience, the Scheduler's account.
     const config = loadConfig({ env: envOf(one(run, 'gcp:cloudrunv2/service:Service', 'inference-service')) });
-    expect(config.inference.ingestAuth).toEqual({ audience: INGEST_AUDIENCE, serviceAccount: o.serviceAccounts.scheduler });
+    // certsUrl '': tokens are checked against Google's certificates.
+    expect(config.inference.ingestAuth).toEqual({ audience: INGEST_AUDIENCE, serviceAccount: o.serviceAccounts.scheduler, certsUrl: '' });
     const check = one(run, 'gcp:cloudscheduler/job:Job', 'schedules-retrain-check').inputs;
     expect(check).toMatchObject({ schedule: '*/30 * * * *' });
     expect(check.httpTarget).toMatchObject({
