@@ -49,6 +49,9 @@ describe('graceful shutdown', () => {
     const ok = answers.flatMap((a) => (a.status === 'fulfilled' && a.value.status === 200 ? [a.value.body.predictionId as string] : []));
     expect(ok.length).toBeGreaterThan(0);
     expect(svc.lines.join('\n')).toMatch(/SIGTERM: draining in-flight requests/);
+    // Every request was answered: no connection needed the grace period's forced close
+    // (before, idle keep-alive connections held every shutdown to inference.shutdownGraceMs).
+    expect(svc.lines.join('\n')).not.toMatch(/did not finish within/);
 
     const warehouse = await DuckDbWarehouse.open(path.join(root, 'warehouse.duckdb'));
     try {
