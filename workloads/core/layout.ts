@@ -87,8 +87,9 @@ export const rawKeys = {
 export const spillKeys = {
   batchesPrefix: 'warehouse-spill/batches/',
   batch: (id: string): string => `warehouse-spill/batches/${assertSafeId('spill batch', id)}.json`,
+  leasesPrefix: 'warehouse-spill/leases/',
   /** Held by the instance replaying a batch. */
-  lease: (id: string): string => `warehouse-spill/leases/${assertSafeId('spill batch', id)}.json`,
+  lease: (id: string): string => `${spillKeys.leasesPrefix}${assertSafeId('spill batch', id)}.json`,
 };
 
 /** Keys in the `datasets` bucket. */
