@@ -1,4 +1,4 @@
-import Fastify, { FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,26 +19,37 @@ const QUERIES: NamedQueries = {
   misspelt: 'SELEKT 1',
 };
 
+/** A DuckDB owner in a temporary folder serving its routes on a real fastify (this run's token, QUERIES). */
+async function startOwner(): Promise<{ dir: string; owner: DuckDbWarehouse; url: string; close(): Promise<void> }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-httpwh-'));
+  const owner = await DuckDbWarehouse.open(path.join(dir, 'warehouse.duckdb'));
+  const app = Fastify();
+  await registerWarehouseRoutes(app, owner, { token: TOKEN, queries: QUERIES });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    dir,
+    owner,
+    url,
+    close: async () => {
+      await app.close();
+      await owner.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('HttpWarehouse against registerWarehouseRoutes on a real fastify over DuckDB', () => {
   let dir: string;
   let owner: DuckDbWarehouse;
-  let app: FastifyInstance;
   let url: string;
   let client: HttpWarehouse;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-httpwh-'));
-    owner = await DuckDbWarehouse.open(path.join(dir, 'warehouse.duckdb'));
-    app = Fastify();
-    await registerWarehouseRoutes(app, owner, { token: TOKEN, queries: QUERIES });
-    url = await app.listen({ port: 0, host: '127.0.0.1' });
+    ({ dir, owner, url, close } = await startOwner());
     client = new HttpWarehouse(url, TOKEN);
   });
-  afterAll(async () => {
-    await app.close();
-    await owner.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => close());
 
   it.each(TABLE_NAMES)('round-trips %s, with timestamps crossing the wire as ISO strings', async (table) => {
     const row = SAMPLE_ROWS[table] as Record<string, unknown>;
@@ -103,21 +114,11 @@ describe('HttpWarehouse against registerWarehouseRoutes on a real fastify over D
 describe('the warehouse owner against hostile local callers', () => {
   let dir: string;
   let owner: DuckDbWarehouse;
-  let app: FastifyInstance;
   let url: string;
+  let close: () => Promise<void>;
 
-  beforeAll(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-httpwh-'));
-    owner = await DuckDbWarehouse.open(path.join(dir, 'warehouse.duckdb'));
-    app = Fastify();
-    await registerWarehouseRoutes(app, owner, { token: TOKEN, queries: QUERIES });
-    url = await app.listen({ port: 0, host: '127.0.0.1' });
-  });
-  afterAll(async () => {
-    await app.close();
-    await owner.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  beforeAll(async () => ({ dir, owner, url, close } = await startOwner()));
+  afterAll(() => close());
 
   const post = (route: string, body: unknown, token?: string) =>
     fetch(`${url}${route}`, {
