@@ -62,8 +62,16 @@ export async function buildInferenceApp(options: InferenceAppOptions): Promise<F
   app.setErrorHandler(errorHandler);
   // Each request's log lines carry its trace (Cloud Logging groups them; core/log.ts).
   traceRequests(app);
+  // Once closing (SIGTERM), every answer also closes its connection: close() waits for all
+  // connections, and a keep-alive client would otherwise hold its idle one open until the
+  // shutdown grace ran out. Connections idle when closing starts are closed by fastify.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    if (closing) reply.header('connection', 'close');
   });
 
   await app.register(protection, { config });

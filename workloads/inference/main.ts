@@ -52,10 +52,6 @@ async function main(): Promise<void> {
       app.server.closeAllConnections();
     }, config.inference.shutdownGraceMs);
     force.unref();
-    // Keep-alive clients hold their connection open after their answer, and close() waits
-    // for every connection: close each one as soon as it is idle, not at the grace's end.
-    const idle = setInterval(() => app.server.closeIdleConnections(), 50);
-    idle.unref();
     // Last resort: whatever hangs, the process ends before SIGKILL would (queued rows are spilled by then).
     const hard = setTimeout(() => {
       logger.error({ event: 'shutdown_cut_short', shutdown_ms: Date.now() - signalled }, 'shutdown did not complete in time; exiting');
