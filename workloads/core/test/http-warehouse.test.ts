@@ -39,14 +39,13 @@ async function startOwner(): Promise<{ dir: string; owner: DuckDbWarehouse; url:
 }
 
 describe('HttpWarehouse against registerWarehouseRoutes on a real fastify over DuckDB', () => {
-  let dir: string;
   let owner: DuckDbWarehouse;
   let url: string;
   let client: HttpWarehouse;
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    ({ dir, owner, url, close } = await startOwner());
+    ({ owner, url, close } = await startOwner());
     client = new HttpWarehouse(url, TOKEN);
   });
   afterAll(() => close());
