@@ -74,7 +74,7 @@ export async function startTargets(): Promise<Targets> {
   const hostile = await startHostileDogApi();
   const services: ServiceProcess[] = [];
 
-  const launch = async (dataRoot: string, extra: Record<string, string> = {}): Promise<ServiceProcess> => {
+  const launch = async (dataRoot: string, extra: Record<string, string> = {}, attempt = 1): Promise<ServiceProcess> => {
     const svc = await startServiceProcess({
       entry: path.join(REPO_ROOT, 'workloads/inference/main.ts'),
       nodeArgs: ['--require', 'tsx/cjs'],
@@ -92,7 +92,12 @@ export async function startTargets(): Promise<Targets> {
         ...extra,
       },
       readyTimeoutMs: 90_000,
+    }).catch((err: Error) => {
+      // The free port the fixture picked was taken by another process before the service bound it: pick again.
+      if (attempt < 3 && /EADDRINUSE/.test(err.message)) return undefined;
+      throw err;
     });
+    if (!svc) return launch(dataRoot, extra, attempt + 1);
     services.push(svc);
     return svc;
   };
@@ -102,7 +107,19 @@ export async function startTargets(): Promise<Targets> {
   await fs.mkdir(fedRoot);
   await fs.symlink(path.join(root, config.storage.buckets.models), path.join(fedRoot, config.storage.buckets.models));
 
-  const [service, fedByHostileApi] = await Promise.all([launch(root), launch(fedRoot, { CV_DOG_API_BASE_URL: hostile.url })]);
+  let service: ServiceProcess;
+  let fedByHostileApi: ServiceProcess;
+  try {
+    service = await launch(root);
+    fedByHostileApi = await launch(fedRoot, { CV_DOG_API_BASE_URL: hostile.url });
+  } catch (err) {
+    // Leave nothing running behind a failed start.
+    for (const s of services) s.child.kill('SIGKILL');
+    await hostile.close();
+    await hub.close();
+    await warehouse.close();
+    throw err;
+  }
   const targets: Targets = {
     root,
     config,

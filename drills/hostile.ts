@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { LocalIdTokenIssuer } from '../workloads/core/gcp/local-id-tokens';
 import { HOSTILE_TRICKS, INTERNAL_SECRET, UPSTREAM_SECRET } from '../workloads/core/test/hostile-dog-api';
-import { spillKeys } from '../workloads/core/layout';
+import { rawKeys, spillKeys } from '../workloads/core/layout';
 import { openDataLake } from '../workloads/core/storage/data-lake';
 import { readJson } from '../workloads/core/storage/object-store';
 import type { ServiceProcess } from '../workloads/inference/test/fixtures/process';
@@ -440,6 +440,8 @@ const sigtermUnderLoad =
   (warehouse: 'up' | 'hang'): Attack =>
   async (t, o) => {
     const svc = t.service;
+    const records = async () => (await t.lake.raw.list(rawKeys.uploadsPrefix)).filter((u) => u.key.endsWith('.json')).length;
+    const recordsBefore = await records();
     t.warehouse.mode = warehouse;
     const images = await photos(o.loadUploads);
     let signalled = 0;
@@ -460,9 +462,19 @@ const sigtermUnderLoad =
     shutdownMs[warehouse] = exitMs;
     const answers = await settled;
     const ids = await answeredIds(answers);
-    const statuses = answers.map((a) => (a.status === 'fulfilled' ? String(a.value.status) : 'no answer'));
+    // Unanswered: refused (the server had stopped listening) or cut (a connection closed before an answer: the
+    // client may retry, as long as the service stored nothing for it).
+    const statuses = answers.map((a) =>
+      a.status === 'fulfilled'
+        ? String(a.value.status)
+        : (a.reason as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED'
+          ? 'refused'
+          : 'cut',
+    );
     const stopped = svc.lines.find((l) => l.includes('"inference_stopped"'));
     const reported = stopped ? (JSON.parse(stopped.trim()) as { shutdown_ms?: number }).shutdown_ms : undefined;
+    // Uploads the service stored: a request cut without an answer must not have been one of them.
+    const stored = (await records()) - recordsBefore;
     t.warehouse.mode = 'up';
     await t.restart();
     const after = await allWrittenOnce(t, ids);
@@ -472,8 +484,8 @@ const sigtermUnderLoad =
         "exit 0 inside Cloud Run's 10 s; every answered upload a row exactly once" + (warehouse === 'hang' ? ' (after replay)' : ''),
       happened:
         `exit ${code} after ${exitMs} ms (the service's own count ${reported ?? '?'} ms; last answer +${Math.max(0, ...answeredAt)} ms); ` +
-        `answers ${count(statuses)}; rows: ${after.once} once, ${after.missing} missing, ${after.doubled} doubled (${after.seconds} s after the restart)`,
-      pass: code === 0 && exitMs < 10_000 && ids.length > 0 && after.once === ids.length,
+        `answers ${count(statuses)}; ${stored} uploads stored; rows: ${after.once} once, ${after.missing} missing, ${after.doubled} doubled (${after.seconds} s after the restart)`,
+      pass: code === 0 && exitMs < 10_000 && ids.length > 0 && stored === ids.length && after.once === ids.length,
     };
   };
 
