@@ -105,7 +105,7 @@ const slowBody: Attack = async (t) => {
  * (a server that refuses the body early closes the connection; writing on would make the
  * kernel reset it and drop the answer unread). Returns the status code.
  */
-const postRaw = async (url: string, headers: Record<string, string>, body: string): Promise<string> => {
+const postRaw = async (url: string, headers: Record<string, string>, body: string): Promise<{ status: string; sent: number }> => {
   const { hostname, port, pathname } = new URL(url);
   const socket = net.connect(Number(port), hostname);
   const received: Buffer[] = [];
@@ -121,12 +121,15 @@ const postRaw = async (url: string, headers: Record<string, string>, body: strin
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
   socket.write(`POST ${pathname} HTTP/1.1\r\n${head}\r\n`);
+  let sent = 0;
   for (let at = 0; at < body.length && received.length === 0 && !socket.destroyed; at += 65_536) {
-    if (!socket.write(body.slice(at, at + 65_536))) await new Promise((r) => socket.once('drain', r).once('close', r));
+    const chunk = body.slice(at, at + 65_536);
+    if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r).once('close', r));
+    if (!socket.destroyed) sent += chunk.length;
   }
   await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
   socket.destroy();
-  return /^HTTP\/1\.1 (\d+)/.exec(Buffer.concat(received).toString())?.[1] ?? 'closed without an answer';
+  return { status: /^HTTP\/1\.1 (\d+)/.exec(Buffer.concat(received).toString())?.[1] ?? 'closed without an answer', sent };
 };
 
 const hugeJson: Attack = async (t) => {
@@ -135,12 +138,15 @@ const hugeJson: Attack = async (t) => {
   const probeStarted = Date.now();
   const health = await fetch(`${t.service.url}/healthz`, { headers: newClient() });
   const probeMs = Date.now() - probeStarted;
-  const status = await sent;
+  const { status, sent: bytes } = await sent;
+  // A server that refuses a body unread closes the connection; when the client is still
+  // sending, TCP resets it and the client may lose the 413 it was sent. Either way, unread.
+  const cutShort = status === 'closed without an answer' && bytes < nested.length;
   return {
     attack: '14 MB nested JSON to POST /feedback',
-    expected: '413 unread; /healthz answers meanwhile',
-    happened: `${status}; /healthz ${health.status} in ${probeMs} ms`,
-    pass: status === '413' && health.status === 200,
+    expected: '413 (or the connection closed before the body was sent) unread; /healthz answers meanwhile',
+    happened: `${cutShort ? `connection closed after ${(bytes / 1e6).toFixed(1)} of ${(nested.length / 1e6).toFixed(0)} MB sent` : status}; /healthz ${health.status} in ${probeMs} ms`,
+    pass: (status === '413' || cutShort) && health.status === 200,
   };
 };
 
