@@ -26,6 +26,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import { openDataLake } from '../workloads/core/storage/data-lake';
 import { modelKeys } from '../workloads/core/layout';
 import { freePort } from '../workloads/inference/test/fixtures/process';
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const svc = spawn(process.execPath, [...nodeArgs, ...entry], {
       cwd: REPO_ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
@@ -212,16 +213,23 @@ async function main(): Promise<void> {
         // glibc malloc arenas (one per thread by default) inflate RSS; the container image
         // (workloads/Dockerfile) caps them at 2, so the service is measured as it is deployed.
         MALLOC_ARENA_MAX: ARENAS,
+        // Every benchmark client is 127.0.0.1: the per-client limits of the public routes would refuse them.
+        CV_INFERENCE_RATE_LIMIT_PER_MINUTE: '0',
+        CV_INFERENCE_RATE_LIMIT_UPLOADS_PER_DAY: '0',
         // Service tuning under test (CV_INFERENCE_WORKERS, CV_INFERENCE_MAX_BATCH, ...).
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('CV_INFERENCE_') && k !== 'CV_INFERENCE_PORT')),
       },
     });
     children.push(svc);
+    // The backend and worker count are internals: the service logs them (a `tfjs_backend` line).
+    let ready: { backend: string; workers: number } | undefined;
+    readline.createInterface({ input: svc.stdout! }).on('line', (line) => {
+      if (line.includes('"tfjs_backend"')) ready = JSON.parse(line) as { backend: string; workers: number };
+    });
     const svcUrl = `http://127.0.0.1:${port}`;
-    await waitFor(async () => (await fetch(`${svcUrl}/readyz`)).status === 200, 'the inference service');
-    const ready = (await (await fetch(`${svcUrl}/readyz`)).json()) as { backend: string; workers: number };
+    await waitFor(async () => (await fetch(`${svcUrl}/readyz`)).status === 200 && ready !== undefined, 'the inference service');
     const arenas = `, MALLOC_ARENA_MAX=${ARENAS}`;
-    const oursName = `tfjs ${ready.backend} ×${ready.workers} workers (fastify, ${VIA_TSX ? 'tsx' : 'compiled JS'}${arenas})`;
+    const oursName = `tfjs ${ready!.backend} ×${ready!.workers} workers (fastify, ${VIA_TSX ? 'tsx' : 'compiled JS'}${arenas})`;
 
     // --- the PyTorch baseline, started next to it (an idle server costs no CPU)
     const torch = spawn(

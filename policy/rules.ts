@@ -169,6 +169,22 @@ export const imagesByDigest: Rule = (r) =>
     .filter((image) => typeof image === 'string' && !DIGEST_REF.test(image))
     .map((image) => `${r.name}: image ${image} is not pinned by digest (<repository>@sha256:<digest>)`);
 
+/** The inference service's per-client limits on its public routes (workloads/core/config/schema.ts, inference.rateLimit). */
+const CLIENT_LIMIT_ENVS = ['CV_INFERENCE_RATE_LIMIT_PER_MINUTE', 'CV_INFERENCE_RATE_LIMIT_UPLOADS_PER_DAY'];
+
+/**
+ * A production service that serves the public keeps its per-client rate limit and daily
+ * upload quota on (0 turns one off). Only services that carry the settings are judged.
+ */
+export const clientLimitsInProd: Rule = (r, ctx) => {
+  if (!ctx.production || r.type !== 'gcp:cloudrunv2/service:Service') return [];
+  const template = r.props.template as { containers?: Array<{ envs?: Array<{ name?: string; value?: string }> }> } | undefined;
+  const envs = (template?.containers ?? []).flatMap((c) => c.envs ?? []);
+  return envs
+    .filter((e) => e.name && CLIENT_LIMIT_ENVS.includes(e.name) && Number(e.value) === 0)
+    .map((e) => `service ${r.name}: ${e.name}=0 turns a per-client limit off in production`);
+};
+
 /**
  * Each rule, and whether it applies to production stacks only. A production-only rule names
  * what prod refuses and a non-production stack may still do, but only when its YAML says
@@ -195,6 +211,11 @@ export const RULES: Record<string, { description: string; rule: Rule; production
   'no-world-open-firewall-in-prod': {
     description: 'No firewall rule open to 0.0.0.0/0 or ::/0 in production stacks.',
     rule: noWorldOpenFirewallInProd,
+    productionOnly: true,
+  },
+  'client-limits-in-prod': {
+    description: "The inference service's per-client rate limit and daily upload quota are on in production stacks.",
+    rule: clientLimitsInProd,
     productionOnly: true,
   },
   'images-by-digest': { description: 'Cloud Run container images are referenced by digest.', rule: imagesByDigest },

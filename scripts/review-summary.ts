@@ -131,10 +131,25 @@ export function reviewSummary(run: MockRun, config: Record<string, string>): Rev
   const publicServices = of('gcp:cloudrunv2/serviceIamMember:ServiceIamMember').filter((b) =>
     ['allUsers', 'allAuthenticatedUsers'].includes(inputs(b).member),
   );
-  for (const b of publicServices)
+  /** A service's container environment (the workload config as CV_* variables). */
+  const envOf = (name: unknown): Record<string, string> => {
+    const svc = of('gcp:cloudrunv2/service:Service').find((s) => inputs(s).name === name);
+    const envs: Array<{ name: string; value: string }> = svc ? (inputs(svc).template.containers[0].envs ?? []) : [];
+    return Object.fromEntries(envs.map((e) => [e.name, e.value]));
+  };
+  for (const b of publicServices) {
     lines.push(
       `  PUBLIC: ${inputs(b).member} may invoke service ${inputs(b).name} (its internal routes check the caller's token themselves)`,
     );
+    const env = envOf(inputs(b).name);
+    const limit = (v: string | undefined, unit: string) => (v === undefined ? '?' : Number(v) === 0 ? `OFF (${unit})` : `${v} ${unit}`);
+    if (env.CV_INFERENCE_RATE_LIMIT_PER_MINUTE !== undefined)
+      lines.push(
+        `    public routes per client: ${limit(env.CV_INFERENCE_RATE_LIMIT_PER_MINUTE, 'requests/min')}, ` +
+          `${limit(env.CV_INFERENCE_RATE_LIMIT_UPLOADS_PER_DAY, 'uploads/day')} (client = X-Forwarded-For behind ${env.CV_INFERENCE_TRUST_PROXY_HOPS ?? '?'} trusted proxy hop(s)); ` +
+          `internal routes (GET /predict, GET /status): OIDC token of ${label(`serviceAccount:${env.CV_INFERENCE_INGEST_AUTH_SERVICE_ACCOUNT}`)} only`,
+      );
+  }
   if (publicServices.length === 0) lines.push('  no public service: every call needs an invoker identity');
   const bucketsOpen = of('gcp:storage/bucket:Bucket').filter((b) => inputs(b).publicAccessPrevention !== 'enforced');
   lines.push(

@@ -11,6 +11,7 @@ export const OPENED_BY: Record<string, readonly string[]> = {
   'no-public-invoker-in-prod': ['publicInvoker'],
   'deletion-protection-in-prod': ['deletionProtection', 'dataLake.forceDestroy'],
   'no-world-open-firewall-in-prod': ['grafana.allowedSourceRanges'],
+  'client-limits-in-prod': ['inference.rateLimit.perMinute', 'inference.rateLimit.uploadsPerDay'],
 };
 
 export interface Exposure {

@@ -418,7 +418,8 @@ export function workloadConfig(cfg: StackConfig, created: CreatedResources): Par
       : w.preprocessing,
     model: { ...w.model, backboneUrl: created.backboneUrl || w.model.backboneUrl },
     // Cloud Run sends traffic to 0.0.0.0:8080; the local dog-image server does not exist in the cloud.
-    inference: { ...w.inference, host: '0.0.0.0', port: 8080, ingestAuth: created.ingestCaller },
+    // Tokens are checked against Google's certificates (certsUrl empty) in the cloud.
+    inference: { ...w.inference, host: '0.0.0.0', port: 8080, ingestAuth: { ...created.ingestCaller, certsUrl: '' } },
     dogApi: { ...w.dogApi, baseUrl: w.dogApi.baseUrl || 'https://dog.ceo' },
   };
 }

@@ -1,4 +1,5 @@
 import {
+  clientLimitsInProd,
   deletionProtectionInProd,
   imagesByDigest,
   noPrimitiveRoles,
@@ -165,5 +166,26 @@ describe('no-world-open-firewall-in-prod', () => {
     expect(noWorldOpenFirewallInProd(fw(['::/0']), PROD)).toHaveLength(1);
     expect(noWorldOpenFirewallInProd(fw(['0.0.0.0/0']), DEV)).toEqual([]);
     expect(noWorldOpenFirewallInProd(fw(['0.0.0.0/0'], 'EGRESS'), PROD)).toEqual([]);
+  });
+});
+
+describe('client-limits-in-prod', () => {
+  const svc = (env: Record<string, string>) =>
+    res('gcp:cloudrunv2/service:Service', {
+      template: { containers: [{ envs: Object.entries(env).map(([name, value]) => ({ name, value })) }] },
+    });
+  test('limits on (or not carried at all) pass everywhere', () => {
+    expect(
+      clientLimitsInProd(svc({ CV_INFERENCE_RATE_LIMIT_PER_MINUTE: '60', CV_INFERENCE_RATE_LIMIT_UPLOADS_PER_DAY: '100' }), PROD),
+    ).toEqual([]);
+    expect(clientLimitsInProd(svc({ CV_LOG_LEVEL: 'info' }), PROD)).toEqual([]);
+  });
+  test('a per-client limit turned off (0) is refused in production only', () => {
+    const off = svc({ CV_INFERENCE_RATE_LIMIT_PER_MINUTE: '0', CV_INFERENCE_RATE_LIMIT_UPLOADS_PER_DAY: '0' });
+    expect(clientLimitsInProd(off, PROD)).toEqual([
+      'service r: CV_INFERENCE_RATE_LIMIT_PER_MINUTE=0 turns a per-client limit off in production',
+      'service r: CV_INFERENCE_RATE_LIMIT_UPLOADS_PER_DAY=0 turns a per-client limit off in production',
+    ]);
+    expect(clientLimitsInProd(off, DEV)).toEqual([]);
   });
 });

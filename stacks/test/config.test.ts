@@ -93,6 +93,14 @@ describe('stack config validation names the key, the value and what is accepted'
     expect(p).toContain('creature-vision:training.epochz: unknown key');
   });
 
+  test('the public service’s per-client limits and trusted proxy hops are validated like any workload key', () => {
+    expect(problems({ inference: { trustProxyHops: -1, rateLimit: { perMinute: 1.5, uploadsPerDay: 100 } } })).toEqual([
+      expect.stringMatching(/^creature-vision:inference\.trustProxyHops = -1: /),
+      expect.stringMatching(/^creature-vision:inference\.rateLimit\.perMinute = 1\.5: /),
+    ]);
+    expect(problems({ inference: { rateLimit: { perMinut: 60 } } })).toContain('creature-vision:inference.rateLimit.perMinut: unknown key');
+  });
+
   test('an offline backbone needs no URL (the stack uploads it); an explicit URL must be gs:// or https://', () => {
     expect(problems({ model: { backbone: 'mobilenet_v2_035' } })).toEqual([]);
     expect(problems({ model: { backbone: 'mobilenet_v2_100' } })).toEqual([]);

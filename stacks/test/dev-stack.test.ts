@@ -249,7 +249,8 @@ describe('dev services', () => {
     });
     // The service is told whom to expect: the same audience, the Scheduler's account.
     const config = loadConfig({ env: envOf(one(run, 'gcp:cloudrunv2/service:Service', 'inference-service')) });
-    expect(config.inference.ingestAuth).toEqual({ audience: INGEST_AUDIENCE, serviceAccount: o.serviceAccounts.scheduler });
+    // certsUrl '': tokens are checked against Google's certificates.
+    expect(config.inference.ingestAuth).toEqual({ audience: INGEST_AUDIENCE, serviceAccount: o.serviceAccounts.scheduler, certsUrl: '' });
     const check = one(run, 'gcp:cloudscheduler/job:Job', 'schedules-retrain-check').inputs;
     expect(check).toMatchObject({ schedule: '*/30 * * * *' });
     expect(check.httpTarget).toMatchObject({
@@ -392,6 +393,10 @@ test('npm run synth ends with a one-screen review: probes, who may call what, ev
   );
   expect(lines).toContain(
     "  PUBLIC: allUsers may invoke service cv-dev-inference (its internal routes check the caller's token themselves)",
+  );
+  // The public service's route split and per-client limits, from its environment (Pulumi.dev.yaml's inference section).
+  expect(lines).toContain(
+    '    public routes per client: 60 requests/min, 100 uploads/day (client = X-Forwarded-For behind 1 trusted proxy hop(s)); internal routes (GET /predict, GET /status): OIDC token of scheduler only',
   );
   expect(lines).toContain('    no-public-invoker-in-prod: inference-run-invoker-allusers ← creature-vision:publicInvoker');
   expect(lines).toContainEqual(

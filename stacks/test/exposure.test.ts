@@ -48,6 +48,16 @@ test('a default that opened something would be caught: a world-open Grafana is t
   expect(setsExplicitly(MINIMAL, 'grafana.allowedSourceRanges')).toBe(false);
 });
 
+test('per-client limits turned off are beyond prod’s policy, traced to the YAML key that turns them off', async () => {
+  const config = { ...MINIMAL, [key('inference')]: JSON.stringify({ rateLimit: { uploadsPerDay: 0 } }) };
+  const found = beyondProductionPolicy(policyResources(await runMocked({ stack: 'scratch', config })), config);
+  // Every service the setting reaches carries it (the trigger service gets the whole workload config too).
+  expect(found.map((e) => `${e.resource}: ${e.policy} ← ${e.explicitKeys.join(', ')}`)).toEqual([
+    'inference-service: client-limits-in-prod ← inference.rateLimit.uploadsPerDay',
+    'trigger-service: client-limits-in-prod ← inference.rateLimit.uploadsPerDay',
+  ]);
+});
+
 test('prod opens nothing beyond its own policy', async () => {
   const config = stackConfigFromYaml('prod');
   expect(beyondProductionPolicy(policyResources(await runMocked({ stack: 'prod', config })), config)).toEqual([]);

@@ -64,6 +64,9 @@ export const rawKeys = {
   isImageKey: (key: string): boolean => IMAGE_EXTENSIONS.some((ext) => idBetween(rawKeys.imagesPrefix, `.${ext}`, key) !== undefined),
   /** Metadata of an upload awaiting a label (written by POST /classify). */
   upload: (id: string): string => `${rawKeys.uploadsPrefix}${assertSafeId('image id', id)}.json`,
+  /** An upload's image until it is labelled: a bounded re-encoded copy, never the client's bytes. */
+  uploadImage: (id: string): string => `${rawKeys.uploadsPrefix}${assertSafeId('image id', id)}.jpg`,
+  /** Uploads expire after inference.unlabelledUploadDays (a labelled upload's image is copied to images/ first). */
   uploadsPrefix: 'uploads/',
   /** A label makes an image training data. Written once, with an if-absent precondition. */
   label: (id: string): string => `${rawKeys.labelsPrefix}${assertSafeId('image id', id)}.json`,
@@ -75,6 +78,18 @@ export const rawKeys = {
   reviewsPrefix: 'reviews/',
   /** Random key of the pseudonymous voter ids (inference/voters.ts), made once per stack. */
   voterKey: 'keys/voter-key.json',
+};
+
+/**
+ * Warehouse rows the inference service could not write when the warehouse failed, kept in
+ * the raw bucket until an instance replays them (workloads/inference/event-sink.ts).
+ */
+export const spillKeys = {
+  batchesPrefix: 'warehouse-spill/batches/',
+  batch: (id: string): string => `warehouse-spill/batches/${assertSafeId('spill batch', id)}.json`,
+  leasesPrefix: 'warehouse-spill/leases/',
+  /** Held by the instance replaying a batch. */
+  lease: (id: string): string => `${spillKeys.leasesPrefix}${assertSafeId('spill batch', id)}.json`,
 };
 
 /** Keys in the `datasets` bucket. */

@@ -6,6 +6,7 @@ import type { Logger } from '../core/log';
 import type { DataLake } from '../core/storage/data-lake';
 import type { Warehouse } from '../core/warehouse/warehouse';
 import { EventSink } from './event-sink';
+import { requireInternalCaller } from './internal-auth';
 import { modelZeroBootstrap } from './models/bootstrap';
 import { ModelManager } from './models/model-manager';
 import { WorkerPool } from './models/worker-pool';
@@ -43,6 +44,8 @@ export interface InferenceContext {
   pool: WorkerPool;
   models: ModelManager;
   predictor: Predictor;
+  /** onRequest hook of the internal routes: only the configured scheduler may call them (./internal-auth.ts). */
+  internalOnly: ReturnType<typeof requireInternalCaller>;
 }
 
 declare module 'fastify' {
@@ -50,6 +53,9 @@ declare module 'fastify' {
     inference: InferenceContext;
   }
 }
+
+/** The sink's share of the shutdown (main.ts): write what is queued, spill what cannot be written. */
+const SINK_CLOSE_MS = 2500;
 
 const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, options) => {
   const { config, lake, warehouse, dogApi, logger } = options;
@@ -65,15 +71,30 @@ const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, o
     pollMs: config.inference.pointerPollMs,
     shadowChallenger: config.inference.shadowChallenger,
     logger,
-    bootstrap: modelZeroBootstrap({ model: config.model, store: lake.models, record: (rows) => sink.add('model_events', rows), logger }),
+    bootstrap: modelZeroBootstrap({
+      model: config.model,
+      store: lake.models,
+      record: (rows) =>
+        void sink.add('model_events', rows).catch((err: unknown) => logger.error({ err, rows }, 'model events could not be queued')),
+      logger,
+    }),
   });
-  const sink = new EventSink({ warehouse, logger, flushMs: config.inference.warehouseFlushMs });
-  app.decorate('inference', { config, lake, dogApi, sink, pool, models, predictor: new Predictor(config, models, pool) });
+  const sink = new EventSink({ warehouse, logger, spill: lake.raw, flushMs: config.inference.warehouseFlushMs });
+  app.decorate('inference', {
+    config,
+    lake,
+    dogApi,
+    sink,
+    pool,
+    models,
+    predictor: new Predictor(config, models, pool),
+    internalOnly: requireInternalCaller(config.inference.ingestAuth),
+  });
 
   app.addHook('onClose', async () => {
     await models.close();
     await pool.close();
-    await sink.close();
+    await sink.close(SINK_CLOSE_MS);
     logger.info({ event: 'inference_closed', warehouse_rows_written: sink.written }, 'inference service closed; warehouse writes flushed');
   });
 

@@ -76,7 +76,8 @@ declare module 'fastify' {
 /**
  * The service's error handler (set on the root instance; route plugins may set their own
  * for route-specific errors and fall back to this). Client errors keep fastify's message;
- * a route's `config.expects` says what was expected.
+ * a route's `config.expects` says what was expected. Server errors answer a generic
+ * message with the request id, and log the error.
  */
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   const { expects, subject } = req.routeOptions.config;
@@ -93,8 +94,9 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   }
   const status = err.statusCode ?? 500;
   if (status < 500) return sendError(reply, status, err.code ?? 'bad_request', err.message);
+  // A server error's details (paths, bucket names, upstream answers) go to the log only.
   req.log.error({ err }, `${req.method} ${req.routeOptions.url ?? req.url} failed`);
-  return sendError(reply, status, 'internal', err.message);
+  return sendError(reply, status, 'internal', `the service failed to answer (request ${req.id}); the details are in its log`);
 }
 
 export class DecodeTimeoutError extends Error {

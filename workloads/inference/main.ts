@@ -29,27 +29,35 @@ async function main(): Promise<void> {
     dogApiUrl = localDogApi.url;
     logger.info({ dog_api: dogApiUrl, dataset: config.dogApi.datasetDir }, 'dogApi.baseUrl is empty: serving the local dog dataset');
   }
-  const dogApi = dogCeoClientFromConfig(config, dogApiUrl);
+  // The local dataset's breeds are the ones it serves (unless dogApi.breeds names them).
+  const breeds = config.dogApi.breeds.length || !localDogApi ? config.dogApi.breeds : [...localDogApi.breeds.values()].map((b) => b.label);
+  const dogApi = dogCeoClientFromConfig({ ...config, dogApi: { ...config.dogApi, breeds } }, dogApiUrl);
 
   const app = await buildInferenceApp({ config, lake, warehouse, dogApi, logger });
   const port = Number(process.env.PORT ?? config.inference.port); // Cloud Run sets PORT
   await app.listen({ host: config.inference.host, port });
 
+  // Cloud Run sends SIGKILL 10 s after SIGTERM: in-flight requests get shutdownGraceMs
+  // (≤ 6 s), the warehouse sink ~2.5 s to write or spill what is queued (context.ts), and
+  // whatever still hangs at 9 s is cut short.
+  const SHUTDOWN_DEADLINE_MS = 9000;
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    const signalled = Date.now();
     logger.info({ signal }, `${signal}: draining in-flight requests, then flushing warehouse writes`);
     const force = setTimeout(() => {
       logger.error(`in-flight requests did not finish within ${config.inference.shutdownGraceMs} ms; closing their connections`);
       app.server.closeAllConnections();
     }, config.inference.shutdownGraceMs);
     force.unref();
-    // Last resort: whatever hangs, the process ends (queued rows are logged by the sink first).
+    // Last resort: whatever hangs, the process ends before SIGKILL would (queued rows are spilled by then).
     const hard = setTimeout(() => {
-      logger.error('shutdown did not complete in time; exiting');
+      logger.error({ event: 'shutdown_cut_short', shutdown_ms: Date.now() - signalled }, 'shutdown did not complete in time; exiting');
+      logger.flush?.();
       process.exit(1);
-    }, config.inference.shutdownGraceMs + 60_000);
+    }, SHUTDOWN_DEADLINE_MS);
     hard.unref();
     let code = 0;
     try {
@@ -60,7 +68,7 @@ async function main(): Promise<void> {
       logger.error({ err }, 'shutdown failed');
       code = 1;
     }
-    logger.info('inference service stopped');
+    logger.info({ event: 'inference_stopped', shutdown_ms: Date.now() - signalled }, 'inference service stopped');
     logger.flush?.();
     process.exit(code);
   };

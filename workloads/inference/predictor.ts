@@ -1,6 +1,8 @@
+import fastq, { queueAsPromised } from 'fastq';
+import { availableParallelism } from 'node:os';
 import type { WorkloadConfig } from '../core/config/schema';
 import { displayName } from '../core/dogapi/breeds';
-import { NormalizedPixels, toModelInput } from '../core/images/normalize-image';
+import { boundedCopy, NormalizedPixels, toModelInput } from '../core/images/normalize-image';
 import type { OPEN_SET_VERDICTS, Row } from '../core/warehouse/tables';
 import { withTimeout } from '../core/async';
 import { DecodeTimeoutError } from './http-errors';
@@ -33,26 +35,44 @@ export interface PredictOutcome {
   latencyMs: number;
   /** Why there is no prediction, when `results` is empty. */
   noModelReason?: string;
+  /** The bounded re-encoded copy to keep (`keepCopy`), when a model answered. */
+  copy?: { jpeg: Buffer; width: number; height: number };
 }
 
 export class Predictor {
+  /**
+   * Image work in flight (decodes, the kept copy's re-encode) is bounded
+   * (inference.decodeConcurrency, default one per core): sharp would otherwise start every
+   * upload's decode at once, and a burst of large images would stall every request behind
+   * them. The rest wait here, in order.
+   */
+  readonly decodes: queueAsPromised<() => Promise<unknown>, unknown>;
+
   constructor(
     private readonly config: WorkloadConfig,
     private readonly models: ModelManager,
     private readonly pool: WorkerPool,
-  ) {}
+  ) {
+    this.decodes = fastq.promise((job: () => Promise<unknown>) => job(), config.inference.decodeConcurrency || availableParallelism());
+  }
+
+  private imageWork<T>(job: () => Promise<T>): Promise<T> {
+    const ms = this.config.inference.decodeTimeoutMs;
+    return this.decodes.push(() => withTimeout(job(), ms, () => new DecodeTimeoutError(ms))) as Promise<T>;
+  }
 
   /**
    * Throws ImageRejectedError / DecodeTimeoutError for bad images. When no model is
-   * loaded, still validates the image and returns no results.
+   * loaded, still validates the image and returns no results. `keepCopy`: also re-encode
+   * the bounded copy of the image that is stored (while the models predict).
    */
-  async run(bytes: Buffer): Promise<PredictOutcome> {
+  async run(bytes: Buffer, options: { keepCopy?: boolean } = {}): Promise<PredictOutcome> {
     const started = performance.now();
     const { set, release } = this.models.acquire();
     try {
       const size = set.champion?.inputSize ?? this.config.model.inputSize;
-      const ms = this.config.inference.decodeTimeoutMs;
-      const image = await withTimeout(toModelInput(bytes, size, this.config.images), ms, () => new DecodeTimeoutError(ms));
+      const limits = this.config.images;
+      const image = await this.imageWork(() => toModelInput(bytes, size, limits));
       if (!set.champion)
         return {
           image,
@@ -61,6 +81,8 @@ export class Predictor {
           latencyMs: performance.now() - started,
           noModelReason: this.models.notReadyReason,
         };
+      const copy = options.keepCopy ? this.imageWork(() => boundedCopy(bytes, limits.uploadMaxSide, limits)) : undefined;
+      copy?.catch(() => undefined); // awaited below; not unhandled if predict fails first
       const served: Array<{ role: ModelResult['role']; model: LoadedModel }> = [{ role: 'champion', model: set.champion }];
       if (set.challenger) served.push({ role: 'challenger', model: set.challenger });
       const { probs, dogProbability } = await this.pool.predict(
@@ -72,7 +94,7 @@ export class Predictor {
         const topK = topKOf(s.model.labels, probs[i], k);
         return { role: s.role, version: s.model.version, predictedLabel: topK[0].label, confidence: topK[0].probability, topK };
       });
-      return { image, results, dogProbability, latencyMs: performance.now() - started };
+      return { image, results, dogProbability, latencyMs: performance.now() - started, copy: await copy };
     } finally {
       release();
     }

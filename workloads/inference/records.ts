@@ -6,10 +6,13 @@ import type { OpenSetAnswer, TopKEntry } from './schemas';
 
 /**
  * What the service keeps in the raw bucket (keys from core/layout.ts):
- *  - images/<id>.<ext>   the image bytes exactly as received
- *  - uploads/<id>.json   an upload awaiting a label: the prediction made on it, later the
- *                        feedback (so a prediction id resolves after a restart and double
- *                        feedback is refused across processes)
+ *  - images/<id>.<ext>   a labelled image: from the dog API as received; an upload's copy
+ *                        once it is labelled
+ *  - uploads/<id>.jpg    an upload awaiting a label: a bounded re-encoded copy (never the
+ *                        client's bytes); uploads/ expires (inference.unlabelledUploadDays)
+ *  - uploads/<id>.json   its record: the prediction made on it, later the feedback (so a
+ *                        prediction id resolves after a restart and double feedback is
+ *                        refused across processes)
  *  - labels/<id>.json    a {@link RawLabel}: the image is training data. Written once.
  * The image id is also the prediction id.
  */
@@ -27,6 +30,8 @@ export interface UploadRecord {
   phash?: string;
   /** Pseudonymous id of the client that uploaded it (its feedback is this voter's one vote). */
   voter?: string;
+  /** What the client sent (its bytes are not kept). */
+  original?: { format: string; width: number; height: number; bytes: number };
   prediction: {
     predictedLabel: string;
     confidence: number;
@@ -55,6 +60,21 @@ export async function readUpload(store: ObjectStore, id: string): Promise<{ reco
   const found = await store.readIfExists(rawKeys.upload(id));
   if (!found) return undefined;
   return { record: JSON.parse(found.data.toString('utf8')) as UploadRecord, generation: found.info.generation };
+}
+
+/**
+ * Copies a labelled upload's image out of uploads/ (which expires) to images/, where
+ * training data lives; returns its key. Idempotent: a retry finds the copy in place.
+ */
+export async function keepUploadImage(store: ObjectStore, record: UploadRecord): Promise<string> {
+  if (record.imageKey.startsWith(rawKeys.imagesPrefix)) return record.imageKey; // stored before uploads were kept apart
+  const key = rawKeys.image(record.id, 'jpg');
+  try {
+    await store.write(key, await store.read(record.imageKey), { ifGenerationMatch: '0', contentType: 'image/jpeg' });
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+  }
+  return key;
 }
 
 /** Writes a label object once; false when the image already has a label. */

@@ -60,23 +60,26 @@ export async function runCycles(
     // A cycle ends when the service answers with the promoted model, so the next cycle's
     // traffic is judged by the new champion (the swap happens on the service's pointer poll).
     const promoted = run.steps.find((s) => s.task === 'promote' && s.status === 'succeeded')?.outputs.production_version;
-    if (promoted !== undefined) await waitForChampion(`${loop.services.inferenceUrl}/readyz`, String(promoted), signal);
+    if (promoted !== undefined) await waitForChampion(loop, String(promoted), signal);
   }
   return out;
 }
 
-async function waitForChampion(readyUrl: string, version: string, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {
+async function waitForChampion(loop: LocalLoop, version: string, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {
+  const statusUrl = `${loop.services.inferenceUrl}/status`;
   const deadline = Date.now() + timeoutMs;
   while (!signal.aborted && Date.now() < deadline) {
     try {
-      const body = (await (await fetch(readyUrl, { signal: AbortSignal.timeout(5000) })).json()) as { champion?: string | null };
+      const res = await fetch(statusUrl, { headers: loop.services.internalHeaders(), signal: AbortSignal.timeout(5000) });
+      const body = (await res.json()) as { champion?: string | null };
       if (body.champion === version) return;
     } catch {
       /* not answering yet */
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  if (!signal.aborted) throw new Error(`the inference service did not start serving ${version} within ${timeoutMs / 1000} s (${readyUrl})`);
+  if (!signal.aborted)
+    throw new Error(`the inference service did not start serving ${version} within ${timeoutMs / 1000} s (${statusUrl})`);
 }
 
 async function summarize(warehouse: Warehouse, cycle: number, run: RunResult, ingestS: number, totalS: number): Promise<CycleSummary> {

@@ -19,7 +19,11 @@ export class Ingestor {
   private job: Cron | undefined;
   private inFlight = new Set<Promise<void>>();
 
-  constructor(private readonly predictUrl: string) {}
+  /** `headers()` authenticates each call as the scheduler (GET /predict is an internal route). */
+  constructor(
+    private readonly predictUrl: string,
+    private readonly headers: () => Record<string, string>,
+  ) {}
 
   /** Starts calling /predict `perTick` times on each cron tick; ticks never overlap. */
   start(cron: string, perTick: number): void {
@@ -44,7 +48,7 @@ export class Ingestor {
     const p = (async () => {
       this.stats.calls++;
       try {
-        const res = await fetch(this.predictUrl, { signal: AbortSignal.timeout(30_000) });
+        const res = await fetch(this.predictUrl, { headers: this.headers(), signal: AbortSignal.timeout(30_000) });
         const body = (await res.json()) as { stored?: unknown; prediction?: { correct?: boolean | null } | null; message?: string };
         if (!res.ok) throw new Error(`${res.status} ${body.message ?? ''}`.trim());
         this.stats.ingested++;

@@ -8,6 +8,7 @@ import type { RunEvent, RunResult } from '../../pipeline-specs/runner/types';
 import { LocalSubmitter } from '../trigger/local-submitter';
 import { openSubmitter } from '../trigger/open-submitter';
 import { TriggerOutcome, TriggerService } from '../trigger/service';
+import { HOUSEKEEPING_EVERY_MS, houseKeep } from './housekeeping';
 import { Ingestor } from './ingest';
 import { LocalServices } from './local-services';
 
@@ -30,6 +31,7 @@ export class LocalLoop {
   trigger!: TriggerService;
   private submitter!: LocalSubmitter;
   private triggerJob: Cron | undefined;
+  private housekeeping: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
   private pipelineLog: WriteStream | undefined;
   /** What the running pipeline is doing, for the status line. */
@@ -61,6 +63,7 @@ export class LocalLoop {
 
   async start(): Promise<void> {
     await this.services.start();
+    await this.houseKeep();
     if (this.services.inference?.child.stdout) this.requestLog.follow(this.services.inference.child.stdout);
     this.pipelineLog = createWriteStream(path.join(this.services.logDir, 'pipeline.log'), { flags: 'a' });
     this.submitter = openSubmitter(this.config, this.services.lake, {
@@ -79,11 +82,27 @@ export class LocalLoop {
       intake: this.config,
       submitter: this.submitter,
     });
-    this.ingestor = new Ingestor(`${this.services.inferenceUrl}/predict`);
+    this.ingestor = new Ingestor(`${this.services.inferenceUrl}/predict`, () => this.services.internalHeaders());
+  }
+
+  /** Expires unlabelled uploads and removes what crashed processes left (./housekeeping.ts). */
+  private async houseKeep(): Promise<void> {
+    try {
+      const r = await houseKeep(this.services.lake, this.config.inference.unlabelledUploadDays);
+      if (r.expiredUploads + r.abandonedStaging + r.leftovers > 0) {
+        this.options.say(
+          `housekeeping: ${r.expiredUploads} expired unlabelled uploads, ${r.abandonedStaging} abandoned staging parts, ${r.leftovers} temp/lock files removed`,
+        );
+      }
+    } catch (err) {
+      this.options.say(`housekeeping failed: ${(err as Error).message}`);
+    }
   }
 
   /** Runs ingestion and the trigger on their cron expressions until {@link stop}. */
   startSchedules(): void {
+    this.housekeeping = setInterval(() => void this.houseKeep(), HOUSEKEEPING_EVERY_MS);
+    this.housekeeping.unref();
     this.ingestor.start(this.config.ingest.cron, this.config.ingest.perTick);
     this.triggerJob = new Cron(this.config.trigger.cron, { protect: true, catch: true }, async () => {
       const outcome = await this.trigger.check();
@@ -136,6 +155,7 @@ export class LocalLoop {
 
   /** Stops schedules, cancels a running pipeline (its steps get SIGTERM), then the services. */
   async stop(): Promise<void> {
+    clearInterval(this.housekeeping);
     this.triggerJob?.stop();
     await this.ingestor?.stop();
     if (this.submitter?.current) {

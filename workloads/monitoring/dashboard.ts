@@ -1,9 +1,11 @@
+import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
 import { serializerCompiler, validatorCompiler, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { PAGE_SECURITY_HEADERS } from '../core/http/page-security';
 import { assertSafeId, MODEL_FILES, modelKeys } from '../core/layout';
 import { ObjectStore, readJson } from '../core/storage/object-store';
 import { BigQueryWarehouse } from '../core/warehouse/bigquery-warehouse';
@@ -50,6 +52,8 @@ const MAX_VERSIONS = 12;
 
 export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (plain, options) => {
   const app = plain.withTypeProvider<ZodTypeProvider>();
+  // The page runs under a strict Content-Security-Policy wherever it is mounted (no inline script or style).
+  await app.register(helmet, PAGE_SECURITY_HEADERS);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   const prefix = app.prefix;

@@ -38,6 +38,8 @@ export const warehouseSchema = z
     duckdbFile: nonEmpty.default('warehouse.duckdb'),
     /** Base URL of the local warehouse owner, for backend `http`. */
     url: z.string().default(''),
+    /** The owner's per-run token (backend `http`); `npm start` hands it to the processes it starts. */
+    token: z.string().optional(),
     projectId: z.string().default(''),
     dataset: z
       .string()
@@ -53,6 +55,12 @@ export const dogApiSchema = z
     baseUrl: z.string().default(''),
     datasetDir: nonEmpty.default('../shared/datasets/dogs'),
     timeoutMs: positiveInt.default(10_000),
+    /** Hosts the API's image URLs may point at, over https; a local API's own origin is allowed as well. */
+    imageHosts: z
+      .array(z.string().regex(/^[a-z0-9.-]+$/i, 'must be a host name such as images.dog.ceo (no scheme, port or path)'))
+      .default(['images.dog.ceo']),
+    /** Labels ingestion accepts from the API; empty = the breed table (workloads/core/dogapi/breeds.ts). */
+    breeds: z.array(z.string().regex(/^[a-z0-9_]+$/, 'must be a label such as golden_retriever')).default([]),
   })
   .prefault({});
 
@@ -85,8 +93,15 @@ export const modelSchema = z
 export const imagesSchema = z
   .object({
     maxBytes: positiveInt.default(15 * 1024 * 1024),
-    maxPixels: positiveInt.default(50_000_000),
+    /**
+     * Width × height, read from the header before decoding. The model sees 224×224; 16.7 MP
+     * (4096²) still takes a 12 MP phone photo, while a 49 MP decompression bomb (a 2 KB WebP
+     * costs ~100× a photo's CPU to decode) is refused unread.
+     */
+    maxPixels: positiveInt.default(4096 * 4096),
     minSide: positiveInt.default(8),
+    /** An upload is kept as a JPEG of at most this many pixels on its longer side (the model needs 224). */
+    uploadMaxSide: positiveInt.default(512),
   })
   .prefault({});
 
@@ -105,8 +120,50 @@ export const inferenceSchema = z
     warehouseFlushMs: positiveInt.default(1000),
     /** An image that takes longer to decode is refused (400), so one bad upload cannot stall a request. */
     decodeTimeoutMs: positiveInt.default(10_000),
-    /** Graceful shutdown: how long in-flight requests may take to finish after SIGTERM. */
-    shutdownGraceMs: positiveInt.default(10_000),
+    /** The whole request (headers and body) must arrive within this; a slower client is cut off (408). */
+    requestTimeoutMs: positiveInt.default(60_000),
+    /** Images decoded at once per instance (sharp); 0 = one per core. Others wait their turn. */
+    decodeConcurrency: z.number().int().min(0).default(0),
+    /**
+     * Proxies in front of the service whose X-Forwarded-For entry is trusted to name the
+     * client (Cloud Run: 1, its front end); 0 = the socket's peer is the client. A client's
+     * own X-Forwarded-For entries are never trusted beyond these hops.
+     */
+    trustProxyHops: z.number().int().min(0).default(0),
+    /**
+     * Per-client limits on the public routes (client = IP address, see trustProxyHops);
+     * counted in memory per instance. 0 turns a limit off.
+     */
+    rateLimit: z
+      .object({
+        /** Requests per minute to any public route. */
+        perMinute: z.number().int().min(0).default(120),
+        /** Uploads (POST /classify) per day. */
+        uploadsPerDay: z.number().int().min(0).default(200),
+      })
+      .prefault({}),
+    /**
+     * Who may call the internal routes (GET /predict, the Scheduler's ingestion call, and
+     * GET /status): a Google-signed OIDC ID token (Authorization: Bearer) for `audience`,
+     * issued to the service account `serviceAccount` (its verified email). The stack sets
+     * both: the service's own URL and the Scheduler's account. Unset: the internal routes
+     * refuse every call (403).
+     */
+    ingestAuth: z
+      .object({
+        audience: z.string().default(''),
+        serviceAccount: z.string().default(''),
+        /** Where the token-signing certificates are (PEM JSON); empty = Google's. The local supervisor and tests serve their own. */
+        certsUrl: z.string().default(''),
+      })
+      .prefault({}),
+    /** Uploads nobody labelled are deleted after this many days (a lifecycle rule on the uploads/ prefix; swept locally). */
+    unlabelledUploadDays: positiveInt.default(30),
+    /**
+     * Graceful shutdown: how long in-flight requests may take to finish after SIGTERM. At
+     * most 6 s: the warehouse writes need the rest of the 10 s Cloud Run allows before SIGKILL.
+     */
+    shutdownGraceMs: positiveInt.max(6000, 'must be at most 6000 (Cloud Run kills 10 s after SIGTERM)').default(5000),
     /**
      * Open-set answers of POST /classify (calibrated by `npm run bench:open-set`, see
      * workloads/inference/README.md): "this doesn't look like a dog" when the ImageNet
@@ -120,18 +177,6 @@ export const inferenceSchema = z
       .object({
         notADogBelow: share.default(0.26),
         unknownBreedBelow: share.default(0.38),
-      })
-      .prefault({}),
-    /**
-     * Who may call the internal routes (GET /predict, the Scheduler's ingestion call): a
-     * Google-signed OIDC ID token (Authorization: Bearer) for `audience`, issued to the
-     * service account `serviceAccount` (its verified email). The stack sets both: the
-     * service's own URL and the Scheduler's account.
-     */
-    ingestAuth: z
-      .object({
-        audience: z.string().default(''),
-        serviceAccount: z.string().default(''),
       })
       .prefault({}),
   })

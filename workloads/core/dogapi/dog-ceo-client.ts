@@ -1,12 +1,18 @@
 import { z } from 'zod';
 import type { WorkloadConfig } from '../config/schema';
-import { dogCeoBreedFromImageUrl, labelFromDogCeo } from './breeds';
+import { BREEDS, dogCeoBreedFromImageUrl, dogCeoFromLabel, labelFromDogCeo } from './breeds';
 
 /**
  * A client for the Dog CEO API (https://dog.ceo/dog-api/) — or anything with its shape,
  * such as the local server in ./local-dog-api.ts. The true breed of a random image is not
  * in the JSON answer, only in the image URL path (`/breeds/retriever-golden/x.jpg`), so
  * every image this client returns carries the label parsed from its URL.
+ *
+ * The API is not trusted with where the service connects to: an image URL must be https
+ * on an allowed host (`imageHosts`, images.dog.ceo by default; the local server's own
+ * origin when the API is on this machine), redirects are never followed, and a random
+ * image must be of an accepted breed. Error messages name the upstream answer for the
+ * log; the service never passes them to its clients.
  */
 
 /** A random dog photo and its breed, as told by the image URL. */
@@ -25,6 +31,17 @@ export interface DogCeoClientOptions {
   timeoutMs?: number;
   /** Refuse image downloads larger than this many bytes. */
   maxImageBytes?: number;
+  /** Hosts image URLs may point at, over https (default: images.dog.ceo). */
+  imageHosts?: readonly string[];
+  /** Labels a random image may have (default: the breed table, ./breeds.ts). */
+  breeds?: readonly string[];
+}
+
+const DEFAULT_IMAGE_HOSTS = ['images.dog.ceo'];
+
+/** A server on this machine (the local stand-in for the Dog CEO API): its own origin serves its images. */
+function isLoopback(url: URL): boolean {
+  return url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
 }
 
 /** An API answer that is not what the Dog CEO API promises, or an HTTP/network failure. */
@@ -50,6 +67,9 @@ export class DogCeoClient {
   readonly baseUrl: string;
   readonly timeoutMs: number;
   readonly maxImageBytes: number;
+  /** Origins image URLs may point at (`https://<host>`, plus a loopback API's own origin). */
+  readonly imageOrigins: ReadonlySet<string>;
+  readonly breeds: ReadonlySet<string>;
 
   constructor(options: DogCeoClientOptions) {
     let parsed: URL;
@@ -64,11 +84,28 @@ export class DogCeoClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxImageBytes = options.maxImageBytes ?? 15 * 1024 * 1024;
+    const origins = (options.imageHosts ?? DEFAULT_IMAGE_HOSTS).map((h) => `https://${h.toLowerCase()}`);
+    if (isLoopback(parsed)) origins.push(parsed.origin);
+    this.imageOrigins = new Set(origins);
+    this.breeds = new Set(options.breeds?.length ? options.breeds : BREEDS.map((b) => b.label));
   }
 
-  /** GET /api/breeds/image/random */
+  /**
+   * GET /api/breeds/image/random, of an accepted breed: when the API picks another breed
+   * (the real one knows ~120), one image of a randomly chosen accepted breed instead.
+   */
   async randomImage(): Promise<DogImage> {
-    return this.imageFrom(`${this.baseUrl}/api/breeds/image/random`);
+    const any = await this.imageFrom(`${this.baseUrl}/api/breeds/image/random`);
+    if (this.breeds.has(any.label)) return any;
+    const accepted = [...this.breeds];
+    const pick = await this.randomImageOfBreed(dogCeoFromLabel(accepted[Math.floor(Math.random() * accepted.length)]));
+    if (!this.breeds.has(pick.label)) {
+      throw new DogApiError(
+        `the Dog API sent an image of breed ${JSON.stringify(pick.dogCeoName)}, which is not an accepted breed`,
+        pick.url,
+      );
+    }
+    return pick;
   }
 
   /** GET /api/breed/<breed>[/<sub>]/images/random for a Dog CEO name such as `retriever-golden`. */
@@ -97,8 +134,9 @@ export class DogCeoClient {
       .sort();
   }
 
-  /** Downloads an image's bytes, refusing answers over `maxImageBytes`. */
+  /** Downloads an image's bytes from an allowed origin, refusing answers over `maxImageBytes`. */
   async fetchImage(url: string): Promise<Buffer> {
+    this.checkImageUrl(url);
     const res = await this.get(url, 'image/*');
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (declared > this.maxImageBytes) {
@@ -131,7 +169,21 @@ export class DogCeoClient {
     } catch (err) {
       throw new DogApiError(`GET ${url}: ${(err as Error).message}`, url);
     }
+    this.checkImageUrl(imageUrl);
     return { url: imageUrl, dogCeoName, label: labelFromDogCeo(dogCeoName) };
+  }
+
+  /** An image URL must be https on an allowed host (or the loopback API's own origin): anything else could reach internal addresses. */
+  private checkImageUrl(url: string): void {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new DogApiError(`image URL ${JSON.stringify(url.slice(0, 200))} is not a URL`, url);
+    }
+    if (!this.imageOrigins.has(parsed.origin) || parsed.username || parsed.password) {
+      throw new DogApiError(`image URL ${url.slice(0, 200)} is not on an allowed origin (${[...this.imageOrigins].join(', ')})`, url);
+    }
   }
 
   private async getJson(url: string): Promise<unknown> {
@@ -153,9 +205,14 @@ export class DogCeoClient {
   private async get(url: string, accept: string): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(url, { headers: { accept }, signal: AbortSignal.timeout(this.timeoutMs) });
+      // A redirect could lead anywhere (a metadata server, an internal address): never followed.
+      res = await fetch(url, { headers: { accept }, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
       throw this.wrap(url, err);
+    }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new DogApiError(`GET ${url} answered a redirect (HTTP ${res.status}); redirects are not followed`, url, res.status);
     }
     if (!res.ok) {
       const body = await res.text().catch(() => '');
@@ -202,5 +259,11 @@ export function dogCeoClientFromConfig(config: Pick<WorkloadConfig, 'dogApi' | '
         '(startLocalDogApi / `npx tsx workloads/core/dogapi/serve.ts`) and pass its URL',
     );
   }
-  return new DogCeoClient({ baseUrl, timeoutMs: config.dogApi.timeoutMs, maxImageBytes: config.images.maxBytes });
+  return new DogCeoClient({
+    baseUrl,
+    timeoutMs: config.dogApi.timeoutMs,
+    maxImageBytes: config.images.maxBytes,
+    imageHosts: config.dogApi.imageHosts,
+    breeds: config.dogApi.breeds,
+  });
 }

@@ -144,6 +144,24 @@ export async function toTrainingJpeg(
   }
 }
 
+/**
+ * The copy of an upload that is kept: upright sRGB, at most `maxSide` pixels on its longer
+ * side (never enlarged), re-encoded as JPEG without metadata (no EXIF location, no
+ * comments, nothing the client put in the file besides the picture).
+ */
+export async function boundedCopy(
+  data: Buffer,
+  maxSide: number,
+  limits: ImageLimits,
+): Promise<{ jpeg: Buffer; width: number; height: number }> {
+  const { data: jpeg, info } = await uprightRgb(data, limits)
+    .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+    .removeAlpha()
+    .jpeg({ quality: 90, mozjpeg: false })
+    .toBuffer({ resolveWithObject: true });
+  return { jpeg, width: info.width, height: info.height };
+}
+
 /** Decodes a JPEG already normalised by {@link toTrainingJpeg} into RGB bytes. */
 export async function decodeRgb(jpeg: Buffer, size: number): Promise<Buffer> {
   return sharp(jpeg).resize(size, size, { fit: 'fill' }).removeAlpha().toColourspace('srgb').raw().toBuffer();

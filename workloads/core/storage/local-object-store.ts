@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFile as readFileCallback, readFileSync, promises as fs, statSync } from 'node:fs';
+import { closeSync, type Dirent, fstatSync, openSync, readFile as readFileCallback, readFileSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -117,16 +117,40 @@ export class LocalObjectStore implements ObjectStore {
     return { key, size: bytes.length, generation: generationOf(bytes), updated: new Date() };
   }
 
+  /**
+   * Deletes what a killed writer leaves behind: temp files (a write that never finished)
+   * and lock files, last touched more than `olderThanMs` ago (a live write takes
+   * milliseconds; a live lock is broken after 30 s anyway). Returns the paths removed.
+   */
+  async sweepLeftovers(olderThanMs: number, now = Date.now()): Promise<string[]> {
+    const removed: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await entriesOf(dir);
+      for (const e of entries) {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) await walk(full);
+        else if (e.name.startsWith(TEMP_MARK) || e.name.endsWith(LOCK_SUFFIX)) {
+          const st = await fs.stat(full).catch(() => undefined);
+          if (
+            st &&
+            now - st.mtimeMs > olderThanMs &&
+            (await fs.unlink(full).then(
+              () => true,
+              () => false,
+            ))
+          )
+            removed.push(full);
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
+  }
+
   async list(prefix: string): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
     const walk = async (dir: string, rel: string): Promise<void> => {
-      let entries;
-      try {
-        entries = await fs.readdir(dir, { withFileTypes: true });
-      } catch (err) {
-        if (isNotFound(err)) return;
-        throw err;
-      }
+      const entries = await entriesOf(dir);
       const files: { key: string; file: string }[] = [];
       for (const e of entries) {
         if (e.name.startsWith(TEMP_MARK) || e.name.endsWith(LOCK_SUFFIX)) continue;
@@ -253,6 +277,16 @@ async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } finally {
     await fs.unlink(lock).catch(() => undefined);
+  }
+}
+
+/** A folder's entries; none when it does not exist (a prefix nothing was written under). */
+async function entriesOf(dir: string): Promise<Dirent[]> {
+  try {
+    return await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
   }
 }
 

@@ -25,7 +25,13 @@ describe('loadConfig', () => {
     const c = loadConfig({ env: {} });
     expect(c.storage.backend).toBe('local');
     expect(c.warehouse.backend).toBe('duckdb');
-    expect(c.dogApi).toEqual({ baseUrl: '', datasetDir: '../shared/datasets/dogs', timeoutMs: 10_000 });
+    expect(c.dogApi).toEqual({
+      baseUrl: '',
+      datasetDir: '../shared/datasets/dogs',
+      timeoutMs: 10_000,
+      imageHosts: ['images.dog.ceo'],
+      breeds: [],
+    });
     expect(c.training.augment.horizontalFlip).toBe(true);
   });
 

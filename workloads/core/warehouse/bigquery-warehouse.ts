@@ -1,7 +1,7 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import { randomUUID } from 'node:crypto';
 import { Row, TableName } from './tables';
-import { checkRows, QueryRow, renderTables, serializeRows, Value, Warehouse } from './warehouse';
+import { checkInsertIds, checkRows, InsertOptions, QueryRow, renderTables, serializeRows, Value, Warehouse } from './warehouse';
 
 /**
  * BigQuery: streaming inserts (with insert ids, so a retried request does not duplicate
@@ -20,10 +20,15 @@ export class BigQueryWarehouse implements Warehouse {
     return `\`${this.projectId}.${this.datasetId}.${table}\``;
   }
 
-  async insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void> {
+  async insert<T extends TableName>(table: T, rows: Row<T>[], options?: InsertOptions): Promise<void> {
     checkRows(table, rows);
+    checkInsertIds(rows, options);
     if (rows.length === 0) return;
-    const payload = serializeRows(rows as Record<string, unknown>[]).map((json) => ({ insertId: randomUUID(), json }));
+    // BigQuery drops a row whose insertId it saw in the last minute or so (best effort).
+    const payload = serializeRows(rows as Record<string, unknown>[]).map((json, i) => ({
+      insertId: options?.insertIds?.[i] ?? randomUUID(),
+      json,
+    }));
     try {
       await this.bigquery.dataset(this.datasetId).table(table).insert(payload, { raw: true });
     } catch (err) {

@@ -3,7 +3,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { duckDbAddColumns, duckDbDdl } from './schema-dsl';
 import { Row, TABLE_NAMES, tableDef, TableName } from './tables';
-import { checkRows, QueryRow, renderTables, Value, Warehouse } from './warehouse';
+import { checkInsertIds, checkRows, InsertOptions, QueryRow, renderTables, Value, Warehouse } from './warehouse';
+
+const INSERTED = '"_inserted"';
 
 /**
  * The local warehouse: one DuckDB file under the data root, with the same tables as
@@ -20,15 +22,20 @@ export class DuckDbWarehouse implements Warehouse {
 
   static async open(file: string): Promise<DuckDbWarehouse> {
     if (file !== ':memory:') await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-    const instance = await DuckDBInstance.create(file);
+    // No file, network or extension access from SQL (read_text, COPY ... TO, ATTACH, INSTALL):
+    // the warehouse reads and writes its own tables only, and no statement can turn this back on.
+    const instance = await DuckDBInstance.create(file, { enable_external_access: 'false' });
     const conn = await instance.connect();
     // BigQuery works in UTC. DuckDB defaults to the machine's time zone, which would shift
     // TIMESTAMP casts, comparisons and DATE(ts) on a machine outside UTC: pin it.
     await conn.run("SET TimeZone = 'UTC'");
+    await conn.run('SET lock_configuration = true');
     for (const name of TABLE_NAMES) {
       await conn.run(duckDbDdl(tableDef(name)));
       for (const alter of duckDbAddColumns(tableDef(name))) await conn.run(alter);
     }
+    // Insert ids already written (BigQuery keeps them for its own de-duplication; here it is a table).
+    await conn.run(`CREATE TABLE IF NOT EXISTS ${INSERTED} (insert_id VARCHAR PRIMARY KEY)`);
     return new DuckDbWarehouse(instance, conn);
   }
 
@@ -39,8 +46,9 @@ export class DuckDbWarehouse implements Warehouse {
     return next;
   }
 
-  async insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void> {
+  async insert<T extends TableName>(table: T, rows: Row<T>[], options?: InsertOptions): Promise<void> {
     checkRows(table, rows);
+    checkInsertIds(rows, options);
     if (rows.length === 0) return;
     const def = tableDef(table);
     const cols = Object.keys(def.fields);
@@ -49,7 +57,14 @@ export class DuckDbWarehouse implements Warehouse {
     await this.serial(async () => {
       await this.conn.run('BEGIN TRANSACTION');
       try {
-        for (const row of rows as Record<string, unknown>[]) {
+        for (const [i, row] of (rows as Record<string, unknown>[]).entries()) {
+          const id = options?.insertIds?.[i];
+          if (id !== undefined) {
+            const fresh = await this.conn.runAndReadAll(`INSERT INTO ${INSERTED} VALUES (?) ON CONFLICT DO NOTHING RETURNING insert_id`, [
+              id,
+            ]);
+            if (fresh.currentRowCount === 0) continue; // written by an earlier attempt
+          }
           const values = cols.map((c) => {
             const v = row[c];
             if (v === undefined || v === null) return null;

@@ -18,7 +18,7 @@ export async function openWarehouse(config: Pick<WorkloadConfig, 'dataRoot' | 'w
     }
     case 'http':
       if (!w.url) throw new Error('config key warehouse.url (env CV_WAREHOUSE_URL) is required when warehouse.backend is "http"');
-      return new HttpWarehouse(w.url);
+      return new HttpWarehouse(w.url, w.token);
     case 'duckdb':
       return DuckDbWarehouse.open(path.resolve(config.dataRoot, w.duckdbFile));
   }

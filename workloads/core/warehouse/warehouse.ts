@@ -11,10 +11,26 @@ export type QueryRow = Record<string, Value>;
  * tables referenced as `{{table_name}}` and parameters as `@name`.
  */
 export interface Warehouse {
-  /** Validates every row against the table schema, then appends them (all or nothing). */
-  insert<T extends TableName>(table: T, rows: Row<T>[]): Promise<void>;
+  /**
+   * Validates every row against the table schema, then appends them (all or nothing).
+   * With `insertIds` (one per row), a row whose id was inserted before is skipped, so a
+   * retried insert whose first attempt did succeed writes nothing twice.
+   */
+  insert<T extends TableName>(table: T, rows: Row<T>[], options?: InsertOptions): Promise<void>;
   query(sql: string, params?: Record<string, Value>): Promise<QueryRow[]>;
   close(): Promise<void>;
+}
+
+export interface InsertOptions {
+  /** A stable id per row (same order as the rows), kept across retries. */
+  insertIds?: readonly string[];
+}
+
+/** Checks that there is one insert id per row. */
+export function checkInsertIds(rows: readonly unknown[], options: InsertOptions | undefined): void {
+  if (options?.insertIds && options.insertIds.length !== rows.length) {
+    throw new Error(`${options.insertIds.length} insert ids for ${rows.length} rows: give one id per row`);
+  }
 }
 
 /** Validation shared by all implementations, so a bad row fails the same way everywhere. */

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { perceptualHash } from '../../core/dataset/perceptual-hash';
 import { displayName } from '../../core/dogapi/breeds';
-import { FILE_EXTENSION, ImageRejectedError } from '../../core/images/normalize-image';
+import { ImageRejectedError } from '../../core/images/normalize-image';
 import { rawKeys } from '../../core/layout';
 import { writeJson } from '../../core/storage/object-store';
 import { ACCEPTED_IMAGES, DecodeTimeoutError, errorHandler, errorResponses, sendError, sendImageRejected } from '../http-errors';
@@ -62,89 +62,118 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
     return errorHandler(err, req, reply);
   });
 
-  app.post('/classify', { schema: { response: { 200: classified, ...errorResponses } } }, async (req, reply) => {
-    let bytes: Buffer;
-    if (req.isMultipart()) {
-      const file = await req.file();
-      if (!file) return sendError(reply, 400, 'no_file', `the form has no file: attach a ${ACCEPTED_IMAGES} photo`);
-      bytes = await file.toBuffer();
-    } else if (Buffer.isBuffer(req.body)) {
-      bytes = req.body;
-    } else if (req.body === undefined || req.body === null) {
-      bytes = Buffer.alloc(0);
-    } else {
-      // Parsed by fastify's text or JSON parser: not a photo upload.
-      return sendError(reply, 415, 'unsupported_media_type', mediaTypeHelp(req.headers['content-type']));
+  // The daily upload quota per client, on top of the per-minute limit every public route has.
+  const { uploadsPerDay } = config.inference.rateLimit;
+  const quota = app.createRateLimit({ max: uploadsPerDay, timeWindow: 24 * 3600_000 });
+  const uploadQuota = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (uploadsPerDay === 0) return;
+    const q = await quota(req);
+    if (!q.isAllowed && q.isExceeded) {
+      return sendError(
+        reply.header('retry-after', q.ttlInSeconds),
+        429,
+        'upload_quota',
+        `the daily upload quota (${uploadsPerDay} photos per client) is used up; try again in ${Math.ceil(q.ttlInSeconds / 3600)} h`,
+      );
     }
+  };
 
-    // The photo's perceptual hash (trust: near-duplicates are one photo), beside the prediction.
-    const phash = perceptualHash(bytes, { maxPixels: limits.maxPixels }).catch(() => undefined);
-    let outcome;
-    try {
-      outcome = await ctx.predictor.run(bytes);
-    } catch (err) {
-      if (err instanceof ImageRejectedError || err instanceof DecodeTimeoutError) {
-        req.log.info({ reason: err.reason, bytes: bytes.length }, `image refused: ${err.message}`);
-        return sendImageRejected(reply, err, limits);
+  app.post(
+    '/classify',
+    {
+      onRequest: uploadQuota,
+      // Room for a multipart envelope around an image of the largest accepted size.
+      bodyLimit: config.images.maxBytes + 64 * 1024,
+      schema: { response: { 200: classified, ...errorResponses } },
+    },
+    async (req, reply) => {
+      let bytes: Buffer;
+      if (req.isMultipart()) {
+        const file = await req.file();
+        if (!file) return sendError(reply, 400, 'no_file', `the form has no file: attach a ${ACCEPTED_IMAGES} photo`);
+        bytes = await file.toBuffer();
+      } else if (Buffer.isBuffer(req.body)) {
+        bytes = req.body;
+      } else if (req.body === undefined || req.body === null) {
+        bytes = Buffer.alloc(0);
+      } else {
+        // Parsed by fastify's text or JSON parser: not a photo upload.
+        return sendError(reply, 415, 'unsupported_media_type', mediaTypeHelp(req.headers['content-type']));
       }
-      throw err;
-    }
-    const champion = outcome.results[0];
-    if (!champion) {
-      return sendError(reply, 503, 'no_model', `no prediction can be made: ${outcome.noModelReason}. Nothing was stored.`);
-    }
 
-    const at = new Date();
-    const id = newId(at);
-    const { info } = outcome.image;
-    const imageKey = rawKeys.image(id, FILE_EXTENSION[info.format]);
-    const latencyMs = Math.round(outcome.latencyMs * 10) / 10;
-    // "Not a dog" / "none of our breeds": an answer, never a label (nothing here writes labels/).
-    const answer = openSetAnswerFor(champion, outcome.dogProbability, config.inference.openSet);
-    const record: UploadRecord = {
-      id,
-      imageKey,
-      sha256: sha256(bytes),
-      format: info.format,
-      width: info.width,
-      height: info.height,
-      uploadedAt: at.toISOString(),
-      requestId: req.id,
-      phash: await phash,
-      voter: await voterOf(req.ip),
-      prediction: {
-        predictedLabel: champion.predictedLabel,
-        confidence: champion.confidence,
+      // The photo's perceptual hash (trust: near-duplicates are one photo), beside the prediction.
+      const phash = perceptualHash(bytes, { maxPixels: limits.maxPixels }).catch(() => undefined);
+      let outcome;
+      try {
+        outcome = await ctx.predictor.run(bytes, { keepCopy: true });
+      } catch (err) {
+        if (err instanceof ImageRejectedError || err instanceof DecodeTimeoutError) {
+          req.log.info({ reason: err.reason, bytes: bytes.length }, `image refused: ${err.message}`);
+          return sendImageRejected(reply, err, limits);
+        }
+        throw err;
+      }
+      const champion = outcome.results[0];
+      if (!champion || !outcome.copy) {
+        return sendError(reply, 503, 'no_model', `no prediction can be made: ${outcome.noModelReason}. Nothing was stored.`);
+      }
+
+      const at = new Date();
+      const id = newId(at);
+      const { info } = outcome.image;
+      // Kept until labelled: the bounded re-encoded copy, not the client's bytes (uploads/ expires).
+      const { copy } = outcome;
+      const imageKey = rawKeys.uploadImage(id);
+      const latencyMs = Math.round(outcome.latencyMs * 10) / 10;
+      // "Not a dog" / "none of our breeds": an answer, never a label (nothing here writes labels/).
+      const answer = openSetAnswerFor(champion, outcome.dogProbability, config.inference.openSet);
+      const record: UploadRecord = {
+        id,
+        imageKey,
+        sha256: sha256(copy.jpeg),
+        format: 'jpeg',
+        width: copy.width,
+        height: copy.height,
+        original: { format: info.format, width: info.width, height: info.height, bytes: bytes.length },
+        uploadedAt: at.toISOString(),
+        requestId: req.id,
+        phash: await phash,
+        voter: await voterOf(req.ip),
+        prediction: {
+          predictedLabel: champion.predictedLabel,
+          confidence: champion.confidence,
+          modelVersion: champion.version,
+          topK: champion.topK,
+          latencyMs,
+          answer,
+        },
+      };
+      await raw.write(imageKey, copy.jpeg, { ifGenerationMatch: '0', contentType: 'image/jpeg' });
+      await writeJson(raw, rawKeys.upload(id), record, { ifGenerationMatch: '0' });
+
+      const rows = predictionRows({
+        outcome,
+        requestId: req.id,
+        predictionId: id,
+        source: 'upload',
+        // Where the image is once labelled (training data joins prediction events on it).
+        imageUri: raw.uri(rawKeys.image(id, 'jpg')),
+        trueLabel: null,
+        at,
+        openSet: config.inference.openSet,
+      });
+      await ctx.sink.add('prediction_events', rows);
+      logPredictions(req.log, rows);
+
+      return {
+        predictionId: id,
         modelVersion: champion.version,
+        answer,
+        prediction: { label: champion.predictedLabel, display: displayName(champion.predictedLabel), confidence: champion.confidence },
         topK: champion.topK,
         latencyMs,
-        answer,
-      },
-    };
-    await raw.write(imageKey, bytes, { ifGenerationMatch: '0', contentType: `image/${info.format}` });
-    await writeJson(raw, rawKeys.upload(id), record, { ifGenerationMatch: '0' });
-
-    const rows = predictionRows({
-      outcome,
-      requestId: req.id,
-      predictionId: id,
-      source: 'upload',
-      imageUri: raw.uri(imageKey),
-      trueLabel: null,
-      at,
-      openSet: config.inference.openSet,
-    });
-    ctx.sink.add('prediction_events', rows);
-    logPredictions(req.log, rows);
-
-    return {
-      predictionId: id,
-      modelVersion: champion.version,
-      answer,
-      prediction: { label: champion.predictedLabel, display: displayName(champion.predictedLabel), confidence: champion.confidence },
-      topK: champion.topK,
-      latencyMs,
-      image: { format: info.format, width: info.width, height: info.height },
-    };
-  });
+        image: { format: info.format, width: info.width, height: info.height },
+      };
+    },
+  );
 };

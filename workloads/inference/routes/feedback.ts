@@ -4,10 +4,10 @@ import type { RawLabel } from '../../core/dataset/raw-label';
 import { rawKeys, SAFE_ID } from '../../core/layout';
 import { PreconditionFailedError, readJson, writeJson } from '../../core/storage/object-store';
 import { errorBody, sendError } from '../http-errors';
-import { newId, readUpload, UploadRecord, writeLabelOnce } from '../records';
+import { keepUploadImage, newId, readUpload, UploadRecord, writeLabelOnce } from '../records';
 import { knownLabels } from './labels';
 
-const feedbackBody = z.object({
+const feedbackBody = z.strictObject({
   predictionId: z.string().regex(SAFE_ID, 'must be a prediction id as POST /classify returns it'),
   correct: z.boolean(),
   label: z.string().min(1).max(100).optional(),
@@ -47,6 +47,8 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/feedback',
     {
+      // The largest valid body is under 250 bytes; a bigger one is refused unread (413).
+      bodyLimit: 1024,
       schema: { body: feedbackBody, response: { 201: recorded, '4xx': feedbackError, '5xx': errorBody } },
       config: { subject: 'feedback', expects: '{"predictionId": string, "correct": boolean, "label"?: string}' },
     },
@@ -112,7 +114,7 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
       if (trueLabel) {
         const labelObject: RawLabel = {
           id: predictionId,
-          imageKey: record.imageKey,
+          imageKey: await keepUploadImage(raw, record),
           label: trueLabel,
           source: 'upload',
           // A user's word: kept out of training and evaluation until a trust policy confirms it.
@@ -144,7 +146,7 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
         }
         throw err;
       }
-      ctx.sink.add('feedback', [
+      await ctx.sink.add('feedback', [
         {
           ts: at,
           feedback_id: feedbackId,

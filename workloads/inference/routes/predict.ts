@@ -38,15 +38,23 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.inference;
   const raw = ctx.lake.raw;
 
-  app.get('/predict', { schema: { response: { 200: ingested, ...errorResponses } } }, async (req, reply) => {
+  // Internal: the scheduler's call (its OIDC token is checked before any work); not rate limited.
+  const internal = { onRequest: ctx.internalOnly, config: { rateLimit: false as const } };
+  app.get('/predict', { ...internal, schema: { response: { 200: ingested, ...errorResponses } } }, async (req, reply) => {
     let dog;
     let bytes: Buffer;
     try {
       dog = await ctx.dogApi.randomImage();
       bytes = await ctx.dogApi.fetchImage(dog.url);
     } catch (err) {
+      // What the API answered goes to the log only: an upstream body never reaches the caller.
       req.log.warn({ err }, 'dog image API failed');
-      return sendError(reply, 502, 'dog_api_unavailable', `the dog image API failed: ${(err as Error).message}`);
+      return sendError(
+        reply,
+        502,
+        'dog_api_unavailable',
+        `the dog image API failed (request ${req.id}); the details are in the service log`,
+      );
     }
 
     // The photo's perceptual hash (trust: near-duplicates are one photo), beside the prediction.
@@ -57,7 +65,7 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
     } catch (err) {
       if (err instanceof ImageRejectedError || err instanceof DecodeTimeoutError) {
         req.log.warn({ err, url: dog.url }, 'dog image API sent an unusable image');
-        return sendError(reply, 502, 'dog_api_bad_image', `the dog image API sent an unusable image (${dog.url}): ${err.message}`);
+        return sendError(reply, 502, 'dog_api_bad_image', `the dog image API sent an unusable image (${err.reason}; request ${req.id})`);
       }
       throw err;
     }
@@ -93,7 +101,7 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
       at,
       openSet: ctx.config.inference.openSet,
     });
-    ctx.sink.add('prediction_events', rows);
+    await ctx.sink.add('prediction_events', rows);
     logPredictions(req.log, rows);
 
     return {

@@ -43,7 +43,7 @@ maybe('compiled JavaScript', () => {
       });
       expect(res.status).toBe(200);
       expect(await (await fetch(`${svc.url}/`)).text()).toContain('Creature Vision');
-      const ready = await (await fetch(`${svc.url}/readyz`)).json();
+      const ready = await (await fetch(`${svc.url}/status`, { headers: svc.internal.headers() })).json();
       expect(ready).toMatchObject({ ready: true, workers: 2 });
       expect(svc.lines.join('\n')).not.toMatch(/tsx/);
     } finally {

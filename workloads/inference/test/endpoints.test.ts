@@ -3,7 +3,7 @@ import { parseRawLabel } from '../../core/dataset/raw-label';
 import { toModelInput } from '../../core/images/normalize-image';
 import { loadClassifier } from '../../core/model/classifier';
 import { rawKeys } from '../../core/layout';
-import type { UploadRecord } from '../records';
+import { sha256, type UploadRecord } from '../records';
 import { bytesBody, eventually, formWith, startTestService, TestService } from './fixtures/service';
 import { buildTestModel, photosOf, TestModel } from './fixtures/test-model';
 
@@ -31,11 +31,13 @@ describe('inference service endpoints', () => {
     expect(model.trainAccuracy).toBeGreaterThan(0.8);
   });
 
-  test('/healthz and /readyz', async () => {
+  test('/healthz and /readyz; /status (internal) says which model serves', async () => {
     expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${svc.url}/readyz`);
     expect(ready.status).toBe(200);
-    const body = await ready.json();
+    expect(await ready.json()).toEqual({ ready: true }); // no internals for the public
+    expect((await fetch(`${svc.url}/status`)).status).toBe(401);
+    const body = await (await fetch(`${svc.url}/status`, { headers: svc.internal.headers() })).json();
     expect(body).toMatchObject({ ready: true, champion: model.version, challenger: null, workers: 1 });
     expect(['wasm', 'tensorflow', 'cpu']).toContain(body.backend);
   });
@@ -47,7 +49,7 @@ describe('inference service endpoints', () => {
   });
 
   test('GET /predict classifies a dog API photo, stores it with its label and logs the prediction', async () => {
-    const res = await fetch(`${svc.url}/predict`);
+    const res = await fetch(`${svc.url}/predict`, { headers: svc.internal.headers() });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBeTruthy();
     const body = await res.json();
@@ -94,7 +96,9 @@ describe('inference service endpoints', () => {
 
     const record = JSON.parse((await svc.lake.raw.read(rawKeys.upload(a.predictionId))).toString()) as UploadRecord;
     expect(record.prediction.predictedLabel).toBe(a.prediction.label);
-    expect((await svc.lake.raw.read(record.imageKey)).equals(bytes)).toBe(true);
+    // Until it is labelled, an upload is kept as a bounded re-encoded copy (uploads.test.ts), not as sent.
+    expect(record.imageKey).toBe(rawKeys.uploadImage(a.predictionId));
+    expect(sha256(await svc.lake.raw.read(record.imageKey))).toBe(record.sha256);
     expect(await svc.lake.raw.stat(rawKeys.label(a.predictionId))).toBeUndefined();
   });
 
@@ -162,7 +166,7 @@ describe('inference service endpoints', () => {
   });
 
   test('feedback on a dog API prediction is refused: it already has its true label', async () => {
-    const p = await (await fetch(`${svc.url}/predict`)).json();
+    const p = await (await fetch(`${svc.url}/predict`, { headers: svc.internal.headers() })).json();
     const res = await feedback({ predictionId: p.predictionId, correct: true });
     expect(res.status).toBe(409);
     expect((await res.json()).reason).toBe('already_labelled');

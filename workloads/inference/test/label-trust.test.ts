@@ -34,7 +34,7 @@ describe('labels the service writes', () => {
     fetch(`${svc.url}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   it('labels record their source and trust: the image API trusted, a user untrusted, with the photo’s hash and the voter', async () => {
-    const ingested = await (await fetch(`${svc.url}/predict`)).json();
+    const ingested = await (await fetch(`${svc.url}/predict`, { headers: svc.internal.headers() })).json();
     expect(parseRawLabel(await svc.lake.raw.read(rawKeys.label(ingested.predictionId)))).toMatchObject({
       source: 'dogapi',
       trust: 'trusted',

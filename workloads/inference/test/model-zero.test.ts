@@ -17,8 +17,9 @@ describe('a new stack serves model zero and answers open-set questions', () => {
   beforeAll(async () => {
     svc = await startTestService({ overrides: { model: { zeroShot: true } } });
     const ready = await eventually(async () => {
-      const res = await fetch(`${svc.url}/readyz`);
-      return res.status === 200 ? ((await res.json()) as { champion: string }) : undefined;
+      if ((await fetch(`${svc.url}/readyz`)).status !== 200) return undefined;
+      // Which model serves is for internal callers (GET /status), not the public /readyz.
+      return (await (await fetch(`${svc.url}/status`, { headers: svc.internal.headers() })).json()) as { champion: string };
     }, 60_000);
     champion = ready.champion;
   }, 90_000);

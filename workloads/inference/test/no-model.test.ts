@@ -11,15 +11,17 @@ describe('inference service without a model', () => {
   });
   afterAll(async () => svc?.close());
 
-  test('/readyz is false and says why; /healthz is fine', async () => {
+  test('/readyz is false, /status says why; /healthz is fine', async () => {
     expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
     const res = await fetch(`${svc.url}/readyz`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ ready: false, reason: expect.stringMatching(/no model has been promoted/) });
+    expect(await res.json()).toEqual({ ready: false });
+    const status = await fetch(`${svc.url}/status`, { headers: svc.internal.headers() });
+    expect(await status.json()).toMatchObject({ ready: false, reason: expect.stringMatching(/no model has been promoted/) });
   });
 
   test('GET /predict still ingests the labelled photo and says plainly that no prediction was made', async () => {
-    const res = await fetch(`${svc.url}/predict`);
+    const res = await fetch(`${svc.url}/predict`, { headers: svc.internal.headers() });
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body.prediction).toBeNull();

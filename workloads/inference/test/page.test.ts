@@ -27,7 +27,12 @@ describeInBrowser('upload page in a browser', () => {
 
   test('upload, see a breed, correct it, feedback row lands in the warehouse', async () => {
     const page = await browser.newPage({ viewport: { width: 420, height: 900 }, deviceScaleFactor: 2 });
-    await page.goto(svc.url);
+    // The page works under its Content-Security-Policy: a blocked script or style is a console error.
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    const response = await page.goto(svc.url);
+    expect(response?.headers()['content-security-policy']).toMatch(/style-src 'self'/);
     await page.waitForLoadState('networkidle'); // /labels fetched
     const [photo] = await photosOf('samoyed', 1);
     await page.setInputFiles('#photo', photo);
@@ -57,6 +62,7 @@ describeInBrowser('upload page in a browser', () => {
       return r.length ? r : undefined;
     });
     expect(rows[0]).toMatchObject({ correct: false, label: 'golden_retriever' });
+    expect(errors).toEqual([]);
   });
 
   test('a refused file shows the reason on the page', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { rawKeys } from '../../core/layout';
 import { bytesBody, startTestService, TestService } from './fixtures/service';
 import { buildTestModel, photosOf } from './fixtures/test-model';
 
@@ -44,7 +45,8 @@ describe('review routes', () => {
       }),
     ]);
     const img = await fetch(`${svc.url}${queue.items[0].photoUrl}`, { headers: as(token) });
-    expect(Buffer.from(await img.arrayBuffer()).equals(bytes)).toBe(true);
+    // The photo as the service keeps it: the bounded re-encoded copy, never the client's bytes.
+    expect(Buffer.from(await img.arrayBuffer()).equals(await svc.lake.raw.read(rawKeys.image(p.predictionId, 'jpg')))).toBe(true);
     expect((await fetch(`${svc.url}${queue.items[0].photoUrl}`)).status).toBe(401);
 
     const bad = await fetch(`${svc.url}/review/${p.predictionId}`, {

@@ -64,7 +64,7 @@ describe('model swaps under load', () => {
   test('a challenger predicts in shadow: both are logged with their role, only the champion answers', async () => {
     await pointTo(svc.lake.models, 'challenger', v1);
     await eventually(async () => {
-      const r = await (await fetch(`${svc.url}/readyz`)).json();
+      const r = await (await fetch(`${svc.url}/status`, { headers: svc.internal.headers() })).json();
       return r.challenger === v1;
     });
     const [photo] = await photosOf('samoyed', 1);
@@ -85,7 +85,7 @@ describe('model swaps under load', () => {
       { role: 'challenger', model_version: v1 },
       { role: 'champion', model_version: v2 },
     ]);
-    const dog = await (await fetch(`${svc.url}/predict`)).json();
+    const dog = await (await fetch(`${svc.url}/predict`, { headers: svc.internal.headers() })).json();
     expect(dog.shadow).toEqual([expect.objectContaining({ role: 'challenger', modelVersion: v1 })]);
   });
 });

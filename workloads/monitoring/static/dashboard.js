@@ -41,15 +41,30 @@
       .replace(/\bms\b/, '(ms)')
       .replace(/\bs$/, '(s)');
   }
+  // Styles go through the CSSOM (e.style), never a style attribute or HTML string: the page
+  // runs under a Content-Security-Policy without 'unsafe-inline'.
   function el(tag, attrs, children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
       if (k === 'class') e.className = v;
       else if (k === 'text') e.textContent = v;
+      else if (k === 'style') e.style.cssText = v;
       else e.setAttribute(k, v);
     }
     for (const c of children || []) if (c) e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
     return e;
+  }
+
+  // Tooltips are DOM nodes (ECharts accepts them from a formatter): its HTML markers carry inline styles.
+  function tipLine(color, name, value) {
+    return el('div', { class: 'tip-line' }, [
+      color ? el('span', { class: 'tip-marker', style: 'background:' + color }) : null,
+      name + ': ',
+      el('b', { text: value }),
+    ]);
+  }
+  function tip(head, lines) {
+    return el('div', { class: 'tip' }, [head ? el('div', { class: 'tip-head', text: head }) : null, ...lines]);
   }
 
   // ---------- data ----------
@@ -191,9 +206,9 @@
             const head = fmtTime(items[0].value[0]);
             const lines = items.map((it) => {
               const unit = units[f.series ? f.values[0] : f.values.find((v) => human(v) === it.seriesName)];
-              return it.marker + ' ' + it.seriesName + ': <b>' + fmt(it.value[1], unit) + '</b>';
+              return tipLine(it.color, it.seriesName, fmt(it.value[1], unit));
             });
-            return head + '<br/>' + lines.join('<br/>');
+            return tip(head, lines);
           },
         },
         xAxis: { type: 'time', axisLabel: { hideOverlap: true } },
@@ -238,9 +253,9 @@
           formatter: (items) => {
             if (!items.length) return '';
             const idx = items[0].dataIndex;
-            const lines = items.map((it) => it.marker + ' ' + it.seriesName + ': <b>' + fmt(it.value, unit) + '</b>');
-            if (!f.series) for (const x of extra) lines.push(human(x) + ': ' + fmt(rows[idx][x], units[x]));
-            return items[0].axisValue + '<br/>' + lines.join('<br/>');
+            const lines = items.map((it) => tipLine(it.color, it.seriesName, fmt(it.value, unit)));
+            if (!f.series) for (const x of extra) lines.push(tipLine(null, human(x), fmt(rows[idx][x], units[x])));
+            return tip(items[0].axisValue, lines);
           },
         },
         xAxis: {
@@ -272,7 +287,9 @@
       {
         animation: false,
         grid: { left: 8, right: 14, top: 26, bottom: 46, containLabel: true },
-        tooltip: { formatter: (it) => 'true ' + ys[it.value[1]] + ' → predicted ' + xs[it.value[0]] + ': <b>' + it.value[2] + '</b>' },
+        tooltip: {
+          formatter: (it) => tip(null, [tipLine(null, 'true ' + ys[it.value[1]] + ' → predicted ' + xs[it.value[0]], String(it.value[2]))]),
+        },
         xAxis: {
           type: 'category',
           data: xs,

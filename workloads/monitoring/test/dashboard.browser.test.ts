@@ -100,8 +100,29 @@ describeInBrowser('dashboard page in Chromium', () => {
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text());
     });
-    await page.goto(url);
+    const response = await page.goto(url);
+    expect(response?.headers()['content-security-policy']).toMatch(/script-src 'self';.*frame-ancestors 'none'/);
     await waitForCharts(page);
+
+    // Tooltips render under the Content-Security-Policy (a violation is a console error, see the end).
+    for (const kind of ['timeseries', 'bar', 'heatmap'] as const) {
+      const id = PANELS.find((p) => p.kind === kind)!.id;
+      const chart = page.locator(`[data-panel="${id}"] .chart`);
+      await chart.scrollIntoViewIfNeeded();
+      const box = (await chart.boundingBox())!;
+      const shown = () =>
+        page.evaluate((panel: string) => /\d/.test(document.querySelector(`[data-panel="${panel}"] .chart .tip`)?.textContent ?? ''), id);
+      // A heatmap shows a tooltip only over a filled cell: sweep the plot until one does.
+      let found = false;
+      for (let i = 0; i < 36 && !found; i++) {
+        await page.mouse.move(box.x + box.width * (0.25 + 0.1 * (i % 6)), box.y + box.height * (0.2 + 0.1 * Math.floor(i / 6)), {
+          steps: 2,
+        });
+        await page.waitForTimeout(100);
+        found = await shown();
+      }
+      expect([kind, found]).toEqual([kind, true]);
+    }
 
     // Canvases really have pixels drawn on them (not just an initialised, empty chart).
     const inked = await page.evaluate(() =>
