@@ -6,7 +6,6 @@ import { AddressInfo } from 'node:net';
 import { BREEDS, dogCeoFromLabel } from '../dogapi/breeds';
 import { DogApiError, DogCeoClient, dogCeoClientFromConfig } from '../dogapi/dog-ceo-client';
 import { LocalDogApi, startLocalDogApi } from '../dogapi/local-dog-api';
-import { openDogApi } from '../dogapi/open-dog-api';
 import { loadConfig } from '../config/load';
 import { closedPort } from './net';
 import { DOGS_DIR, REPO_ROOT } from './paths';
@@ -196,30 +195,5 @@ describe('Dog CEO client against misbehaving servers', () => {
 
   it('the default dataset dir is ../shared/datasets/dogs relative to the repository', () => {
     expect(path.resolve(REPO_ROOT, loadConfig({ env: {} }).dogApi.datasetDir)).toBe(DOGS_DIR);
-  });
-});
-
-describe('openDogApi', () => {
-  it('starts the local server over dogApi.datasetDir when no base URL is configured, and stops it on close', async () => {
-    const api = await openDogApi(loadConfig({ env: {} }), { cwd: REPO_ROOT, seed: 1 });
-    expect(api.local).toBeDefined();
-    const img = await api.client.randomImage();
-    expect(img.url.startsWith(`${api.baseUrl}/breeds/`)).toBe(true);
-    expect(BREEDS.map((b) => b.label)).toContain(img.label);
-    await api.close();
-    await expect(fetch(`${api.baseUrl}/api/breeds/list/all`)).rejects.toThrow();
-  });
-
-  it('uses the configured Dog CEO API as is, without starting anything', async () => {
-    const api = await openDogApi(loadConfig({ env: { CV_DOG_API_BASE_URL: 'https://dog.ceo', CV_DOG_API_TIMEOUT_MS: '2500' } }));
-    expect(api.local).toBeUndefined();
-    expect([api.baseUrl, api.client.baseUrl, api.client.timeoutMs]).toEqual(['https://dog.ceo', 'https://dog.ceo', 2500]);
-    await api.close();
-  });
-
-  it('names the config key when the dataset folder is missing', async () => {
-    await expect(openDogApi(loadConfig({ env: { CV_DOG_API_DATASET_DIR: '/nonexistent/dogs' } }))).rejects.toThrow(
-      /dog dataset folder \/nonexistent\/dogs cannot be read \(ENOENT\): set dogApi.datasetDir \(env CV_DOG_API_DATASET_DIR\)/,
-    );
   });
 });
