@@ -8,6 +8,7 @@ import type { Warehouse } from '../core/warehouse/warehouse';
 import { EventSink } from './event-sink';
 import { requireInternalCaller } from './internal-auth';
 import { modelZeroBootstrap } from './models/bootstrap';
+import { BREEDS } from '../core/dogapi/breeds';
 import { ModelManager } from './models/model-manager';
 import { WorkerPool } from './models/worker-pool';
 import { Predictor } from './predictor';
@@ -26,6 +27,8 @@ import { Predictor } from './predictor';
 export interface DogImageSource {
   randomImage(): Promise<DogImage>;
   fetchImage(url: string): Promise<Buffer>;
+  /** The labels its images may have (default: the breed table). Model zero names the same breeds. */
+  readonly breeds?: ReadonlySet<string>;
 }
 
 export interface InferenceContextOptions {
@@ -73,6 +76,9 @@ const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, o
     logger,
     bootstrap: modelZeroBootstrap({
       model: config.model,
+      // The breeds ingestion accepts: a model zero naming others could never be replaced, as
+      // no challenger trained on this stack's photos would name them (the gate's keeps_breeds).
+      breeds: dogApi.breeds ? BREEDS.filter((b) => dogApi.breeds!.has(b.label)) : undefined,
       store: lake.models,
       record: (rows) =>
         void sink.add('model_events', rows).catch((err: unknown) => logger.error({ err, rows }, 'model events could not be queued')),

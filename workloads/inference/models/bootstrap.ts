@@ -1,4 +1,5 @@
 import type { WorkloadConfig } from '../../core/config/schema';
+import type { Breed } from '../../core/dogapi/breeds';
 import type { Logger } from '../../core/log';
 import { ensureModelZero, modelZeroEvents } from '../../core/model/model-zero';
 import type { ObjectStore } from '../../core/storage/object-store';
@@ -13,12 +14,14 @@ import type { Row } from '../../core/warehouse/tables';
  */
 export function modelZeroBootstrap(o: {
   model: WorkloadConfig['model'];
+  /** The breeds model zero names (default: every breed of the table with an ImageNet class). */
+  breeds?: readonly Breed[];
   store: ObjectStore;
   record: (rows: Row<'model_events'>[]) => void;
   logger: Logger;
 }): () => Promise<string | undefined> {
   return async () => {
-    const outcome = await ensureModelZero({ store: o.store, model: o.model });
+    const outcome = await ensureModelZero({ store: o.store, model: o.model, breeds: o.breeds });
     if (outcome.promoted) {
       o.record(modelZeroEvents(outcome));
       o.logger.info({ event: 'model_zero', model_version: outcome.version }, outcome.reason);

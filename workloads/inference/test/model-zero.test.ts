@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { rawKeys } from '../../core/layout';
 import { readPointer } from '../../core/model/registry';
+import { readModelMeta } from '../../core/model/model-version';
 import { openSetVerdict } from '../predictor';
 import { syntheticNotDogs } from './fixtures/not-dogs';
 import { bytesBody, eventually, startTestService, TestService } from './fixtures/service';
@@ -88,4 +89,15 @@ describe('the open-set verdict', () => {
     expect(openSetVerdict(0.2, 0.1, { notADogBelow: 0, unknownBreedBelow: 0 })).toBe('breed');
     expect(openSetVerdict(0.9, null, t)).toBe('breed');
   });
+});
+
+describe('model zero names the breeds the stack accepts', () => {
+  let svc: TestService | undefined;
+  afterAll(async () => svc?.close());
+
+  test('with dogApi.breeds set, model zero names those breeds only (a challenger could otherwise never replace it)', async () => {
+    svc = await startTestService({ overrides: { model: { zeroShot: true }, dogApi: { breeds: ['samoyed', 'pug', 'beagle'] } } });
+    const version = await eventually(async () => (await readPointer(svc!.lake.models, 'production')).pointer?.version, 60_000);
+    expect((await readModelMeta(svc.lake.models, version)).labels).toEqual(['beagle', 'pug', 'samoyed']);
+  }, 90_000);
 });
