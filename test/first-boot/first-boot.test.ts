@@ -8,7 +8,14 @@ import { ZERO_SHOT } from '../../workloads/core/model/model-zero';
 import { GcsStandIn } from '../../workloads/core/test/gcs-stand-in';
 import { buildImage, type Image, livenessProbe, type RunningContainer, startContainer, startupProbe } from './containers';
 import { type DeclaredService, deploymentOf } from './deployment';
-import { startBigQueryOnDuckDb, startCloudRunJobsStandIn, startMetadataServer, startVertexStandIn } from './stand-ins';
+import {
+  startBigQueryOnDuckDb,
+  startCloudRunJobsStandIn,
+  startGoogleCertsStandIn,
+  startMetadataServer,
+  startVertexStandIn,
+} from './stand-ins';
+import { LocalIdTokenIssuer } from '../../workloads/core/gcp/local-id-tokens';
 
 /**
  * First boot of a fresh stack, the way Google Cloud would run it (issue 12 item b).
@@ -124,6 +131,11 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
       metadata.set(email, m.host);
     }
 
+    // Google's ID-token issuer: Cloud Scheduler's OIDC tokens, verified by the service as on Cloud Run.
+    const issuer = new LocalIdTokenIssuer();
+    const googleCerts = await startGoogleCertsStandIn(issuer);
+    cleanups.push(() => googleCerts.close());
+
     const built: Image = await buildImage();
     cleanups.push(() => built.remove());
     const home = path.join(tmp, 'home');
@@ -143,6 +155,7 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
       METADATA_SERVER_DETECTION: 'assume-present',
       CV_PIPELINE_API_ENDPOINT: vertexUrl,
       CV_PREPROCESSING_CLOUD_RUN_JOB_API_ENDPOINT: runAdminUrl,
+      CV_INFERENCE_INGEST_AUTH_CERTS_URL: googleCerts.url,
     });
 
     if (d.job) {
@@ -207,8 +220,14 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
 
     // Model zero: the fresh stack answers /classify before any pipeline run, from the backbone
     // the stack uploaded (the inference service creates and promotes it on an empty registry).
+    // Which model serves is for the scheduler's identity (internal GET /status); /readyz only says ready or not.
+    const scheduler = d.calls.find((c) => c.uri.endsWith('/predict'))!;
+    const asScheduler = { authorization: `Bearer ${issuer.sign({ audience: scheduler.audience!, email: scheduler.serviceAccount! })}` };
     const zero = await until('the inference service to serve model zero', 180_000, async () => {
-      const r = (await (await fetch(`${bases.get(inference.name)}/readyz`)).json()) as { champion: string | null };
+      if ((await fetch(`${bases.get(inference.name)}/readyz`)).status !== 200) return undefined;
+      const r = (await (await fetch(`${bases.get(inference.name)}/status`, { headers: asScheduler })).json()) as {
+        champion?: string | null;
+      };
       return r.champion ?? undefined;
     });
     const complete = gcs.objects.get(`${modelsBucket}/${modelKeys.file(zero, MODEL_FILES.complete)}`);
@@ -236,7 +255,7 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
       return fetch(`${bases.get(target.name)}${j.uri.slice(target.uri.length)}`, {
         method: j.method,
         headers: {
-          authorization: `Bearer oidc.${j.serviceAccount}.${j.audience}`,
+          authorization: `Bearer ${issuer.sign({ audience: j.audience!, email: j.serviceAccount! })}`,
           ...(j.body ? { 'content-type': 'application/octet-stream' } : {}),
         },
         body: j.body,
@@ -280,7 +299,9 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
     // The inference service serves the champion: the promoted model, picked up by itself, or model zero still.
     expect(gcs.objects.has(`${modelsBucket}/${modelKeys.pointer('production')}`)).toBe(true);
     await until(`the inference service to serve ${champion}`, 120_000, async () => {
-      const r = (await (await fetch(`${bases.get(inference.name)}/readyz`)).json()) as { champion: string | null };
+      const r = (await (await fetch(`${bases.get(inference.name)}/status`, { headers: asScheduler })).json()) as {
+        champion?: string | null;
+      };
       return r.champion === champion ? true : undefined;
     });
     const predicted = (await (await call(ingest[0])).json()) as { model?: { version?: string }; modelVersion?: string };

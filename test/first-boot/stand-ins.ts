@@ -1,6 +1,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { LocalIdTokenIssuer } from '../../workloads/core/gcp/local-id-tokens';
 import { fromImage, runPipeline } from '../../pipeline-specs/runner';
 import type { PipelineSpec } from '../../pipeline-specs/ir';
 import type { RunResult } from '../../pipeline-specs/runner/types';
@@ -63,6 +64,16 @@ export async function startMetadataServer(project: string, email: string): Promi
     return text(404, `stand-in has no ${p}`);
   });
   return { host: await listen(server), close: close(server) };
+}
+
+/**
+ * Google's ID-token certificates (the PEM endpoint google-auth-library verifies against):
+ * Cloud Scheduler's OIDC tokens are signed here by a key of the test's own, and the
+ * containers are pointed at this endpoint as they are at the other APIs' stand-ins.
+ */
+export async function startGoogleCertsStandIn(issuer: LocalIdTokenIssuer): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((_req, res) => json(res, 200, issuer.certs()));
+  return { url: `http://${await listen(server)}/oauth2/v1/certs`, close: close(server) };
 }
 
 /** BigQuery's REST API over DuckDB: the declared tables, standard SQL as the workloads write it. */
