@@ -14,7 +14,9 @@
  * top-1 agreement of the two servers on the same photos (checks the weight conversion).
  *
  * Note the service does more per request than the baseline: it stores every upload
- * (image + upload record) and queues warehouse rows, as in production.
+ * (image + upload record) and writes its warehouse rows ahead to the raw bucket before
+ * answering, as in production. A second instance of the service with the write-ahead off
+ * runs in the same alternating rounds, so the table shows what that durability costs.
  *
  * Env: BENCH_QUICK=1 (1 round of 3 s on 40 photos: a smoke run), BENCH_BACKBONE (the
  * config default), BENCH_ROUNDS (3: alternating rounds per server, the median reported), BENCH_SECONDS (20), BENCH_WARMUP_SECONDS (3), BENCH_CLIENTS (8), BENCH_SINGLE_SECONDS (5),
@@ -195,41 +197,58 @@ async function main(): Promise<void> {
     }
     const images = await photos(QUICK ? 40 : 200);
 
-    // --- the inference service
-    const port = await freePort();
+    // --- the inference service, as deployed; and beside it the same service without the
+    // warehouse write-ahead (what durability against kill -9 costs each upload).
     const entry = VIA_TSX ? ['--require', 'tsx/cjs', path.join(REPO_ROOT, 'workloads/inference/main.ts')] : [await compile(root)];
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const svc = spawn(process.execPath, [...nodeArgs, ...entry], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        CV_DATA_ROOT: root,
-        CV_INFERENCE_PORT: String(port),
-        CV_DOG_API_DATASET_DIR: DOGS_DIR,
-        CV_MODEL_BACKBONE: MODEL.backbone,
-        CV_MODEL_INPUT_SIZE: String(MODEL.inputSize),
-        // glibc malloc arenas (one per thread by default) inflate RSS; the container image
-        // (workloads/Dockerfile) caps them at 2, so the service is measured as it is deployed.
-        MALLOC_ARENA_MAX: ARENAS,
-        // Every benchmark client is 127.0.0.1: the per-client limits of the public routes would refuse them.
-        CV_INFERENCE_RATE_LIMIT_PER_MINUTE: '0',
-        CV_INFERENCE_RATE_LIMIT_UPLOADS_PER_DAY: '0',
-        // Service tuning under test (CV_INFERENCE_WORKERS, CV_INFERENCE_MAX_BATCH, ...).
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('CV_INFERENCE_') && k !== 'CV_INFERENCE_PORT')),
-      },
-    });
-    children.push(svc);
-    // The backend and worker count are internals: the service logs them (a `tfjs_backend` line).
-    let ready: { backend: string; workers: number } | undefined;
-    readline.createInterface({ input: svc.stdout! }).on('line', (line) => {
-      if (line.includes('"tfjs_backend"')) ready = JSON.parse(line) as { backend: string; workers: number };
-    });
-    const svcUrl = `http://127.0.0.1:${port}`;
-    await waitFor(async () => (await fetch(`${svcUrl}/readyz`)).status === 200 && ready !== undefined, 'the inference service');
+    const startService = async (
+      dataRoot: string,
+      extraEnv: Record<string, string>,
+    ): Promise<{ child: ChildProcess; url: string; ready: { backend: string; workers: number } }> => {
+      const port = await freePort();
+      const child = spawn(process.execPath, [...nodeArgs, ...entry], {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          CV_DATA_ROOT: dataRoot,
+          CV_INFERENCE_PORT: String(port),
+          CV_DOG_API_DATASET_DIR: DOGS_DIR,
+          CV_MODEL_BACKBONE: MODEL.backbone,
+          CV_MODEL_INPUT_SIZE: String(MODEL.inputSize),
+          // glibc malloc arenas (one per thread by default) inflate RSS; the container image
+          // (workloads/Dockerfile) caps them at 2, so the service is measured as it is deployed.
+          MALLOC_ARENA_MAX: ARENAS,
+          // Every benchmark client is 127.0.0.1: the per-client limits of the public routes would refuse them.
+          CV_INFERENCE_RATE_LIMIT_PER_MINUTE: '0',
+          CV_INFERENCE_RATE_LIMIT_UPLOADS_PER_DAY: '0',
+          // Service tuning under test (CV_INFERENCE_WORKERS, CV_INFERENCE_MAX_BATCH, ...).
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('CV_INFERENCE_') && k !== 'CV_INFERENCE_PORT')),
+          ...extraEnv,
+        },
+      });
+      children.push(child);
+      // The backend and worker count are internals: the service logs them (a `tfjs_backend` line).
+      let ready: { backend: string; workers: number } | undefined;
+      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (line.includes('"tfjs_backend"')) ready = JSON.parse(line) as { backend: string; workers: number };
+      });
+      const url = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200 && ready !== undefined, 'the inference service');
+      return { child, url, ready: ready! };
+    };
+    const service = await startService(root, {});
+    const svc = service.child;
+    const svcUrl = service.url;
     const arenas = `, MALLOC_ARENA_MAX=${ARENAS}`;
-    const oursName = `tfjs ${ready!.backend} ×${ready!.workers} workers (fastify, ${VIA_TSX ? 'tsx' : 'compiled JS'}${arenas})`;
+    const oursName = `tfjs ${service.ready.backend} ×${service.ready.workers} workers (fastify, ${VIA_TSX ? 'tsx' : 'compiled JS'}${arenas})`;
+    // Its own data root (a local warehouse file has one writer), serving the same model files.
+    const noWalRoot = path.join(root, 'write-ahead-off');
+    await fs.mkdir(noWalRoot);
+    await fs.symlink(path.join(root, 'models'), path.join(noWalRoot, 'models'));
+    const noWal = await startService(noWalRoot, { CV_INFERENCE_WAREHOUSE_WRITE_AHEAD: 'false' });
+    const noWalName = 'the same, warehouse write-ahead off';
 
     // --- the PyTorch baseline, started next to it (an idle server costs no CPU)
     const torch = spawn(
@@ -266,16 +285,19 @@ async function main(): Promise<void> {
     // Rounds alternate between the two servers, so a change in the machine's other load
     // during the run hits both; the table reports each server's median round.
     const oursRounds: Result[] = [];
+    const noWalRounds: Result[] = [];
     const theirsRounds: Result[] = [];
     for (let r = 1; r <= ROUNDS; r++) {
       log(`round ${r}/${ROUNDS}`);
       oursRounds.push(await load(oursName, svcUrl, svc.pid!, images));
+      noWalRounds.push(await load(noWalName, noWal.url, noWal.child.pid!, images));
       theirsRounds.push(await load(theirsName, torchUrl, torch.pid!, images));
     }
     const agreementSample = images.slice(0, 60);
     const oursTop1 = await top1(svcUrl, agreementSample);
     const torchTop1 = await top1(torchUrl, agreementSample);
     await stop(svc);
+    await stop(noWal.child);
     await stop(torch);
 
     const agree = oursTop1.filter((l, i) => l === torchTop1[i]).length / agreementSample.length;
@@ -283,6 +305,7 @@ async function main(): Promise<void> {
     const ratios = oursRounds.map((o, i) => tput(o) / tput(theirsRounds[i]));
     const ours = medianRound(oursRounds, tput);
     const theirs = medianRound(theirsRounds, tput);
+    const noWalMedian = medianRound(noWalRounds, tput);
     const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
     const header = [
       'server (median round)',
@@ -297,6 +320,7 @@ async function main(): Promise<void> {
     ];
     const table = [
       [ours, oursRounds],
+      [noWalMedian, noWalRounds],
       [theirs, theirsRounds],
     ].map(([r, all]) => {
       const m = r as Result;
@@ -330,7 +354,9 @@ async function main(): Promise<void> {
     const summary =
       `throughput ratio per round ${ratios.map((x) => fmt(x, 2)).join(' / ')}, median ${fmt(median(ratios), 2)}× PyTorch (target ≥ ${TARGET.ratio}×); ` +
       `p50 of one upload ${fmt(ours.p50Single)} ms (target ≤ ${TARGET.p50}); peak RSS ${fmt(peak, 0)} MB (target ≤ ${TARGET.rssMb}); ` +
-      `top-1 agreement with PyTorch on ${agreementSample.length} photos: ${fmt(agree * 100, 0)}%`;
+      `top-1 agreement with PyTorch on ${agreementSample.length} photos: ${fmt(agree * 100, 0)}%; ` +
+      `the warehouse write-ahead costs ${fmt(ours.p50Single - noWalMedian.p50Single)} ms of p50 for one upload ` +
+      `and ${fmt(ours.cpuMsPerImage - noWalMedian.cpuMsPerImage)} CPU ms per image`;
     console.log(`\n${summary}`);
     appendResults(
       `bench:inference (${spec.name} at ${spec.inputSize} px${QUICK ? ', QUICK' : ''})`,

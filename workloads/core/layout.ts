@@ -87,6 +87,9 @@ export const rawKeys = {
 export const spillKeys = {
   batchesPrefix: 'warehouse-spill/batches/',
   batch: (id: string): string => `warehouse-spill/batches/${assertSafeId('spill batch', id)}.json`,
+  /** Written ahead: rows acknowledged and not yet written; deleted once they are (event-sink.ts). */
+  pendingPrefix: 'warehouse-spill/pending/',
+  pending: (id: string): string => `warehouse-spill/pending/${assertSafeId('pending batch', id)}.json`,
   leasesPrefix: 'warehouse-spill/leases/',
   /** Held by the instance replaying a batch. */
   lease: (id: string): string => `${spillKeys.leasesPrefix}${assertSafeId('spill batch', id)}.json`,

@@ -85,7 +85,13 @@ const contextPlugin: FastifyPluginAsync<InferenceContextOptions> = async (app, o
       logger,
     }),
   });
-  const sink = new EventSink({ warehouse, logger, spill: lake.raw, flushMs: config.inference.warehouseFlushMs });
+  const sink = new EventSink({
+    warehouse,
+    logger,
+    spill: lake.raw,
+    flushMs: config.inference.warehouseFlushMs,
+    writeAhead: config.inference.warehouseWriteAhead,
+  });
   app.decorate('inference', {
     config,
     lake,

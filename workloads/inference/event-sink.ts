@@ -12,18 +12,25 @@ import { checkRows, reviveRows, serializeRows, Warehouse } from '../core/warehou
  *  - Every row gets an insert id when it is queued, kept through retries, spills and
  *    replays: the warehouse skips an id it has written (a timed-out insert that did
  *    succeed is not written again).
+ *  - With `writeAhead` (the service's default), every row is in the object store before
+ *    {@link add} resolves: the rows added in one tick share one "pending" object
+ *    (`spillKeys.pending`), deleted once all of them are written (or spilled). A `kill -9`
+ *    at any moment loses no acknowledged row: a pending object older than
+ *    `writeAheadOrphanMs` whose instance is gone is replayed like a spilled batch.
  *  - Rows wait in memory at most `flushMs` (or until `maxBatchRows` are waiting) and are
  *    written in batches. At most `maxQueuedRows` wait in memory; more are spilled.
  *  - When an insert fails, or takes longer than `slowInsertMs`, the batch is spilled to
  *    the object store (`spillKeys`) and the sink is "degraded": from then on {@link add}
- *    resolves only once the rows are in the object store, so a response is sent only for
- *    rows that survive a `kill -9`. Spilled batches are replayed (every `replayMs`, and
- *    at start for the batches a crashed instance left) by whichever instance claims them
- *    first (a lease object); a successful insert ends the degraded state.
+ *    resolves only once the rows are in the object store (a spilled batch, not queued).
+ *    Spilled batches are replayed (every `replayMs`, and at start for the batches a
+ *    crashed instance left) by whichever instance claims them first (a lease object); a
+ *    successful insert ends the degraded state.
  *  - {@link close} writes what is queued within a deadline and spills the rest; rows are
  *    logged in full only if even the object store fails.
- * Left to chance: rows queued in the last `flushMs` while the warehouse looked healthy
- * are lost if the process is killed (SIGKILL, OOM) before the flush. SIGTERM loses none.
+ * Without `writeAhead`, rows queued in the last `flushMs` while the warehouse looked healthy
+ * are lost if the process is killed (SIGKILL, OOM) before the flush; SIGTERM loses none. If
+ * the object store fails a write-ahead, the rows stay queued in memory (logged as such): an
+ * answer is not refused for want of a second copy.
  *
  * Rows are validated against the table schema when they are queued (a bad row is a bug
  * and fails the request that made it), so a failed write is an outage and is retried.
@@ -45,12 +52,34 @@ export interface EventSinkOptions {
   replayMs?: number;
   /** A replayer that claimed a batch and did not finish within this is presumed dead. */
   leaseMs?: number;
+  /** Put every row in the object store before acknowledging it (needs `spill`). */
+  writeAhead?: boolean;
+  /**
+   * A pending object of another instance older than this is an orphan (its instance died
+   * before writing the rows) and is replayed. A live instance deletes or spills its rows
+   * well within it; default 2 × (flushMs + insertTimeoutMs) + 5 s. Replaying one too early
+   * costs an insert the warehouse skips (same insert ids), never a second row.
+   */
+  writeAheadOrphanMs?: number;
 }
 
 interface Entry {
   table: TableName;
   id: string;
   row: Row<TableName>;
+  /** The pending object holding this row, while it is neither written nor spilled. */
+  pending?: PendingObject;
+}
+
+/** Rows added in one tick, written ahead to one pending object. */
+interface PendingObject {
+  id: string;
+  entries: Entry[];
+  /** Rows of it not yet written or spilled; at 0 the object is deleted. */
+  left: number;
+  /** 'writing' until the object is stored; 'gone' when it was deleted, or not written (nothing to delete). */
+  state: 'writing' | 'stored' | 'gone';
+  stored: Promise<void>;
 }
 
 interface SpilledBatch {
@@ -76,6 +105,12 @@ export class EventSink {
   private readonly instance = randomBytes(4).toString('hex');
   /** Spilled batches this instance is replaying (their leases are released on close). */
   private readonly leased = new Set<string>();
+  /** The pending object the rows of this tick go to (write-ahead). */
+  private pendingNow: PendingObject | undefined;
+  /** Deletions of pending objects in progress (close waits for them). */
+  private readonly deleting = new Set<Promise<void>>();
+  /** When the youngest pending object of another instance becomes an orphan (ms from the last replay). */
+  private orphanDueMs: number | undefined;
   written = 0;
   spilled = 0;
   replayed = 0;
@@ -99,15 +134,16 @@ export class EventSink {
       return Promise.resolve();
     }
     if (this.closed || (this.degraded && this.options.spill)) return this.durable(entries);
+    const ahead = this.options.writeAhead && this.options.spill ? this.writeAhead(entries) : Promise.resolve();
     this.queue.push(...entries);
     const maxQueued = this.options.maxQueuedRows ?? 5000;
     if (this.queue.length > maxQueued && this.options.spill) {
       // The warehouse is not keeping up: the oldest rows go to the object store.
-      return this.durable(this.queue.splice(0, this.queue.length - maxQueued));
+      return Promise.all([ahead, this.durable(this.queue.splice(0, this.queue.length - maxQueued))]).then(() => undefined);
     }
     if (this.queue.length >= (this.options.maxBatchRows ?? 500)) void this.flush();
     else this.arm(this.options.flushMs);
-    return Promise.resolve();
+    return ahead;
   }
 
   get pending(): number {
@@ -153,6 +189,8 @@ export class EventSink {
       }
     }
     await this.group?.written.catch(() => undefined);
+    await this.pendingNow?.stored;
+    await Promise.all([...this.deleting]);
     // A replay stuck on a hanging warehouse must not keep its batches from the next instance.
     for (const id of this.leased) await this.options.spill?.delete(spillKeys.lease(id)).catch(() => undefined);
   }
@@ -173,6 +211,7 @@ export class EventSink {
       try {
         await this.insert(table, entries);
         this.written += entries.length;
+        this.settle(entries);
         const done = new Set(entries.map((e) => e.id));
         this.inFlight = this.inFlight.filter((e) => !done.has(e.id));
         this.recovered();
@@ -247,21 +286,82 @@ export class EventSink {
     return this.group.written;
   }
 
-  private async spillBatch(entries: Entry[]): Promise<void> {
-    const store = this.options.spill;
-    if (!store) throw new Error('no object store to spill to');
+  /** A batch object of `entries`, and its id (time, instance, sequence: unique, sorts by time). */
+  private batchOf(entries: Entry[]): { id: string; batch: SpilledBatch } {
     const batch: SpilledBatch = {
       instance: this.instance,
       createdAt: new Date().toISOString(),
       entries: entries.map((e) => ({ table: e.table, id: e.id, row: serializeRows([e.row as Record<string, unknown>])[0] })),
     };
-    const id = `${batch.createdAt.replace(/[-:.]/g, '')}-${this.instance}-${String(this.seq++).padStart(6, '0')}`;
+    return { id: `${batch.createdAt.replace(/[-:.]/g, '')}-${this.instance}-${String(this.seq++).padStart(6, '0')}`, batch };
+  }
+
+  private async spillBatch(entries: Entry[]): Promise<void> {
+    const store = this.options.spill;
+    if (!store) throw new Error('no object store to spill to');
+    const { id, batch } = this.batchOf(entries);
     await writeJson(store, spillKeys.batch(id), batch, { ifGenerationMatch: '0' });
+    this.settle(entries);
     this.spilled += entries.length;
     this.options.logger.warn(
       { event: 'warehouse_rows_spilled', rows: entries.length, batch: id },
       `${entries.length} warehouse rows spilled`,
     );
+  }
+
+  /** Writes `entries` ahead to this tick's pending object; resolves once it is stored (or could not be). */
+  private writeAhead(entries: Entry[]): Promise<void> {
+    const store = this.options.spill!;
+    let p = this.pendingNow;
+    if (!p) {
+      const created: PendingObject = { id: '', entries: [], left: 0, state: 'writing', stored: Promise.resolve() };
+      created.stored = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        this.pendingNow = undefined;
+        // Rows written or spilled while this tick's object was waiting need no second copy.
+        const { id, batch } = this.batchOf(created.entries.filter((e) => e.pending === created));
+        created.id = id;
+        try {
+          if (batch.entries.length > 0) await writeJson(store, spillKeys.pending(id), batch, { ifGenerationMatch: '0' });
+          created.state = batch.entries.length > 0 ? 'stored' : 'gone';
+        } catch (err) {
+          created.state = 'gone';
+          this.options.logger.warn(
+            { err, rows: batch.entries.length },
+            `writing rows ahead to the object store failed (${(err as Error).message}); they are in memory only until written`,
+          );
+        }
+        if (created.left === 0) this.dropPending(created);
+      });
+      this.pendingNow = p = created;
+    }
+    for (const e of entries) e.pending = p;
+    p.entries.push(...entries);
+    p.left += entries.length;
+    return p.stored;
+  }
+
+  /** `entries` are written or spilled: their pending objects go once all of their rows are. */
+  private settle(entries: Entry[]): void {
+    for (const e of entries) {
+      const p = e.pending;
+      if (!p) continue;
+      e.pending = undefined;
+      p.left--;
+      if (p.left === 0 && p.state !== 'writing') this.dropPending(p);
+    }
+  }
+
+  private dropPending(p: PendingObject): void {
+    if (p.state !== 'stored') return;
+    p.state = 'gone'; // deleted once
+    const done: Promise<void> = this.options
+      .spill!.delete(spillKeys.pending(p.id))
+      .catch((err: unknown) =>
+        // Left behind, it is replayed as an orphan later: an insert the warehouse skips (same ids).
+        this.options.logger.warn({ err, pending: p.id }, 'a written-ahead object could not be deleted'),
+      )
+      .finally(() => this.deleting.delete(done));
+    this.deleting.add(done);
   }
 
   private scheduleReplay(delayMs: number): void {
@@ -271,44 +371,69 @@ export class EventSink {
       this.replayTimer = undefined;
       this.replaying ??= this.replay().finally(() => {
         this.replaying = undefined;
-        this.scheduleReplay(this.degraded ? (this.options.replayMs ?? 5000) : 60_000);
+        const next = this.degraded ? (this.options.replayMs ?? 5000) : 60_000;
+        this.scheduleReplay(Math.min(next, this.orphanDueMs ?? next));
       });
     }, delayMs);
     this.replayTimer.unref();
   }
 
-  /** Inserts every spilled batch this instance can claim; stops at the first failure (the warehouse is still down). */
+  /**
+   * Inserts every spilled batch this instance can claim, then every orphaned pending object
+   * (another instance's, older than `writeAheadOrphanMs`); stops at the first failure (the
+   * warehouse is still down).
+   */
   async replay(): Promise<void> {
     const store = this.options.spill;
     if (!store) return;
     for (const obj of await store.list(spillKeys.batchesPrefix)) {
-      if (this.closed) return;
       const id = obj.key.slice(spillKeys.batchesPrefix.length).replace(/\.json$/, '');
-      if (!(await this.claim(store, id))) continue;
-      this.leased.add(id);
-      try {
-        const batch = await readJson<SpilledBatch>(store, obj.key);
-        if (batch) {
-          const entries = batch.entries.map((e) => ({ table: e.table, id: e.id, row: reviveRows(e.table, [e.row])[0] }));
-          for (const [table, group] of byTable(entries)) await this.insert(table, group);
-          await store.delete(obj.key);
-          this.replayed += entries.length;
-          this.options.logger.info(
-            { event: 'warehouse_rows_replayed', rows: entries.length, batch: id },
-            `${entries.length} spilled rows written`,
-          );
-        }
-        this.recovered();
-      } catch (err) {
-        this.degraded = true;
-        this.options.logger.warn({ err, batch: id }, `replaying spilled rows failed (${(err as Error).message}); will retry`);
-        await store.delete(spillKeys.lease(id)).catch(() => undefined);
-        return;
-      } finally {
-        this.leased.delete(id);
-      }
-      await store.delete(spillKeys.lease(id)).catch(() => undefined);
+      if (this.closed || !(await this.replayObject(store, obj.key, id))) return;
     }
+    const orphanMs = this.options.writeAheadOrphanMs ?? 2 * (this.options.flushMs + (this.options.insertTimeoutMs ?? 5000)) + 5000;
+    let youngest: number | undefined;
+    this.orphanDueMs = undefined;
+    for (const obj of await store.list(spillKeys.pendingPrefix)) {
+      const id = obj.key.slice(spillKeys.pendingPrefix.length).replace(/\.json$/, '');
+      if (id.includes(`-${this.instance}-`)) continue; // this instance's own: its rows are in memory
+      const age = Date.now() - obj.updated.getTime();
+      if (age < orphanMs) {
+        youngest = Math.min(youngest ?? Infinity, orphanMs - age);
+        continue;
+      }
+      if (this.closed || !(await this.replayObject(store, obj.key, `pending-${id}`))) return;
+    }
+    // An instance that died just before this one started: its pending rows are replayed as soon as they are orphans.
+    this.orphanDueMs = youngest === undefined ? undefined : youngest + 100;
+  }
+
+  /** Claims, inserts and deletes one batch object; false when the insert failed. */
+  private async replayObject(store: ObjectStore, key: string, leaseId: string): Promise<boolean> {
+    if (!(await this.claim(store, leaseId))) return true;
+    this.leased.add(leaseId);
+    try {
+      const batch = await readJson<SpilledBatch>(store, key);
+      if (batch) {
+        const entries = batch.entries.map((e) => ({ table: e.table, id: e.id, row: reviveRows(e.table, [e.row])[0] }));
+        for (const [table, group] of byTable(entries)) await this.insert(table, group);
+        await store.delete(key);
+        this.replayed += entries.length;
+        this.options.logger.info(
+          { event: 'warehouse_rows_replayed', rows: entries.length, batch: leaseId },
+          `${entries.length} spilled rows written`,
+        );
+      }
+      this.recovered();
+    } catch (err) {
+      this.degraded = true;
+      this.options.logger.warn({ err, batch: leaseId }, `replaying spilled rows failed (${(err as Error).message}); will retry`);
+      await store.delete(spillKeys.lease(leaseId)).catch(() => undefined);
+      return false;
+    } finally {
+      this.leased.delete(leaseId);
+    }
+    await store.delete(spillKeys.lease(leaseId)).catch(() => undefined);
+    return true;
   }
 
   /** A lease object makes one instance the replayer of a batch; a lease older than `leaseMs` is taken over. */

@@ -118,6 +118,12 @@ export const inferenceSchema = z
     maxBatch: positiveInt.default(4),
     maxBatchDelayMs: z.number().min(0).default(2),
     warehouseFlushMs: positiveInt.default(1000),
+    /**
+     * Every prediction and feedback row is in the raw bucket before the answer is sent, so a
+     * killed instance (SIGKILL, OOM) loses none: one small object per burst of requests,
+     * deleted once the rows are written. Off: rows of the last warehouseFlushMs are in memory only.
+     */
+    warehouseWriteAhead: z.boolean().default(true),
     /** An image that takes longer to decode is refused (400), so one bad upload cannot stall a request. */
     decodeTimeoutMs: positiveInt.default(10_000),
     /** The whole request (headers and body) must arrive within this; a slower client is cut off (408). */

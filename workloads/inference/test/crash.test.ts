@@ -13,8 +13,9 @@ import { buildTestModel, photosOf, REPO_ROOT } from './fixtures/test-model';
  * The real process with its warehouse failing (issue 14, item 6). Reproduced before: with
  * the warehouse down, uploads were answered and stored, then `kill -9` lost every row
  * (they were only in memory), and SIGTERM waited ~40 s for the warehouse before logging
- * the rows. Now rows are in the object store before the answer, a restarted service
- * writes them once, and SIGTERM spills within its budget.
+ * the rows. Now rows are in the object store before the answer (written ahead, even while
+ * the warehouse looks healthy), a restarted service writes them once, and SIGTERM spills
+ * within its budget.
  */
 describe('warehouse rows when the warehouse fails', () => {
   const TOKEN = 'crash-test-token-0123456789abcdef';
@@ -50,7 +51,7 @@ describe('warehouse rows when the warehouse fails', () => {
     await fs.rm(root, { recursive: true, force: true });
   });
 
-  const start = async () => {
+  const start = async (env: Record<string, string> = {}) => {
     const svc = await startServiceProcess({
       entry: path.join(REPO_ROOT, 'workloads/inference/main.ts'),
       nodeArgs: ['--require', 'tsx/cjs'],
@@ -61,6 +62,7 @@ describe('warehouse rows when the warehouse fails', () => {
         CV_WAREHOUSE_TOKEN: TOKEN,
         CV_INFERENCE_WAREHOUSE_FLUSH_MS: '100',
         CV_INFERENCE_RATE_LIMIT_PER_MINUTE: '0',
+        ...env,
       },
     });
     children.push(svc);
@@ -120,5 +122,22 @@ describe('warehouse rows when the warehouse fails', () => {
       return c.every((n) => n > 0) ? c : undefined;
     }, 30_000);
     expect(counts).toEqual(all.map(() => 1));
+  });
+
+  test('kill -9 before the first flush, the warehouse healthy: every answered row is written once by the next instance', async () => {
+    // Before write-ahead these rows were in memory only until the flush: all 10 were lost.
+    mode = 'up';
+    for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
+    const first = await start({ CV_INFERENCE_WAREHOUSE_FLUSH_MS: '600000' });
+    const answered = await uploads(first, 10);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(await rowsPerId(answered)).toEqual(answered.map(() => 0));
+    await start();
+    const counts = await eventually(async () => {
+      const c = await rowsPerId(answered);
+      return c.every((n) => n > 0) ? c : undefined;
+    }, 40_000);
+    expect(counts).toEqual(answered.map(() => 1));
   });
 });

@@ -174,6 +174,58 @@ describe('EventSink: stable insert ids, bounded queue, spill and replay', () => 
     expect(await ids()).toEqual(expected(10));
   });
 
+  test('write-ahead: a kill -9 with the warehouse healthy, before the flush, loses no acknowledged row', async () => {
+    // Before write-ahead, these rows were in memory only (flushMs not yet reached): all lost.
+    const sink = new EventSink({ warehouse: duck, logger, spill, flushMs: 60_000, writeAhead: true });
+    await Promise.all(Array.from({ length: 25 }, (_, i) => sink.add('feedback', [row(i)])));
+    expect(await ids()).toEqual([]);
+    // The process dies here (no close()). A new instance replays the orphaned rows once they are old enough.
+    const next = new EventSink({ warehouse: duck, logger, spill, flushMs: 10, writeAheadOrphanMs: 0 });
+    await next.replay();
+    await next.close();
+    expect(await ids()).toEqual(expected(25));
+    expect(await spill.list('warehouse-spill/')).toEqual([]);
+    await sink.close(); // the dead instance's timer; its rows are skipped as written (same ids)
+    expect(await ids()).toEqual(expected(25));
+  });
+
+  test('write-ahead: rows written normally leave no pending object, and a young one of a live instance is not replayed', async () => {
+    const counting = { n: 0 };
+    const wh: Warehouse = {
+      insert: async (t, rows, o) => {
+        counting.n += rows.length;
+        await duck.insert(t, rows, o);
+      },
+      query: (sql, p) => duck.query(sql, p),
+      close: async () => undefined,
+    };
+    const live = new EventSink({ warehouse: wh, logger, spill, flushMs: 60_000, writeAhead: true });
+    for (let i = 0; i < 5; i++) await live.add('feedback', [row(i)]);
+    expect((await spill.list('warehouse-spill/pending/')).length).toBeGreaterThan(0);
+    // Another instance starting now must leave the live instance's fresh rows alone.
+    const other = new EventSink({ warehouse: wh, logger, spill, flushMs: 10 });
+    await other.replay();
+    await other.close();
+    expect(counting.n).toBe(0);
+    await live.flush();
+    await live.close();
+    expect(await ids()).toEqual(expected(5));
+    expect(counting.n).toBe(5);
+    expect(await spill.list('warehouse-spill/')).toEqual([]);
+  });
+
+  test('write-ahead: rows that fail and are spilled are written once, with no pending object left', async () => {
+    const sink = new EventSink({ warehouse: down(), logger, spill, flushMs: 10, writeAhead: true });
+    for (let i = 0; i < 10; i++) await sink.add('feedback', [row(i)]);
+    await eventually(async () => (sink.degraded ? true : undefined));
+    await sink.close();
+    expect(await spill.list('warehouse-spill/pending/')).toEqual([]);
+    const next = new EventSink({ warehouse: duck, logger, spill, flushMs: 10, writeAheadOrphanMs: 0 });
+    await next.replay();
+    await next.close();
+    expect(await ids()).toEqual(expected(10));
+  });
+
   test('two instances replaying at once write each spilled batch once', async () => {
     const first = new EventSink({ warehouse: down(), logger, spill, flushMs: 10 });
     await first.add('feedback', [row(0)]);
