@@ -419,7 +419,15 @@ export function workloadConfig(cfg: StackConfig, created: CreatedResources): Par
     model: { ...w.model, backboneUrl: created.backboneUrl || w.model.backboneUrl },
     // Cloud Run sends traffic to 0.0.0.0:8080; the local dog-image server does not exist in the cloud.
     // Tokens are checked against Google's certificates (certsUrl empty) in the cloud.
-    inference: { ...w.inference, host: '0.0.0.0', port: 8080, ingestAuth: { ...created.ingestCaller, certsUrl: '' } },
+    // How long an unlabelled upload is kept is the raw bucket's lifecycle rule (dataLake.
+    // unlabelledUploadsExpireDays); the workloads are told the same number, never a second one.
+    inference: {
+      ...w.inference,
+      host: '0.0.0.0',
+      port: 8080,
+      ingestAuth: { ...created.ingestCaller, certsUrl: '' },
+      unlabelledUploadDays: cfg.dataLake.unlabelledUploadsExpireDays,
+    },
     dogApi: { ...w.dogApi, baseUrl: w.dogApi.baseUrl || 'https://dog.ceo' },
   };
 }

@@ -153,6 +153,9 @@ describe('dev data lake and warehouse', () => {
     // Pulumi.dev.yaml: unlabelled uploads expire after 7 days.
     const rawRules = one(run, 'gcp:storage/bucket:Bucket', 'lake-raw').inputs.lifecycleRules as unknown[];
     expect(rawRules).toContainEqual({ action: { type: 'Delete' }, condition: { age: 7, matchesPrefixes: ['uploads/'] } });
+    // The workloads are told the same number (one setting, not two that can disagree).
+    const workloads = loadConfig({ env: envOf(one(run, 'gcp:cloudrunv2/service:Service', 'inference-service')) });
+    expect(workloads.inference.unlabelledUploadDays).toBe(7);
   });
 
   test('BigQuery tables have exactly the workloads’ schemas, daily partitioning and the dev expiration', () => {

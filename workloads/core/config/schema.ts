@@ -163,7 +163,11 @@ export const inferenceSchema = z
         certsUrl: z.string().default(''),
       })
       .prefault({}),
-    /** Uploads nobody labelled are deleted after this many days (a lifecycle rule on the uploads/ prefix; swept locally). */
+    /**
+     * Uploads nobody labelled are deleted after this many days (swept locally). In the cloud
+     * the raw bucket's lifecycle rule deletes them and the stack sets this from the same
+     * stack key (dataLake.unlabelledUploadsExpireDays), so the two cannot disagree.
+     */
     unlabelledUploadDays: positiveInt.default(30),
     /**
      * Graceful shutdown: how long in-flight requests may take to finish after SIGTERM. At
