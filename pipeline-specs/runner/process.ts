@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { ProcessUser } from './image-user';
 
 /**
  * Runs one step as a child process: streams its output line by line, keeps the last lines
@@ -15,6 +16,8 @@ export interface ProcessOptions {
   args: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Run as this user (only root may); default: as this process's user. */
+  user?: ProcessUser;
   signal?: AbortSignal;
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
   /** How many trailing lines to keep for the error message. */
@@ -49,6 +52,8 @@ export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
     const child = spawn(options.command, options.args, {
       cwd: options.cwd,
       env: options.env,
+      uid: options.user?.uid,
+      gid: options.user?.gid,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sourceArgv, sourceOfContainerCommand } from '../../workloads/core/entry-points';
+import { IMAGE_USER, sourceArgv, sourceOfContainerCommand } from '../../workloads/core/entry-points';
 import { assertSafeId, newVersionName } from '../../workloads/core/layout';
 import type { ObjectStore } from '../../workloads/core/storage/object-store';
 import type { Warehouse } from '../../workloads/core/warehouse/warehouse';
@@ -19,6 +19,7 @@ import {
   PLACEHOLDER_RE,
 } from '../ir';
 import { assertValidSpec, findCycle } from '../validate';
+import { canSwitchUser, firstUnsearchable, freshHome, type ProcessUser } from './image-user';
 import { runProcess } from './process';
 import { createRecorder } from './record';
 import type { RunEvent, RunResult, StepResult } from './types';
@@ -35,7 +36,12 @@ import type { RunEvent, RunResult, StepResult } from './types';
  * per-task folders do not exist (Vertex creates none; a step creates its outputs'
  * directories), and a step starts in a working directory it cannot rely on for anything:
  * the image's working directory (`launch: fromImage(dir)`) or, from sources, an empty
- * read-only one.
+ * read-only one. A step from the image runs as the image's user (entry-points.ts
+ * `IMAGE_USER`), given what Vertex gives it and nothing more: the pipeline root (`workDir`,
+ * Vertex's writable /gcs/ mount) is its to write, HOME is a fresh directory of its own (the
+ * image's /home/node), and the image's directory is whatever its owner made it (root's and
+ * read-only, like /app). Only root can start a process as another user: run by anyone else,
+ * the runner runs the steps as that user and says so once per run (a `warning` event).
  */
 export interface RunPipelineOptions {
   spec: PipelineSpec;
@@ -53,7 +59,10 @@ export interface RunPipelineOptions {
   warehouse?: Warehouse;
   /** The pipeline bucket: run record and step outputs. */
   store?: ObjectStore;
-  /** The pipeline root for output_file files; default a fresh temp directory, removed afterwards. */
+  /**
+   * The pipeline root for output_file files; default a fresh temp directory, removed afterwards.
+   * Steps that run as the image's user own it (the runner chowns it when root) and must be able to reach it.
+   */
   workDir?: string;
   /** Time between SIGTERM and SIGKILL when cancelled. */
   graceMs?: number;
@@ -61,19 +70,24 @@ export interface RunPipelineOptions {
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
-/** What runs for a container's command: a program, its arguments and its working directory. */
+/** What runs for a container's command: a program, its arguments, its working directory and user. */
 export interface LocalProcess {
   command: string;
   args: string[];
   /** Working directory; empty: a fresh empty, read-only directory (nothing to rely on). */
   cwd?: string;
+  /** The container's user (with a fresh HOME of its own); empty: the runner's own user and environment. */
+  user?: ProcessUser;
 }
 /** Turns a container's command (`node dist/…js`) and arguments into a local process. */
 export type StepLauncher = (command: readonly string[], args: readonly string[]) => LocalProcess;
 
 /**
  * From a checkout (Node 20, no build): the TypeScript source of the entry point the
- * container command names, through tsx, in an empty read-only working directory.
+ * container command names, through tsx, in an empty read-only working directory, as the
+ * invoking user: `npm start` and the local end-to-end tests give steps file-backed stores
+ * (the local data root) that belong to that user, and a checkout's files are that user's
+ * to read, which the image's user need not be able to do.
  */
 export function fromSource(repoRoot: string = REPO_ROOT): StepLauncher {
   return (command, args) => {
@@ -84,13 +98,15 @@ export function fromSource(repoRoot: string = REPO_ROOT): StepLauncher {
 
 /**
  * As the container runs it: the command as is (`node` is this Node binary), in a directory
- * laid out like the image's working directory (`dist/`, `node_modules/`; entry-points.ts).
+ * laid out like the image's working directory (`dist/`, `node_modules/`; entry-points.ts),
+ * as the image's user.
  */
 export function fromImage(imageWorkdir: string): StepLauncher {
   return (command, args) => ({
     command: command[0] === 'node' ? process.execPath : command[0],
     args: [...command.slice(1), ...args],
     cwd: imageWorkdir,
+    user: { uid: IMAGE_USER.uid, gid: IMAGE_USER.gid },
   });
 }
 
@@ -118,6 +134,39 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       await fs.chmod(emptyCwd, 0o555);
     }
     return emptyCwd;
+  };
+  const homes: string[] = [];
+  let asUserChecked = false;
+  /** What a step that runs as `user` needs: switched to when we are root, its pipeline root, a fresh HOME. */
+  const stepUser = async (user: ProcessUser): Promise<{ user?: ProcessUser; HOME: string }> => {
+    const switching = canSwitchUser();
+    if (!asUserChecked) {
+      asUserChecked = true;
+      if (switching) {
+        // The pipeline root is the step's to write (on Vertex, the bucket under /gcs/); the
+        // folders under it are still the step's to create.
+        await fs.mkdir(workDir, { recursive: true });
+        await fs.chown(workDir, user.uid, user.gid);
+        const blocked = await firstUnsearchable(workDir, user);
+        if (blocked)
+          throw new Error(
+            `uid ${user.uid} cannot reach the pipeline root ${workDir}: ${blocked} is not searchable by it; ` +
+              `give a pipeline root whose directories others may search (o+x)`,
+          );
+      } else {
+        emit({
+          type: 'warning',
+          runId,
+          message:
+            `steps run as uid ${process.getuid?.() ?? '(this user)'}, not as uid ${user.uid} (the image's user): only root can ` +
+            `start a process as another user. They are unprivileged all the same, but may write what this user owns, ` +
+            `which the image's user could not on Vertex; run as root to check that too.`,
+        });
+      }
+    }
+    const home = freshHome(path.join(os.tmpdir(), `cv-${runId}-home-`), switching ? user : undefined);
+    homes.push(home);
+    return { user: switching ? user : undefined, HOME: home };
   };
 
   const started = Date.now();
@@ -233,6 +282,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     const argv = [...container.command, ...(container.args ?? [])].map(resolve);
     const local = launch(container.command, argv.slice(container.command.length));
     const command = local.command;
+    // As the container's user: HOME is its own (what the container declares still wins, as on Vertex).
+    const as = local.user ? await stepUser(local.user) : undefined;
     emit({ type: 'step-start', runId, task: name, command: argv });
 
     const startedAt = new Date();
@@ -240,7 +291,12 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       command,
       args: local.args,
       cwd: await stepCwd(local.cwd),
-      env: { ...env, ...Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value])) },
+      user: as?.user,
+      env: {
+        ...env,
+        ...(as ? { HOME: as.HOME } : {}),
+        ...Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value])),
+      },
       signal: options.signal,
       graceMs: options.graceMs,
       onLine: (stream, line) => emit({ type: 'log', runId, task: name, stream, line }),
@@ -303,6 +359,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     emit({ type: 'run-end', runId, result });
     if (ownWorkDir) await fs.rm(workDir, { recursive: true, force: true });
     if (emptyCwd) await fs.rm(emptyCwd, { recursive: true, force: true });
+    for (const home of homes) await fs.rm(home, { recursive: true, force: true });
   }
   return result;
 }

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { IMAGE_USER } from '../../workloads/core/entry-points';
 import { pipelineKeys } from '../../workloads/core/layout';
 import { LocalObjectStore } from '../../workloads/core/storage/local-object-store';
 import { readJson } from '../../workloads/core/storage/object-store';
@@ -161,6 +162,64 @@ describe('local runner on a tiny pipeline', () => {
     expect(cwd).not.toBe(REPO_ROOT);
     expect(cwd.startsWith(os.tmpdir())).toBe(true);
     expect([entries, mode]).toEqual(['0', '555']);
+  });
+
+  describe('a step from the image runs as the image user, with what Vertex gives it and nothing more', () => {
+    const root = process.getuid?.() === 0;
+    let image: string;
+    beforeAll(async () => {
+      // A tiny image: the fixture at the path its command names, read-only like the image's
+      // working directory (root-owned when the test runs as root, as in CI).
+      image = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-fake-image-'));
+      const script = path.join(image, 'pipeline-specs/test/fixtures/step.js');
+      await fs.mkdir(path.dirname(script), { recursive: true });
+      await fs.copyFile(path.join(REPO_ROOT, 'pipeline-specs/test/fixtures/step.js'), script);
+      await fs.chmod(script, 0o444);
+      for (let d = path.dirname(script); d.startsWith(image); d = path.dirname(d)) await fs.chmod(d, 0o555);
+    });
+    afterAll(async () => {
+      for (let d = path.join(image, 'pipeline-specs/test/fixtures'); d.startsWith(image); d = path.dirname(d)) await fs.chmod(d, 0o755);
+      await fs.rm(image, { recursive: true, force: true });
+    });
+
+    it(`runs as uid ${IMAGE_USER.uid} (as itself, with a warning, when not root), cannot write into the image, creates its output folders under the pipeline root, and has a HOME of its own`, async () => {
+      const events: RunEvent[] = [];
+      const result = await runPipeline({
+        spec: tinyPipeline({ probeUserIn: 'produce' }),
+        launch: fromImage(image),
+        runId: 'run-image-user',
+        parameters: { word: 'x' },
+        // The caller's HOME is not the step's: Vertex sets HOME from the image's passwd.
+        env: { ...process.env, HOME: '/nonexistent-caller-home' },
+        onEvent: (e) => events.push(e),
+      });
+      // Every step created its output folder under the pipeline root (workDir) nobody made for it.
+      assertSucceeded(result);
+      const line = events.flatMap((e) => (e.type === 'log' && /^user /.test(e.line) ? [e.line] : []))[0];
+      const [, uid, inCwd, home, inHome] = /^user (\d+) cwd (\S+) home (\S+) (\S+)$/.exec(line)!;
+      expect(Number(uid)).toBe(root ? IMAGE_USER.uid : process.getuid!());
+      expect(inCwd).toBe('EACCES');
+      expect(await fs.readdir(image)).toEqual(['pipeline-specs']);
+      expect(home).not.toBe('/nonexistent-caller-home');
+      expect(inHome).toBe('written');
+      const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+      if (root) expect(warnings).toEqual([]);
+      else expect(warnings).toEqual([expect.stringMatching(new RegExp(`not as uid ${IMAGE_USER.uid}.*only root`))]);
+    });
+
+    (root ? it : it.skip)('refuses a pipeline root the image user cannot reach, naming the directory in the way', async () => {
+      // `dir` is mkdtemp's: 0700, root's.
+      const result = await runPipeline({
+        spec: tinyPipeline(),
+        launch: fromImage(image),
+        runId: 'run-unreachable-root',
+        parameters: { word: 'x' },
+        workDir: path.join(dir, 'pipeline-root'),
+      });
+      expect(result.status).toBe('failed');
+      expect(result.error).toContain(`uid ${IMAGE_USER.uid} cannot reach the pipeline root ${path.join(dir, 'pipeline-root')}: ${dir} `);
+      expect(result.steps).toEqual([]);
+    });
   });
 
   it('cancels the running step with SIGTERM and records the run as cancelled', async () => {

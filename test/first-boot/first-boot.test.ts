@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { key, runMocked, stackConfigFromYaml } from '../../stacks/mock-run';
 import { startLocalDogApi } from '../../workloads/core/dogapi/local-dog-api';
+import { IMAGE_USER } from '../../workloads/core/entry-points';
 import { MODEL_FILES, modelKeys, rawKeys } from '../../workloads/core/layout';
 import { ZERO_SHOT } from '../../workloads/core/model/model-zero';
 import { GcsStandIn } from '../../workloads/core/test/gcs-stand-in';
@@ -22,14 +23,15 @@ import { LocalIdTokenIssuer } from '../../workloads/core/gcp/local-id-tokens';
  *
  * From the mocked `pulumi up` of the dev stack, it takes every Cloud Run service's and the
  * Cloud Run job's container (command, args, env, port, probes) and the pipeline spec object
- * exactly as declared, starts the services from a build of the one workload image against
- * local stand-ins of the Google APIs, holds each to its startup probe's budget (a revision
- * whose probe never passes fails), makes the declared Cloud Scheduler calls (checking their
- * OIDC audience and invoker grant), and lets the trigger submit the pipeline to a Vertex AI
- * stand-in that runs the spec on Vertex's contract (no output folder created for a step).
- * It passes when the fresh stack serves model zero (the declared backbone's ImageNet head,
- * loaded from the objects `pulumi up` uploads) before any pipeline run, then has ingested
- * photos and promoted and serves its first trained model.
+ * exactly as declared, starts the services from a build of the one workload image, as the
+ * image's user (containers.ts), against local stand-ins of the Google APIs, holds each to its
+ * startup probe's budget (a revision whose probe never passes fails), makes the declared
+ * Cloud Scheduler calls (checking their OIDC audience and invoker grant), and lets the
+ * trigger submit the pipeline to a Vertex AI stand-in that runs the spec on Vertex's
+ * contract (no output folder created for a step). It passes when the fresh stack serves
+ * model zero (the declared backbone's ImageNet head, loaded from the objects `pulumi up`
+ * uploads) before any pipeline run, then has ingested photos and promoted and serves its
+ * first trained model.
  *
  * What the test sets, beyond the declarations: stack config where the stack allows it (the
  * dog API URL points at a local server; a small slice of photos, thresholds and training
@@ -138,14 +140,11 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
 
     const built: Image = await buildImage();
     cleanups.push(() => built.remove());
-    const home = path.join(tmp, 'home');
-    await fs.mkdir(home);
     let vertexUrl = '';
     let runAdminUrl = '';
-    /** A container's environment: the image's ENV, the declared env, the platform's variables, the API redirects. */
+    /** A container's environment: the image's ENV, the declared env, the platform's variables, the API redirects (HOME is the image user's: containers.ts, the runner). */
     const containerEnv = (declared: Record<string, string>, runAs: string, platform: Record<string, string>): Record<string, string> => ({
       PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: home,
       ...built.env,
       ...declared,
       ...platform,
@@ -164,6 +163,9 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
       runAdminUrl = jobs.url;
     }
     const trigger = d.services.find((s) => s.resource === 'trigger-service')!;
+    // The pipeline bucket as Vertex mounts it for a step (/gcs/…): within the image user's reach (not under `tmp`, 0700).
+    const pipelineRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'cv-first-boot-vertex-root-'));
+    cleanups.push(() => fs.rm(pipelineRoot, { recursive: true, force: true }));
     const vertex = await startVertexStandIn({
       project,
       region: d.region,
@@ -173,7 +175,7 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
       runAs: pipelineAccount(d),
       stepEnv: (declared, runAs, jobId) =>
         containerEnv(declared, runAs, { CLOUD_ML_PROJECT_ID: project, CLOUD_ML_REGION: d.region, CLOUD_ML_JOB_ID: jobId }),
-      pipelineRoot: path.join(tmp, 'vertex-root'),
+      pipelineRoot,
     });
     cleanups.push(() => vertex.close());
     vertexUrl = vertex.url;
@@ -207,6 +209,9 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
         );
       }
     }
+    // Every container runs as the image's user when this test can switch to it (as root, as in CI).
+    const switched = process.getuid?.() === 0;
+    if (switched) for (const c of containers) expect([c.name, await realUidOf(c.child.pid!)]).toEqual([c.name, IMAGE_USER.uid]);
     const liveness = d.services
       .filter((s) => s.livenessProbe)
       .map((s) => ({
@@ -295,6 +300,8 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
     );
     const champion = verdict === 'promote' ? (result.steps.find((s) => s.task === 'promote')!.outputs.production_version as string) : zero;
     if (verdict !== 'promote') expect(verdict).toBe('reject');
+    // The steps ran as the image's user too: their output folders, which they created, are its.
+    if (switched) expect((await fs.stat(path.join(pipelineRoot, decision.runId!, 'evaluate'))).uid).toBe(IMAGE_USER.uid);
 
     // The inference service serves the champion: the promoted model, picked up by itself, or model zero still.
     expect(gcs.objects.has(`${modelsBucket}/${modelKeys.pointer('production')}`)).toBe(true);
@@ -318,6 +325,11 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
 function pipelineAccount(d: ReturnType<typeof deploymentOf>): string {
   const env = (d.services.find((s) => s.resource === 'trigger-service') as DeclaredService).container.env;
   return env.CV_PIPELINE_SERVICE_ACCOUNT;
+}
+
+/** The real uid of a running process (Linux). */
+async function realUidOf(pid: number): Promise<number> {
+  return Number(/^Uid:\s+(\d+)/m.exec(await fs.readFile(`/proc/${pid}/status`, 'utf8'))![1]);
 }
 
 async function freePort(): Promise<number> {

@@ -177,8 +177,9 @@ export interface VertexStandIn {
 /**
  * Vertex AI pipelineJobs (create, list): a created job runs the submitted spec with the local
  * runner on Vertex's contract: each step in the image's working directory with its declared
- * command, output files under the run's folder that nothing creates for the step, the
- * step's env as the spec binds it (plus the stand-in redirects), as the pipeline's account.
+ * command, as the image's user with a HOME of its own, output files under the run's folder
+ * that nothing creates for the step (in the pipeline root, the user's to write), the step's
+ * env as the spec binds it (plus the stand-in redirects), as the pipeline's account.
  */
 export async function startVertexStandIn(options: {
   project: string;

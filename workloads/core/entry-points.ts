@@ -84,6 +84,16 @@ export type EntryPointName = keyof typeof ENTRY_POINTS;
 
 /** The container image's working directory: `dist/` and `node_modules/` are under it. */
 export const IMAGE_WORKDIR = '/app';
+/**
+ * The user every container of the image runs as: the Dockerfile's runtime stage ends with
+ * `USER node`, the official node images' unprivileged user, which the base image creates as
+ * uid 1000, gid 1000, home /home/node. Cloud Run and Vertex AI start the container as that
+ * user, so a workload may write only where it may: its HOME, /tmp and the storage it is given,
+ * never IMAGE_WORKDIR (root-owned). The local runner and the first-boot test start processes
+ * by these numbers (this machine's passwd need not name uid 1000 `node`); the first-boot test
+ * refuses a Dockerfile whose runtime USER is not `name`.
+ */
+export const IMAGE_USER = { name: 'node', uid: 1000, gid: 1000 } as const;
 /** Where `tsc` writes the compiled JavaScript, relative to the repository root and to `IMAGE_WORKDIR`. */
 export const COMPILED_DIR = 'dist';
 

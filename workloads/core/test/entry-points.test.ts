@@ -1,7 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fromImage, fromSource } from '../../../pipeline-specs/runner';
-import { COMPILED_DIR, compiledFile, containerArgv, containerCommand, ENTRY_POINTS, sourceOfContainerCommand } from '../entry-points';
+import {
+  COMPILED_DIR,
+  compiledFile,
+  containerArgv,
+  containerCommand,
+  ENTRY_POINTS,
+  IMAGE_USER,
+  sourceOfContainerCommand,
+} from '../entry-points';
 import { entryPointOf, PIPELINE_STEPS } from '../pipeline-steps';
 
 const REPO = path.resolve(__dirname, '../../..');
@@ -45,6 +53,7 @@ describe('entry points', () => {
       command: process.execPath,
       args: ['dist/workloads/trigger/cli.js', 'check'],
       cwd: '/app',
+      user: { uid: IMAGE_USER.uid, gid: IMAGE_USER.gid },
     });
   });
 
