@@ -71,6 +71,12 @@ interface Entry {
   pending?: PendingObject;
 }
 
+/** Rows whose write-ahead has started: queued for the warehouse on commit, dropped on cancel. */
+export interface Reservation {
+  commit(): Promise<void>;
+  cancel(): void;
+}
+
 /** Rows added in one tick, written ahead to one pending object. */
 interface PendingObject {
   id: string;
@@ -121,20 +127,49 @@ export class EventSink {
   }
 
   /**
-   * Queues rows (validated here). Resolves at once while the warehouse is healthy; while it
-   * is not, once the rows are in the object store.
+   * Queues rows (validated here). Resolves once they are in the object store (written ahead,
+   * or spilled while the warehouse is failing), at once without an object store.
    */
   add<T extends TableName>(table: T, rows: Row<T>[]): Promise<void> {
-    if (rows.length === 0) return Promise.resolve();
+    return this.reserve(table, rows).commit();
+  }
+
+  /**
+   * Starts writing `rows` ahead now, so that a request can overlap that write with its own
+   * (an upload's image and record): `commit()` queues them for the warehouse and resolves as
+   * {@link add} does; `cancel()` drops them (the request failed before its answer). Rows are
+   * validated here. A kill -9 between the two may leave them to be replayed all the same:
+   * rows of a prediction that was made, whose answer was never sent.
+   */
+  reserve<T extends TableName>(table: T, rows: Row<T>[]): Reservation {
+    if (rows.length === 0) return { commit: () => Promise.resolve(), cancel: () => undefined };
     checkRows(table, rows);
     const entries = rows.map((row) => ({ table, id: randomUUID(), row: row as Row<TableName> }));
+    const { spill, writeAhead } = this.options;
+    const ahead = writeAhead && spill && !this.closed && !this.degraded ? this.writeAhead(entries) : undefined;
+    let used = false;
+    return {
+      commit: () => {
+        if (used) throw new Error('a reservation is committed or cancelled once');
+        used = true;
+        return this.enqueue(entries, ahead);
+      },
+      cancel: () => {
+        if (used) return;
+        used = true;
+        this.settle(entries);
+      },
+    };
+  }
+
+  private enqueue(entries: Entry[], ahead: Promise<void> | undefined): Promise<void> {
     if (this.closed && !this.options.spill) {
       // Should not happen (the server stops accepting requests first); never drop silently.
       this.logUnwritten(entries, 'they arrived after shutdown');
       return Promise.resolve();
     }
-    if (this.closed || (this.degraded && this.options.spill)) return this.durable(entries);
-    const ahead = this.options.writeAhead && this.options.spill ? this.writeAhead(entries) : Promise.resolve();
+    // Failing or shutting down: spilled before the answer (and the pending copy, if any, then deleted).
+    if (this.closed || (this.degraded && this.options.spill)) return Promise.all([ahead, this.durable(entries)]).then(() => undefined);
     this.queue.push(...entries);
     const maxQueued = this.options.maxQueuedRows ?? 5000;
     if (this.queue.length > maxQueued && this.options.spill) {
@@ -143,7 +178,7 @@ export class EventSink {
     }
     if (this.queue.length >= (this.options.maxBatchRows ?? 500)) void this.flush();
     else this.arm(this.options.flushMs);
-    return ahead;
+    return ahead ?? Promise.resolve();
   }
 
   get pending(): number {

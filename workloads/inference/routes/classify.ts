@@ -148,9 +148,6 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
           answer,
         },
       };
-      await raw.write(imageKey, copy.jpeg, { ifGenerationMatch: '0', contentType: 'image/jpeg' });
-      await writeJson(raw, rawKeys.upload(id), record, { ifGenerationMatch: '0' });
-
       const rows = predictionRows({
         outcome,
         requestId: req.id,
@@ -162,7 +159,16 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
         at,
         openSet: config.inference.openSet,
       });
-      await ctx.sink.add('prediction_events', rows);
+      // The rows are written ahead while the upload is stored: durability adds no round trip to the answer.
+      const events = ctx.sink.reserve('prediction_events', rows);
+      try {
+        await raw.write(imageKey, copy.jpeg, { ifGenerationMatch: '0', contentType: 'image/jpeg' });
+        await writeJson(raw, rawKeys.upload(id), record, { ifGenerationMatch: '0' });
+      } catch (err) {
+        events.cancel();
+        throw err;
+      }
+      await events.commit();
       logPredictions(req.log, rows);
 
       return {

@@ -226,6 +226,20 @@ describe('EventSink: stable insert ids, bounded queue, spill and replay', () => 
     expect(await ids()).toEqual(expected(10));
   });
 
+  test('write-ahead: a cancelled reservation (the request failed) is neither written nor replayed', async () => {
+    const sink = new EventSink({ warehouse: duck, logger, spill, flushMs: 10, writeAhead: true });
+    const kept = sink.reserve('feedback', [row(0)]);
+    const dropped = sink.reserve('feedback', [row(1)]);
+    dropped.cancel();
+    await kept.commit();
+    await sink.close();
+    const next = new EventSink({ warehouse: duck, logger, spill, flushMs: 10, writeAheadOrphanMs: 0 });
+    await next.replay();
+    await next.close();
+    expect(await ids()).toEqual(['f0']);
+    expect(await spill.list('warehouse-spill/')).toEqual([]);
+  });
+
   test('two instances replaying at once write each spilled batch once', async () => {
     const first = new EventSink({ warehouse: down(), logger, spill, flushMs: 10 });
     await first.add('feedback', [row(0)]);
