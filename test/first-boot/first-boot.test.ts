@@ -17,6 +17,7 @@ import {
   startVertexStandIn,
 } from './stand-ins';
 import { LocalIdTokenIssuer } from '../../workloads/core/gcp/local-id-tokens';
+import { canSwitchUser } from '../../pipeline-specs/runner/image-user';
 
 /**
  * First boot of a fresh stack, the way Google Cloud would run it (issue 12 item b).
@@ -210,7 +211,7 @@ maybe('first boot of a fresh dev stack, as Google Cloud runs it', () => {
       }
     }
     // Every container runs as the image's user when this test can switch to it (as root, as in CI).
-    const switched = process.getuid?.() === 0;
+    const switched = canSwitchUser();
     if (switched) for (const c of containers) expect([c.name, await realUidOf(c.child.pid!)]).toEqual([c.name, IMAGE_USER.uid]);
     const liveness = d.services
       .filter((s) => s.livenessProbe)

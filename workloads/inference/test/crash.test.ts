@@ -81,6 +81,12 @@ describe('warehouse rows when the warehouse fails', () => {
     const byId = new Map(rows.map((r) => [String(r.prediction_id), Number(r.n)]));
     return ids.map((id) => byId.get(id) ?? 0);
   };
+  /** Rows per id once every id has at least one (or the timeout). */
+  const rowsOnceWritten = (ids: string[], timeoutMs: number) =>
+    eventually(async () => {
+      const c = await rowsPerId(ids);
+      return c.every((n) => n > 0) ? c : undefined;
+    }, timeoutMs);
 
   test('kill -9 with the warehouse down loses no row; the next instance writes each once', async () => {
     const first = await start();
@@ -92,10 +98,7 @@ describe('warehouse rows when the warehouse fails', () => {
 
     mode = 'up';
     await start();
-    const counts = await eventually(async () => {
-      const c = await rowsPerId(answered);
-      return c.every((n) => n > 0) ? c : undefined;
-    }, 30_000);
+    const counts = await rowsOnceWritten(answered, 30_000);
     expect(counts).toEqual(answered.map(() => 1));
   });
 
@@ -117,10 +120,7 @@ describe('warehouse rows when the warehouse fails', () => {
     expect((await lake.raw.list(spillKeys.batchesPrefix)).length).toBeGreaterThan(0);
     await start();
     const all = [...answered, ...more];
-    const counts = await eventually(async () => {
-      const c = await rowsPerId(all);
-      return c.every((n) => n > 0) ? c : undefined;
-    }, 30_000);
+    const counts = await rowsOnceWritten(all, 30_000);
     expect(counts).toEqual(all.map(() => 1));
   });
 
@@ -134,10 +134,7 @@ describe('warehouse rows when the warehouse fails', () => {
     await first.exited;
     expect(await rowsPerId(answered)).toEqual(answered.map(() => 0));
     await start();
-    const counts = await eventually(async () => {
-      const c = await rowsPerId(answered);
-      return c.every((n) => n > 0) ? c : undefined;
-    }, 40_000);
+    const counts = await rowsOnceWritten(answered, 40_000);
     expect(counts).toEqual(answered.map(() => 1));
   });
 });
